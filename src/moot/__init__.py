@@ -1,0 +1,1 @@
+"""moot: state-driven multi-agent deliberation on LangGraph."""

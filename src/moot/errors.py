@@ -1,0 +1,127 @@
+"""Every error moot raises, grouped by who must act.
+
+```
+MootError
+├── ConfigError                 the workspace author must fix a file
+│   ├── WorkspaceError          unknown workspace, invalid YAML (file and line)
+│   ├── PolicyConfigError       invalid write policy, two LastValue writers in one superstep
+│   └── ExpressionError         an exit/transition expression that does not parse
+├── UsageError                  the caller passed bad input (empty task, unknown run id)
+├── RunError                    a run failed at run time
+│   ├── PolicyViolation         an agent wrote a key it may not write
+│   ├── AgentOutputError        the model's answer did not validate after bounded repair
+│   └── ModelError              the chat model could not answer
+│       └── ModelNotInstalledError  the embedded model's files are missing
+└── (tool errors arrive with the MCP issue)
+```
+
+Messages always name the place (file and line, key, agent, stage) and, where there is one,
+the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class MootError(Exception):
+    """Root of every error moot raises on purpose."""
+
+
+class ConfigError(MootError):
+    """A workspace file is wrong: the workspace author must act."""
+
+
+class WorkspaceError(ConfigError):
+    """A workspace cannot be found or one of its files is invalid.
+
+    `path` and `line` point at the offending place when known.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(f"{where}{message}")
+
+
+class PolicyConfigError(ConfigError):
+    """The write policy is invalid or the graph would let two writers race on a LastValue key."""
+
+
+class ExpressionError(ConfigError):
+    """An exit rule or transition expression does not parse or uses something not allowed."""
+
+    def __init__(self, expression: str, reason: str, *, where: str | None = None) -> None:
+        self.expression = expression
+        self.reason = reason
+        self.where = where
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}invalid expression {expression!r}: {reason}")
+
+
+class UsageError(MootError):
+    """The caller gave bad input (empty task, unknown run id, unreadable file)."""
+
+
+class RunError(MootError):
+    """A run failed while executing."""
+
+
+class PolicyViolation(RunError):
+    """An agent tried to write a state key that the write policy does not allow it to write.
+
+    The whole update is refused: nothing of it reaches the channels.
+    """
+
+    def __init__(self, agent: str, key: str, allowed: Iterable[str], *, stage: str | None = None) -> None:
+        self.agent = agent
+        self.key = key
+        self.allowed = tuple(sorted(allowed))
+        self.stage = stage
+        writers = ", ".join(self.allowed) or "nobody"
+        at = f" in stage {stage!r}" if stage else ""
+        super().__init__(
+            f"agent {agent!r}{at} may not write {key!r}; allowed writers: {writers}. "
+            f"The whole update was refused. Add {agent!r} to the writers of {key!r} in the "
+            f"workspace policy if this write is intended."
+        )
+
+
+class AgentOutputError(RunError):
+    """The model's answer did not validate against the agent's output schema after repair."""
+
+    def __init__(self, agent: str, schema: str, attempts: int, last_error: str) -> None:
+        self.agent = agent
+        self.schema = schema
+        self.attempts = attempts
+        self.last_error = last_error
+        super().__init__(
+            f"agent {agent!r}: the model's answer did not match {schema} after {attempts} "
+            f"attempt(s); last error: {last_error}"
+        )
+
+
+class ModelError(RunError):
+    """The chat model could not produce an answer (unreachable, failed, timed out)."""
+
+
+class ModelNotInstalledError(ModelError):
+    """The embedded model's weights are not installed; the message says the command that installs them."""
+
+
+__all__ = [
+    "AgentOutputError",
+    "ConfigError",
+    "ExpressionError",
+    "ModelError",
+    "ModelNotInstalledError",
+    "MootError",
+    "PolicyConfigError",
+    "PolicyViolation",
+    "RunError",
+    "UsageError",
+    "WorkspaceError",
+]
