@@ -1,0 +1,184 @@
+"""The built-in roles: proposer (optimistic), evaluator (critic, devil's advocate), synthesizer, booking.
+
+Each is a `SkillAgent` kind: the workspace gives the prompt and the dimensions; the role fixes
+the output schema and how a validated answer becomes updates. Where a choice is mechanical the
+role makes it deterministically rather than trusting a (possibly weak) model: the synthesizer's
+winner is the best candidate under the stage's reward weights, and the model only explains the
+choice and asks for the next stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+from moot.agents.base import AgentContext, AgentResult
+from moot.agents.schemas import BookingOutput, DecisionOutput, proposal_schema, review_schema, with_candidate_enum
+from moot.agents.skill import SkillAgent, candidates_of
+from moot.errors import AgentOutputError
+from moot.stages.router import candidate_ids
+from moot.state import Scores, reward_update
+
+
+def _scores(items: list[BaseModel], key: str, dimensions: tuple[str, ...]) -> Scores:
+    scores: Scores = {}
+    for item in items:
+        dumped = item.model_dump()
+        slot = scores.setdefault(dumped[key], {})
+        for dim in dimensions:
+            slot[dim] = slot.get(dim, 0.0) + float(dumped[dim])
+    return scores
+
+
+class ProposerAgent(SkillAgent):
+    """Proposes candidates and scores its own (the optimistic agent pushes novelty)."""
+
+    kind = "proposer"
+
+    def output_schema(self, snapshot: Mapping[str, Any]) -> tuple[type[BaseModel], dict[str, Any], dict[str, Any]]:
+        schema = proposal_schema(self.dimensions, max_candidates=int(self.options.get("max_candidates", 3)))
+        return schema, schema.model_json_schema(), {}
+
+    def brief_sections(self) -> tuple[tuple[str, str], ...]:
+        return (("task", "Task"), ("candidates", "Earlier candidates"), ("reviews", "Reviews"), ("decision", "Last decision"))
+
+    def to_result(self, output: Any, snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
+        cands = output.candidates
+        updates: dict[str, Any] = {"history": [self.entry("proposal", {"candidates": [c.model_dump() for c in cands]}, ctx)]}
+        if self.dimensions:
+            updates["rewards"] = reward_update(self.name, _scores(cands, "id", self.dimensions))
+        return AgentResult(updates=updates)
+
+
+class EvaluatorAgent(SkillAgent):
+    """Reviews the proposed candidates and scores them (critic: risk and flaws; devil: against the leader)."""
+
+    kind = "evaluator"
+
+    def output_schema(self, snapshot: Mapping[str, Any]) -> tuple[type[BaseModel], dict[str, Any], dict[str, Any]]:
+        known = candidate_ids(snapshot.get("history") or [])
+        schema = review_schema(self.dimensions)
+        return schema, with_candidate_enum(schema.model_json_schema(), known), {"candidates": known}
+
+    async def __call__(self, snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
+        if not candidate_ids(snapshot.get("history") or []):
+            raise AgentOutputError(self.name, "ReviewOutput", 0, "there are no candidates to review; run a proposer first")
+        return await super().__call__(snapshot, ctx)
+
+    def to_result(self, output: Any, snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
+        reviews = output.reviews
+        updates: dict[str, Any] = {"history": [self.entry("review", {"reviews": [r.model_dump() for r in reviews]}, ctx)]}
+        if self.dimensions:
+            updates["rewards"] = reward_update(self.name, _scores(reviews, "candidate", self.dimensions))
+        return AgentResult(updates=updates)
+
+
+def rank(rewards: Mapping[str, Any], weights: Mapping[str, float], order: list[str]) -> list[tuple[str, float]]:
+    """Candidates by weighted score, best first; ties keep the order of proposal.
+
+    A candidate's score on a dimension is the mean over the agents that scored it there, so a
+    candidate is not favoured just because more agents looked at it. Dimensions without a
+    weight count 1.0; a negative weight (e.g. risk) penalises.
+    """
+    by_agent: Mapping[str, Scores] = rewards.get("by_agent", {}) if rewards else {}
+    sums: dict[str, dict[str, list[float]]] = {}
+    for scores in by_agent.values():
+        for cand, dims in scores.items():
+            for dim, value in dims.items():
+                sums.setdefault(cand, {}).setdefault(dim, []).append(float(value))
+    ranked = []
+    for cand in order + [c for c in sums if c not in order]:
+        dims = sums.get(cand, {})
+        score = sum(weights.get(dim, 1.0) * (sum(vals) / len(vals)) for dim, vals in dims.items())
+        ranked.append((cand, round(score, 6)))
+    position = {cand: i for i, (cand, _) in enumerate(ranked)}
+    return sorted(ranked, key=lambda item: (-item[1], position[item[0]]))
+
+
+class SynthesizerAgent(SkillAgent):
+    """Weighs the rewards with the stage's weights, picks the winner, and writes the decision."""
+
+    kind = "synthesizer"
+
+    def output_schema(self, snapshot: Mapping[str, Any]) -> tuple[type[BaseModel], dict[str, Any], dict[str, Any]]:
+        return DecisionOutput, DecisionOutput.model_json_schema(), {}
+
+    def prompt_values(self, snapshot: Mapping[str, Any], ctx: AgentContext) -> dict[str, str]:
+        values = super().prompt_values(snapshot, ctx)
+        ranking = self._ranking(snapshot, ctx)
+        values["ranking"] = "\n".join(f"{i}. {cand} (weighted score {score:.2f})" for i, (cand, score) in enumerate(ranking, 1))
+        return values
+
+    def _ranking(self, snapshot: Mapping[str, Any], ctx: AgentContext) -> list[tuple[str, float]]:
+        return rank(snapshot.get("rewards") or {}, ctx.stage_weights, candidate_ids(snapshot.get("history") or []))
+
+    async def __call__(self, snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
+        if not self._ranking(snapshot, ctx):
+            raise AgentOutputError(self.name, "DecisionOutput", 0, "there are no scored candidates to decide between")
+        return await super().__call__(snapshot, ctx)
+
+    def to_result(self, output: Any, snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
+        ranking = self._ranking(snapshot, ctx)
+        winner = ranking[0][0]
+        decision = {
+            "winner": winner,
+            "ranking": [{"candidate": c, "score": s} for c, s in ranking],
+            "weights": dict(ctx.stage_weights),
+            "rationale": output.rationale,
+            "next_stage": output.next_stage,
+            "round": ctx.round,
+        }
+        return AgentResult(
+            updates={"winner": winner, "decision": decision, "history": [self.entry("decision", decision, ctx)]}
+        )
+
+
+class BookingAgent(SkillAgent):
+    """Turns the decision into tool-call intents (executed over MCP by the tool runtime)."""
+
+    kind = "booking"
+
+    @property
+    def tools(self) -> list[str]:
+        return [t["name"] if isinstance(t, Mapping) else str(t) for t in self.options.get("tools", [])]
+
+    def output_schema(self, snapshot: Mapping[str, Any]) -> tuple[type[BaseModel], dict[str, Any], dict[str, Any]]:
+        schema = BookingOutput.model_json_schema()
+        if self.tools:
+            schema["$defs"]["ToolCallIntent"]["properties"]["tool"] = {"type": "string", "enum": self.tools}
+        return BookingOutput, schema, {}
+
+    def prompt_values(self, snapshot: Mapping[str, Any], ctx: AgentContext) -> dict[str, str]:
+        values = super().prompt_values(snapshot, ctx)
+        winner = (snapshot.get("decision") or {}).get("winner")
+        chosen = [c for c in candidates_of(snapshot.get("history") or []) if c["id"] == winner]
+        values["candidates"] = "\n".join(f"- {c['id']}: {c['title']} — {c['summary']}" for c in chosen)
+        values["tools"] = "\n".join(
+            f"- {t['name']}: {t.get('description', '')}" if isinstance(t, Mapping) else f"- {t}"
+            for t in self.options.get("tools", [])
+        )
+        return values
+
+    def brief_sections(self) -> tuple[tuple[str, str], ...]:
+        return (("task", "Task"), ("decision", "Decision"), ("candidates", "Chosen candidate"), ("tools", "Tools"))
+
+    def to_result(self, output: Any, snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
+        known = set(self.tools)
+        calls = [c for c in output.tool_calls if not known or c.tool in known]
+        entries = [
+            self.entry("tool_call", {"tool": c.tool, "arguments": c.arguments, "status": "intent", "position": i}, ctx)
+            for i, c in enumerate(calls)
+        ]
+        events = [{"type": "tool_call", "data": {"tool": c.tool, "arguments": c.arguments, "status": "intent"}} for c in calls]
+        return AgentResult(updates={"history": entries}, events=events)
+
+
+KINDS: dict[str, type[SkillAgent]] = {
+    cls.kind: cls for cls in (SkillAgent, ProposerAgent, EvaluatorAgent, SynthesizerAgent, BookingAgent)
+}
+"""Agent kinds a workspace YAML may name in `kind:`."""
+
+
+__all__ = ["KINDS", "BookingAgent", "EvaluatorAgent", "ProposerAgent", "SynthesizerAgent", "rank"]

@@ -1,0 +1,121 @@
+"""Output schemas of the built-in roles, built per agent from its scoring dimensions.
+
+Schemas are made at workspace load (`create_model`) so each agent's schema names exactly its
+own dimensions, and candidate ids can be constrained to the ids already proposed (an `enum` in
+the JSON schema sent to the model, checked again on validation). Strings carry `max_length`:
+a constrained small model then cannot ramble past the context window.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
+
+Score = float
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _known_candidate(value: str, info: ValidationInfo) -> str:
+    known = (info.context or {}).get("candidates")
+    if known and value not in known:
+        raise ValueError(f"unknown candidate {value!r}; candidates are {', '.join(known)}")
+    return value
+
+
+def _score_fields(dimensions: tuple[str, ...]) -> dict[str, Any]:
+    return {dim: (float, Field(ge=0.0, le=1.0, description=f"{dim} from 0 to 1")) for dim in dimensions}
+
+
+def proposal_schema(dimensions: tuple[str, ...], *, max_candidates: int = 3) -> type[BaseModel]:
+    """A proposer's answer: up to `max_candidates` candidates, each scored on `dimensions`."""
+    candidate = create_model(
+        "Candidate",
+        __base__=_Strict,
+        id=(str, Field(pattern=r"^[a-z][a-z0-9-]{0,23}$", description="short slug, e.g. 'budget-hostel'")),
+        title=(str, Field(min_length=1, max_length=80)),
+        summary=(str, Field(min_length=1, max_length=300)),
+        **_score_fields(dimensions),
+    )
+    return create_model(
+        "ProposalOutput",
+        __base__=_Strict,
+        candidates=(list[candidate], Field(min_length=1, max_length=max_candidates)),  # type: ignore[valid-type]
+    )
+
+
+def review_schema(dimensions: tuple[str, ...]) -> type[BaseModel]:
+    """An evaluator's answer: a review of each candidate, scored on `dimensions`."""
+    review = create_model(
+        "Review",
+        __base__=_Strict,
+        __validators__={"known": field_validator("candidate")(_known_candidate)},
+        candidate=(str, Field(max_length=24)),
+        comment=(str, Field(min_length=1, max_length=300)),
+        **_score_fields(dimensions),
+    )
+    return create_model(
+        "ReviewOutput",
+        __base__=_Strict,
+        reviews=(list[review], Field(min_length=1, max_length=6)),  # type: ignore[valid-type]
+    )
+
+
+class DecisionOutput(_Strict):
+    """The synthesizer's answer. The winner is chosen by the weighted rewards, not by the model."""
+
+    rationale: str = Field(min_length=1, max_length=400)
+    next_stage: Literal["booking", "final", "proposal"] = Field(
+        description="booking: act on the winner; final: nothing to book; proposal: revise the candidates"
+    )
+
+
+class ToolCallIntent(_Strict):
+    tool: str = Field(max_length=64)
+    arguments: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+class BookingOutput(_Strict):
+    """The booking agent's answer: tool calls to make for the winner (executed by a later stage)."""
+
+    tool_calls: list[ToolCallIntent] = Field(default_factory=list, max_length=6)
+
+
+class NoteOutput(_Strict):
+    """The answer of a generic declarative skill: a note added to the history."""
+
+    note: str = Field(min_length=1, max_length=600)
+
+
+def with_candidate_enum(schema: dict[str, Any], candidates: list[str]) -> dict[str, Any]:
+    """Constrain every `candidate` property of a JSON schema to the known candidate ids."""
+    if not candidates:
+        return schema
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            props = node.get("properties")
+            if isinstance(props, dict) and "candidate" in props:
+                props["candidate"] = {"type": "string", "enum": list(candidates)}
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return schema
+
+
+__all__ = [
+    "BookingOutput",
+    "DecisionOutput",
+    "NoteOutput",
+    "ToolCallIntent",
+    "proposal_schema",
+    "review_schema",
+    "with_candidate_enum",
+]

@@ -1,0 +1,136 @@
+"""Ask a chat model for an answer that validates against a pydantic schema, with bounded repair.
+
+The schema goes to the model as a constraint where the model takes one (the OpenAI-style
+`response_format` that ChatOpenAI and moot's embedded model understand); the answer is always
+validated here, whatever the provider promised. An answer that does not validate is sent back
+with the validation error, at most `max_repairs` times; then the agent fails with a clear
+`AgentOutputError`. Echoed answers and errors are truncated so a huge answer cannot blow up the
+repair prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from pydantic import BaseModel, ValidationError
+
+from moot.agents.base import Usage
+from moot.errors import AgentOutputError, ModelError, MootError
+
+T = TypeVar("T", bound=BaseModel)
+
+MAX_ANSWER_CHARS = 64_000
+"""Answers longer than this are refused unparsed: no schema of ours needs that much."""
+_ECHO_CHARS = 1_500
+_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
+
+
+def response_format(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    """The OpenAI-style structured-output constraint for `schema`."""
+    return {"type": "json_schema", "json_schema": {"name": name[:64], "schema": schema, "strict": False}}
+
+
+def constrained(model: BaseChatModel, schema: dict[str, Any], name: str) -> Any:
+    """`model` bound to the JSON-schema constraint, when it declares that it takes one."""
+    if getattr(model, "supports_response_format", False) or type(model).__name__ in ("ChatOpenAI", "AzureChatOpenAI"):
+        return model.bind(response_format=response_format(schema, name))
+    return model
+
+
+def parse_json(text: str) -> Any:
+    """Parse a JSON answer, tolerating a code fence or prose around one JSON object."""
+    text = text.strip()
+    if not text:
+        raise ValueError("the answer is empty")
+    if len(text) > MAX_ANSWER_CHARS:
+        raise ValueError(f"the answer is {len(text)} characters long; at most {MAX_ANSWER_CHARS} are accepted")
+    fenced = _FENCE.match(text)
+    if fenced:
+        text = fenced.group(1)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        start, end = text.find("{"), text.rfind("}")
+        if 0 <= start < end:
+            try:
+                return json.loads(text[start : end + 1])
+            except json.JSONDecodeError:
+                pass
+        raise ValueError(f"the answer is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+
+
+def usage_of(message: BaseMessage, latency_s: float) -> Usage:
+    meta = getattr(message, "usage_metadata", None) or {}
+    return Usage(
+        prompt_tokens=int(meta.get("input_tokens", 0)),
+        completion_tokens=int(meta.get("output_tokens", 0)),
+        calls=1,
+        latency_s=latency_s,
+    )
+
+
+async def ainvoke_structured(
+    model: BaseChatModel,
+    messages: Sequence[BaseMessage],
+    schema: type[T],
+    *,
+    agent: str,
+    max_repairs: int = 2,
+    json_schema: dict[str, Any] | None = None,
+    context: Mapping[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
+) -> tuple[T, Usage]:
+    """Call `model` until its answer validates against `schema`, at most `1 + max_repairs` times."""
+    target = json_schema or schema.model_json_schema()
+    runnable = constrained(model, target, schema.__name__)
+    convo: list[BaseMessage] = list(messages)
+    usage = Usage()
+    attempts = 1 + max(0, max_repairs)
+    last_error = ""
+    for attempt in range(1, attempts + 1):
+        started = time.perf_counter()
+        try:
+            answer = await runnable.ainvoke(convo, config=config)
+        except MootError:
+            raise
+        except Exception as exc:
+            raise ModelError(f"agent {agent!r}: the chat model failed: {type(exc).__name__}: {exc}") from exc
+        usage.add(usage_of(answer, time.perf_counter() - started))
+        text = answer.content if isinstance(answer.content, str) else _text_of(answer.content)
+        try:
+            return schema.model_validate(parse_json(text), context=dict(context or {})), usage
+        except (ValueError, ValidationError) as exc:
+            last_error = _describe(exc)
+        if attempt < attempts:
+            convo += [
+                AIMessage(content=text[:_ECHO_CHARS] + (" …[truncated]" if len(text) > _ECHO_CHARS else "")),
+                HumanMessage(
+                    content=(
+                        f"That answer was not valid: {last_error}\n"
+                        f"Answer again with only one JSON object that matches this schema:\n"
+                        f"{json.dumps(target, separators=(',', ':'))[:4000]}"
+                    )
+                ),
+            ]
+    raise AgentOutputError(agent, schema.__name__, attempts, last_error)
+
+
+def _text_of(content: list[Any]) -> str:
+    return "".join(part if isinstance(part, str) else str(part.get("text", "")) for part in content)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        parts = [f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()[:6]]
+        more = f" (+{exc.error_count() - 6} more)" if exc.error_count() > 6 else ""
+        return "; ".join(parts) + more
+    return str(exc)[:500]
+
+
+__all__ = ["MAX_ANSWER_CHARS", "ainvoke_structured", "constrained", "parse_json", "response_format"]

@@ -1,0 +1,103 @@
+"""Safe expressions for exit rules and transitions, checked when the workspace loads.
+
+Workspace authors write conditions such as
+`len(executed_agents_per_stage.get('proposal', [])) >= 2` or
+`decision['next_stage'] == 'final'`. They are parsed once, at load time, so a typo fails the
+load with the file and the expression rather than a run an hour later; they are evaluated by
+`simpleeval` over a read-only view of the state, never by `eval`.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from simpleeval import DEFAULT_OPERATORS, EvalWithCompoundTypes
+
+from moot.errors import ExpressionError
+from moot.state import STATE_KEYS
+
+FUNCTIONS: dict[str, Any] = {
+    "len": len,
+    "min": min,
+    "max": max,
+    "sum": sum,
+    "abs": abs,
+    "any": any,
+    "all": all,
+    "sorted": sorted,
+    "set": set,
+}
+"""The functions an expression may call: pure, total, cheap."""
+
+EXTRA_NAMES: frozenset[str] = frozenset(
+    {"state", "executed", "runs", "agent", "max_rounds", "candidates", "True", "False", "None"}
+)
+"""Names besides the state keys: `executed` (agents that ran in the current visit of the stage),
+`runs` (how often the agent under test ran in it), `agent`, `max_rounds`, `candidates`."""
+
+ALLOWED_NAMES: frozenset[str] = frozenset(STATE_KEYS) | EXTRA_NAMES | frozenset(FUNCTIONS)
+_METHODS = frozenset({"get", "keys", "values", "items", "count", "startswith", "endswith", "lower", "upper"})
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A parsed, validated condition. Build with `Expression.parse`; call `evaluate(names)`."""
+
+    source: str
+    where: str | None = None
+    _tree: Any = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def parse(cls, source: str, *, where: str | None = None) -> Expression:
+        """Parse and check `source`; raise `ExpressionError` naming `where` if it is not allowed."""
+        if not isinstance(source, str) or not source.strip():
+            raise ExpressionError(str(source), "an expression must be a non-empty string", where=where)
+        try:
+            tree = ast.parse(source.strip(), mode="eval")
+        except SyntaxError as exc:
+            raise ExpressionError(source, f"syntax error at column {exc.offset}: {exc.msg}", where=where) from None
+        _check(tree, source, where)
+        return cls(source.strip(), where, _tree=tree.body)
+
+    def evaluate(self, names: Mapping[str, Any]) -> Any:
+        """Evaluate over `names` (the state view); a failure names the expression and its place."""
+        evaluator = EvalWithCompoundTypes(operators=DEFAULT_OPERATORS, functions=FUNCTIONS, names=dict(names))
+        try:
+            return evaluator.eval(self.source, previously_parsed=self._tree)
+        except Exception as exc:  # simpleeval raises many types; all mean "this condition failed"
+            raise ExpressionError(self.source, f"evaluation failed: {exc}", where=self.where) from None
+
+    def holds(self, names: Mapping[str, Any]) -> bool:
+        """True when the expression evaluates to a truthy value."""
+        return bool(self.evaluate(names))
+
+
+def state_names(state: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    """The names an expression sees: every state key (missing ones as None) plus `extra`."""
+    names: dict[str, Any] = {key: state.get(key) for key in STATE_KEYS}
+    for key in ("history",):
+        names[key] = list(state.get(key) or [])
+    for key in ("rewards", "executed_agents_per_stage", "usage"):
+        names[key] = dict(state.get(key) or {})
+    names["decision"] = dict(state.get("decision") or {})
+    names["state"] = names.copy()
+    names.update(extra)
+    return names
+
+
+def _check(tree: ast.AST, source: str, where: str | None) -> None:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id not in ALLOWED_NAMES:
+            known = ", ".join(sorted(ALLOWED_NAMES - {"True", "False", "None"}))
+            raise ExpressionError(source, f"unknown name {node.id!r} (known: {known})", where=where)
+        if isinstance(node, ast.Attribute):
+            if node.attr.startswith("_") or node.attr not in _METHODS:
+                raise ExpressionError(source, f"attribute {node.attr!r} is not allowed", where=where)
+        if isinstance(node, (ast.Lambda, ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom)):
+            raise ExpressionError(source, f"{type(node).__name__} is not allowed", where=where)
+
+
+__all__ = ["ALLOWED_NAMES", "Expression", "FUNCTIONS", "state_names"]

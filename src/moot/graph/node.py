@@ -1,0 +1,125 @@
+"""Graph nodes: the agent node wrapper and the stage router node.
+
+The wrapper is where the rules of design §2–4 hold: it gives an agent only the keys it declares
+in `reads`, checks the agent's whole update against the write policy *before* LangGraph sees it
+(a refused update contributes nothing), stamps provenance on history entries, adds the runtime's
+own bookkeeping (`executed_agents_per_stage`, `usage`), and emits lifecycle events through
+LangGraph's `custom` stream. Agents therefore never emit lifecycle events themselves.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langgraph.config import get_stream_writer
+
+from moot.agents.base import Agent, AgentContext
+from moot.errors import PolicyViolation
+from moot.policy import WritePolicy
+from moot.stages.router import advance
+from moot.stages.rules import ExitRule
+from moot.stages.stage import StagePlan
+from moot.state import MootState
+
+STAGE_ROUTER = "stage_router"
+
+NodeFn = Callable[[MootState], Any]
+
+
+def make_agent_node(
+    agent: Agent,
+    *,
+    policy: WritePolicy,
+    plan: StagePlan,
+    model: BaseChatModel,
+    max_repairs: int,
+) -> NodeFn:
+    """The LangGraph node that runs `agent` under the write policy."""
+
+    async def node(state: MootState) -> dict[str, Any]:
+        emit = get_stream_writer()
+        stage = state.get("stage") or plan.initial
+        round_ = state.get("round") or 1
+        ctx = AgentContext(
+            agent=agent.name,
+            stage=stage,
+            round=round_,
+            run_id=state.get("run_id", ""),
+            session_id=state.get("session_id", ""),
+            model=model,
+            stage_weights=plan[stage].weights,
+            max_repairs=max_repairs,
+        )
+        snapshot = {key: state.get(key) for key in agent.reads}
+        emit({"type": "agent_started", "agent": agent.name, "stage": stage, "data": {"round": round_}})
+        started = time.perf_counter()
+        result = await agent(snapshot, ctx)
+        updates = dict(result.updates)
+        try:
+            policy.check(agent.name, updates, stage=stage)
+        except PolicyViolation as violation:
+            emit(
+                {
+                    "type": "policy_violation",
+                    "agent": agent.name,
+                    "stage": stage,
+                    "data": {"key": violation.key, "allowed": list(violation.allowed), "message": str(violation)},
+                }
+            )
+            if policy.on_violation == "fail":
+                raise
+            updates = {}
+        if "history" in updates:
+            updates["history"] = [_stamp(e, agent.name, stage, round_) for e in _as_list(updates["history"])]
+        for event in result.events if updates else ():
+            emit({**event, "agent": agent.name, "stage": stage})
+        updates["executed_agents_per_stage"] = {stage: [agent.name]}
+        updates["usage"] = {agent.name: result.usage.as_dict()}
+        emit(
+            {
+                "type": "agent_finished",
+                "agent": agent.name,
+                "stage": stage,
+                "data": {
+                    "keys": sorted(k for k in updates if k not in ("executed_agents_per_stage", "usage")),
+                    "usage": result.usage.as_dict(),
+                    "duration_s": round(time.perf_counter() - started, 6),
+                },
+            }
+        )
+        return updates
+
+    node.__name__ = agent.name
+    return node
+
+
+def make_router_node(plan: StagePlan, rules: Mapping[str, ExitRule]) -> NodeFn:
+    """The stage router: the orchestrator's hand in the graph, sole writer of stage/round/done."""
+
+    def stage_router(state: MootState) -> dict[str, Any]:
+        step = advance(state, plan, rules)
+        if step.entered:
+            emit = get_stream_writer()
+            round_ = step.updates.get("round", state.get("round") or 1)
+            for stage in step.entered:
+                emit({"type": "stage_entered", "stage": stage, "data": {"round": round_}})
+        return step.updates
+
+    return stage_router
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _stamp(entry: Any, agent: str, stage: str, round_: int) -> dict[str, Any]:
+    """Provenance is the runtime's word, not the agent's: an agent cannot speak as another."""
+    entry = dict(entry) if isinstance(entry, Mapping) else {"type": "note", "content": {"text": str(entry)}}
+    entry.update(agent=agent, stage=stage, round=round_)
+    return entry
+
+
+__all__ = ["STAGE_ROUTER", "make_agent_node", "make_router_node"]

@@ -1,0 +1,145 @@
+"""The write policy: who may write which state key (design §2), enforced before LangGraph merges.
+
+The policy is data from the workspace (`policy.yaml`). The node wrapper calls `check` on an
+agent's whole update before returning it to LangGraph, so a refused update never reaches the
+channels: all of it is refused, not just the offending key. `check_parallel_stage` runs when the
+graph is built and rejects a parallel stage in which two agents may write one LastValue key,
+which LangGraph would otherwise report only at run time, mid-deliberation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from moot.errors import PolicyConfigError, PolicyViolation
+from moot.state import STATE_KEYS, channel_kind
+
+ORCHESTRATOR = "orchestrator"
+"""The writer identity of the orchestrator and its in-graph hand, the stage router."""
+RUNTIME = "runtime"
+"""The writer identity of the node wrapper's own bookkeeping (executed agents, token usage)."""
+TOOL_RUNTIME = "tool_runtime"
+"""The writer identity of the tool runtime (tool results into history)."""
+ANY_AGENT = "*"
+"""In a writer list: every agent of the workspace."""
+
+SYSTEM_WRITERS = frozenset({ORCHESTRATOR, RUNTIME, TOOL_RUNTIME})
+
+DEFAULT_WRITERS: dict[str, tuple[str, ...]] = {
+    "task": (ORCHESTRATOR,),
+    "session_id": (ORCHESTRATOR,),
+    "user_id": (ORCHESTRATOR,),
+    "run_id": (ORCHESTRATOR,),
+    "stage": (ORCHESTRATOR,),
+    "done": (ORCHESTRATOR,),
+    "round": (ORCHESTRATOR,),
+    "history": (ANY_AGENT, TOOL_RUNTIME),
+    "rewards": (),
+    "winner": ("synthesizer",),
+    "decision": ("synthesizer",),
+    "executed_agents_per_stage": (RUNTIME,),
+    "usage": (RUNTIME,),
+}
+"""Design §2's table. `rewards` has no default writers: the workspace names its evaluators."""
+
+
+@dataclass(frozen=True)
+class WritePolicy:
+    """Who may write each state key, and what a violation does to the run."""
+
+    writers: Mapping[str, frozenset[str]]
+    on_violation: Literal["fail", "skip"] = "fail"
+    agents: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def from_mapping(
+        cls,
+        data: Mapping[str, Any] | None,
+        *,
+        agents: Iterable[str],
+        where: str = "policy",
+    ) -> WritePolicy:
+        """Build from the workspace's `policy` mapping (`writers`, `on_violation`) over the defaults.
+
+        Unknown keys and unknown writers are configuration errors that name `where`.
+        """
+        agent_names = frozenset(agents)
+        data = dict(data or {})
+        unknown_top = set(data) - {"writers", "on_violation"}
+        if unknown_top:
+            raise PolicyConfigError(f"{where}: unknown field(s) {sorted(unknown_top)}; expected 'writers', 'on_violation'")
+        on_violation = data.get("on_violation", "fail")
+        if on_violation not in ("fail", "skip"):
+            raise PolicyConfigError(f"{where}: on_violation must be 'fail' or 'skip', not {on_violation!r}")
+        raw: dict[str, Iterable[str]] = dict(DEFAULT_WRITERS)
+        overrides = data.get("writers") or {}
+        if not isinstance(overrides, Mapping):
+            raise PolicyConfigError(f"{where}: 'writers' must map state keys to lists of writers")
+        for key, names in overrides.items():
+            if key not in STATE_KEYS:
+                raise PolicyConfigError(f"{where}: unknown state key {key!r}; keys are {', '.join(STATE_KEYS)}")
+            if isinstance(names, str) or not isinstance(names, Iterable):
+                raise PolicyConfigError(f"{where}: writers of {key!r} must be a list, got {names!r}")
+            raw[key] = tuple(names)
+        writers: dict[str, frozenset[str]] = {}
+        known = agent_names | SYSTEM_WRITERS | {ANY_AGENT}
+        for key, names in raw.items():
+            for name in names:
+                if name not in known and name not in DEFAULT_WRITERS.get(key, ()):
+                    raise PolicyConfigError(
+                        f"{where}: writer {name!r} of {key!r} is neither an agent of the workspace "
+                        f"({', '.join(sorted(agent_names)) or 'none'}) nor one of {', '.join(sorted(SYSTEM_WRITERS))}"
+                    )
+            writers[key] = frozenset(names)
+        return cls(writers=writers, on_violation=on_violation, agents=agent_names)
+
+    def allowed(self, key: str) -> frozenset[str]:
+        """The writers of `key`, with `*` expanded to the workspace's agents."""
+        names = self.writers.get(key, frozenset())
+        if ANY_AGENT in names:
+            names = (names - {ANY_AGENT}) | self.agents
+        return names
+
+    def may_write(self, writer: str, key: str) -> bool:
+        return writer in self.allowed(key)
+
+    def check(self, writer: str, update: Mapping[str, Any], *, stage: str | None = None) -> None:
+        """Raise `PolicyViolation` for the first key of `update` that `writer` may not write."""
+        for key in update:
+            if key not in STATE_KEYS or not self.may_write(writer, key):
+                raise PolicyViolation(writer, key, self.allowed(key) if key in STATE_KEYS else (), stage=stage)
+
+    def check_parallel_stage(self, stage: str, writes_by_agent: Mapping[str, Iterable[str]]) -> None:
+        """Reject a parallel stage where two agents declare writes to one LastValue key."""
+        seen: dict[str, str] = {}
+        for agent, keys in writes_by_agent.items():
+            for key in keys:
+                if key not in STATE_KEYS:
+                    raise PolicyConfigError(f"stage {stage!r}: agent {agent!r} declares an unknown key {key!r}")
+                if channel_kind(key) != "last_value":
+                    continue
+                if key in seen:
+                    raise PolicyConfigError(
+                        f"stage {stage!r} is parallel but agents {seen[key]!r} and {agent!r} both write "
+                        f"the LastValue key {key!r}; in one superstep only one value can win. Make the "
+                        f"stage sequential or let one agent write {key!r}."
+                    )
+                seen[key] = agent
+
+    def check_declared(self, agent: str, writes: Iterable[str]) -> None:
+        """Reject, at build time, an agent whose declared writes the policy would refuse anyway."""
+        for key in writes:
+            if key not in STATE_KEYS:
+                raise PolicyConfigError(f"agent {agent!r} declares an unknown key {key!r} in 'writes'")
+
+
+__all__ = [
+    "ANY_AGENT",
+    "DEFAULT_WRITERS",
+    "ORCHESTRATOR",
+    "RUNTIME",
+    "TOOL_RUNTIME",
+    "WritePolicy",
+]

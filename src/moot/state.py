@@ -1,0 +1,162 @@
+"""The one LangGraph state of a deliberation, declared with LangGraph's own channels.
+
+Every key's channel is fixed here (design §2); who may write it is data, in the workspace's
+write policy (`moot.policy`). The reducers are plain functions so that LangGraph wraps them in
+its own `BinaryOperatorAggregate`, and they are associative so parallel writers in one superstep
+merge to the same result in any order.
+
+Where a session's history lives (issue 2, `bench/checkpoints.py`): `history` holds **this run's**
+narratives only. A session is one LangGraph thread that runs many deliberations; if `history`
+carried every run of the session, each checkpoint would rewrite the whole session (raw LangGraph:
+241.6 MB of SQLite after 200 runs, quadratic). So the orchestrator opens each run by resetting
+`history` (an `Overwrite` on a `Topic` that accepts one), earlier runs live in episodic memory and
+in the per-run summaries the orchestrator keeps outside the graph state, and a checkpoint's size is
+bounded by one run. We considered LangGraph's `DeltaChannel` (beta): it stores writes instead of
+snapshots, but agents would still read an ever-growing session history into their prompts, which
+is the token cost that the memory layer exists to avoid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any, TypedDict, get_type_hints
+
+from langgraph.channels.topic import Topic
+from langgraph.types import Overwrite
+
+Scores = dict[str, dict[str, float]]
+"""Scores of one contribution: candidate id → dimension → score."""
+
+
+class RunTopic(Topic):
+    """LangGraph's accumulating `Topic`, which also accepts one `Overwrite` to start a new run.
+
+    Appends from any number of writers merge in a superstep, exactly as `Topic(accumulate=True)`;
+    an `Overwrite(value)` (written only by the orchestrator when a run starts) replaces the
+    contents, so a long session's thread does not carry earlier runs in every checkpoint.
+    """
+
+    def __init__(self, typ: type[Any] = dict, accumulate: bool = True) -> None:
+        # Always accumulating; the signature matches Topic because LangGraph copies channels
+        # through `self.__class__(self.typ, self.accumulate)`.
+        super().__init__(typ, accumulate=True)
+
+    def update(self, values: Sequence[Any]) -> bool:
+        resets = [v for v in values if isinstance(v, Overwrite)]
+        if not resets:
+            return super().update(values)
+        base = resets[-1].value or []
+        self.values = list(base if isinstance(base, list) else [base])
+        rest = [v for v in values if not isinstance(v, Overwrite)]
+        super().update(rest)
+        return True
+
+
+def merge_rewards(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    """Sum reward contributions, keeping both the totals and each agent's own share.
+
+    Value and update share one shape: `{"totals": Scores, "by_agent": {agent: Scores}}`.
+    Totals answer "which candidate leads"; `by_agent` keeps the disagreement between agents
+    (seed: "rewards preserve disagreement") for the synthesizer and the rewards table.
+    """
+    out: dict[str, Any] = {"totals": _copy_scores((left or {}).get("totals", {})), "by_agent": {}}
+    for agent, scores in (left or {}).get("by_agent", {}).items():
+        out["by_agent"][agent] = _copy_scores(scores)
+    if not right:
+        return out
+    _add_scores(out["totals"], right.get("totals", {}))
+    for agent, scores in right.get("by_agent", {}).items():
+        _add_scores(out["by_agent"].setdefault(agent, {}), scores)
+    return out
+
+
+def reward_update(agent: str, scores: Scores) -> dict[str, Any]:
+    """The update an evaluating agent's scores become on the `rewards` channel."""
+    return {"totals": _copy_scores(scores), "by_agent": {agent: _copy_scores(scores)}}
+
+
+def merge_executed(left: dict[str, list[str]] | None, right: dict[str, Any] | None) -> dict[str, list[str]]:
+    """Append agent names per stage; a value of `None` for a stage starts that stage afresh.
+
+    The orchestrator writes `{stage: None}` when it (re-)enters a stage, so exit rules such as
+    `once_per_stage` count the runs of the current visit (a revision round starts clean).
+    """
+    out = {stage: list(names) for stage, names in (left or {}).items()}
+    for stage, names in (right or {}).items():
+        if names is None:
+            out[stage] = []
+        else:
+            out.setdefault(stage, []).extend(names)
+    return out
+
+
+def merge_usage(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    """Sum token usage per agent (prompt, completion, calls) across the run."""
+    out = {agent: dict(v) for agent, v in (left or {}).items()}
+    for agent, usage in (right or {}).items():
+        slot = out.setdefault(agent, {})
+        for field, n in usage.items():
+            if isinstance(n, (int, float)):
+                slot[field] = slot.get(field, 0) + n
+            else:
+                slot[field] = n
+    return out
+
+
+class MootState(TypedDict, total=False):
+    """The state of one deliberation run (design §2). Channel types are fixed; writers are policy."""
+
+    task: str
+    session_id: str
+    user_id: str
+    run_id: str
+    stage: str
+    done: bool
+    round: int
+    history: Annotated[list[dict[str, Any]], RunTopic(dict)]
+    rewards: Annotated[dict[str, Any], merge_rewards]
+    winner: str | None
+    decision: dict[str, Any] | None
+    executed_agents_per_stage: Annotated[dict[str, list[str]], merge_executed]
+    usage: Annotated[dict[str, Any], merge_usage]
+
+
+STATE_KEYS: tuple[str, ...] = tuple(MootState.__annotations__)
+
+
+def channel_kind(key: str) -> str:
+    """`topic`, `binop` or `last_value`: the kind of LangGraph channel that holds `key`.
+
+    Read from the schema's own annotations, so the policy can never disagree with the state.
+    """
+    hint = get_type_hints(MootState, include_extras=True)[key]
+    for meta in getattr(hint, "__metadata__", ()):
+        if isinstance(meta, Topic):
+            return "topic"
+        if callable(meta):
+            return "binop"
+    return "last_value"
+
+
+def _copy_scores(scores: Scores) -> Scores:
+    return {cand: dict(dims) for cand, dims in scores.items()}
+
+
+def _add_scores(into: Scores, scores: Scores) -> None:
+    for cand, dims in scores.items():
+        slot = into.setdefault(cand, {})
+        for dim, value in dims.items():
+            slot[dim] = round(slot.get(dim, 0.0) + float(value), 6)
+
+
+__all__ = [
+    "STATE_KEYS",
+    "MootState",
+    "RunTopic",
+    "Scores",
+    "channel_kind",
+    "merge_executed",
+    "merge_rewards",
+    "merge_usage",
+    "reward_update",
+]

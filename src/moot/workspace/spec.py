@@ -1,0 +1,92 @@
+"""The schemas of a workspace's files: `moot.yaml`, `agents/*.yaml`, `stages.yaml`, `policy.yaml`.
+
+They validate shape and types (with the YAML line of any error, via `yamlio.validate`); the
+loader then checks what crosses files (stage → agent names, transition targets, policy writers).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from moot.state import STATE_KEYS
+
+NAME = r"^[a-z][a-z0-9_]{0,47}$"
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _known_keys(keys: list[str]) -> list[str]:
+    for key in keys:
+        if key not in STATE_KEYS:
+            raise ValueError(f"unknown state key {key!r}; keys are {', '.join(STATE_KEYS)}")
+    return keys
+
+
+class ModelSpec(_Spec):
+    """One chat model: `provider` and its settings (issue 3 adds the hosted providers)."""
+
+    model_config = ConfigDict(extra="allow")
+    provider: str = "local"
+
+
+class LimitsSpec(_Spec):
+    task_max_chars: int = Field(default=4000, ge=1)
+    recursion_limit: int = Field(default=200, ge=10)
+
+
+class WorkspaceSpec(_Spec):
+    """`moot.yaml`: name, models, limits and run settings of the workspace."""
+
+    name: str = Field(pattern=NAME)
+    description: str = ""
+    models: dict[str, ModelSpec] = Field(default_factory=lambda: {"default": ModelSpec()})
+    max_repairs: int = Field(default=2, ge=0, le=10)
+    limits: LimitsSpec = Field(default_factory=LimitsSpec)
+
+
+class AgentSpec(_Spec):
+    """`agents/<name>.yaml`: a declarative `SkillAgent`."""
+
+    name: str = Field(pattern=NAME)
+    kind: Literal["note", "proposer", "evaluator", "synthesizer", "booking"] = "note"
+    description: str = ""
+    prompt: str = Field(min_length=1)
+    reads: list[str] = Field(default_factory=lambda: ["task", "history"])
+    writes: list[str] = Field(default_factory=lambda: ["history"])
+    dimensions: list[str] = Field(default_factory=list)
+    exit: Any = "once_per_stage"
+    model: str = "default"
+    tools: list[dict[str, Any] | str] = Field(default_factory=list)
+    max_candidates: int = Field(default=3, ge=1, le=8)
+
+    _reads = field_validator("reads")(_known_keys)
+    _writes = field_validator("writes")(_known_keys)
+
+
+class TransitionSpec(_Spec):
+    to: str
+    when: str | None = None
+
+
+class StageSpec(_Spec):
+    agents: list[str | list[str]] = Field(default_factory=list)
+    mode: Literal["sequential", "parallel"] = "sequential"
+    weights: dict[str, float] = Field(default_factory=dict)
+    should_exit: str | None = None
+    transitions: list[TransitionSpec] = Field(default_factory=list)
+    terminal: bool = False
+
+
+class StagesSpec(_Spec):
+    """`stages.yaml`: the stage machine."""
+
+    initial: str = "init"
+    max_rounds: int = Field(default=2, ge=1, le=20)
+    stages: dict[str, StageSpec]
+
+
+__all__ = ["AgentSpec", "LimitsSpec", "ModelSpec", "StageSpec", "StagesSpec", "TransitionSpec", "WorkspaceSpec"]
