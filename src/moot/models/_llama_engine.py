@@ -119,7 +119,9 @@ class LlamaEngine:
             raise self._error(result)
         return result
 
-    def _stream_into(self, request: dict[str, Any], put: Callable[[Any], None], stop: threading.Event) -> None:
+    def _stream_into(
+        self, request: dict[str, Any], put: Callable[[Any], None], stop: threading.Event
+    ) -> None:
         """Run a streaming completion, handing every chunk (or the failure) to `put`."""
 
         def on_chunk(chunk: dict[str, Any]) -> bool:
@@ -133,7 +135,7 @@ class LlamaEngine:
             self._server.handle_chat_completions({**request, "stream": True}, on_chunk)
         except ValueError as exc:
             put(self._error(str(exc)))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, not swallowed
+        except BaseException as exc:  # handed to the consumer, not swallowed
             put(exc)
         finally:
             put(_DONE)

@@ -19,7 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, ChatMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
 from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
 from langchain_core.utils.function_calling import convert_to_json_schema
 from langchain_core.utils.json_schema import dereference_refs
@@ -57,7 +64,9 @@ def render_messages(messages: Sequence[BaseMessage], instruction: str | None = N
         text = _text(message.content)
         if isinstance(message, AIMessage) and (message.tool_calls or message.invalid_tool_calls):
             calls = [json.dumps({"name": c["name"], "arguments": c["args"]}) for c in message.tool_calls]
-            calls += [c["args"] or "" for c in message.invalid_tool_calls]  # as written, so errors can refer to it
+            calls += [
+                c["args"] or "" for c in message.invalid_tool_calls
+            ]  # as written, so errors can refer to it
             text = "\n".join([text, *calls] if text else calls)
         elif isinstance(message, ToolMessage) and message.name:
             text = f"{message.name} returned: {text}"
@@ -108,8 +117,8 @@ def response_format_constraint(response_format: Any) -> Constraint | None:
         schema = convert_to_json_schema(response_format)
     else:
         raise UsageError(
-            f"local chat model: unsupported response_format {response_format!r}; pass "
-            f'{{"type": "json_schema", "json_schema": {{"name": ..., "schema": {{...}}}}}} or a pydantic class.'
+            f"local chat model: unsupported response_format {response_format!r}; pass a pydantic "
+            f'class or {{"type": "json_schema", "json_schema": {{"name": ..., "schema": {{...}}}}}}.'
         )
     schema = _closed(_inline(schema))
     instruction = f"Answer with one JSON object that matches this JSON schema: {_compact(schema)}"
@@ -142,7 +151,11 @@ def tool_constraint(tools: Sequence[dict[str, Any]], tool_choice: Any) -> Constr
         lines.append(f"- {name}: {description} Arguments: {_compact(_inline(params).get('properties', {}))}")
     lines.append('Answer with one JSON object: {"name": <tool name>, "arguments": {<its arguments>}}.')
     if allow_text:
-        branches.append(_closed({"type": "object", "properties": {"response": {"type": "string"}}, "required": ["response"]}))
+        branches.append(
+            _closed(
+                {"type": "object", "properties": {"response": {"type": "string"}}, "required": ["response"]}
+            )
+        )
         lines.append('To answer without a tool, reply {"response": "<your answer>"} instead.')
     schema = branches[0] if len(branches) == 1 else {"anyOf": branches}
     return Constraint(schema=schema, instruction="\n".join(lines), tools=True)
@@ -175,7 +188,9 @@ def _closed(schema: dict[str, Any]) -> dict[str, Any]:
         if isinstance(closed.get(key), list):
             closed[key] = [_closed(s) if isinstance(s, dict) else s for s in closed[key]]
     if isinstance(closed.get("properties"), dict):
-        closed["properties"] = {p: _closed(s) if isinstance(s, dict) else s for p, s in closed["properties"].items()}
+        closed["properties"] = {
+            p: _closed(s) if isinstance(s, dict) else s for p, s in closed["properties"].items()
+        }
         closed.setdefault("additionalProperties", False)
     return closed
 
@@ -214,14 +229,20 @@ class ToolAnswer:
             return {"content": "", "invalid_tool_calls": [bad]}
         if self.name is None:
             return {"content": self.text}
-        return {"content": "", "tool_calls": [tool_call(name=self.name, args=self.args or {}, id=self.call_id)]}
+        return {
+            "content": "",
+            "tool_calls": [tool_call(name=self.name, args=self.args or {}, id=self.call_id)],
+        }
 
     def chunk_fields(self) -> dict[str, Any]:
         """Fields for an `AIMessageChunk`; LangChain parses the chunk's args back into calls."""
         if self.name is None and self.error is None:
             return {"content": self.text}
         args = self.raw if self.error is not None else json.dumps(self.args or {})
-        return {"content": "", "tool_call_chunks": [tool_call_chunk(name=self.name, args=args, id=self.call_id, index=0)]}
+        return {
+            "content": "",
+            "tool_call_chunks": [tool_call_chunk(name=self.name, args=args, id=self.call_id, index=0)],
+        }
 
 
 def parse_tool_answer(raw: str) -> ToolAnswer:
@@ -234,8 +255,16 @@ def parse_tool_answer(raw: str) -> ToolAnswer:
         return ToolAnswer(text="", name=None, args=None, raw=raw, error=error, call_id=call_id)
     if isinstance(answer, dict) and "name" in answer:
         args = answer.get("arguments")
-        return ToolAnswer(text="", name=str(answer["name"]), args=args if isinstance(args, dict) else {},
-                          raw=raw, error=None, call_id=call_id)
+        return ToolAnswer(
+            text="",
+            name=str(answer["name"]),
+            args=args if isinstance(args, dict) else {},
+            raw=raw,
+            error=None,
+            call_id=call_id,
+        )
     if isinstance(answer, dict) and "response" in answer:
-        return ToolAnswer(text=str(answer["response"]), name=None, args=None, raw=raw, error=None, call_id=call_id)
+        return ToolAnswer(
+            text=str(answer["response"]), name=None, args=None, raw=raw, error=None, call_id=call_id
+        )
     return ToolAnswer(text="", name=None, args=None, raw=raw, error="not a tool call", call_id=call_id)

@@ -32,7 +32,13 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, Field, PrivateAttr, model_validator
 
-from moot.models._llama_engine import EngineConfig, LlamaEngine, get_engine, import_xllamacpp, resolve_model_path
+from moot.models._llama_engine import (
+    EngineConfig,
+    LlamaEngine,
+    get_engine,
+    import_xllamacpp,
+    resolve_model_path,
+)
 from moot.models._llama_messages import (
     Constraint,
     parse_tool_answer,
@@ -42,7 +48,9 @@ from moot.models._llama_messages import (
 )
 
 # Keys of `_generate`'s kwargs that shape the request here rather than pass through to llama.cpp.
-_OWN_KWARGS = frozenset({"tools", "tool_choice", "response_format", "max_tokens", "temperature", "seed", "stream"})
+_OWN_KWARGS = frozenset(
+    {"tools", "tool_choice", "response_format", "max_tokens", "temperature", "seed", "stream"}
+)
 
 
 class LocalLLMChatModel(BaseChatModel):
@@ -142,7 +150,9 @@ class LocalLLMChatModel(BaseChatModel):
         if method == "function_calling":
             return super().with_structured_output(schema, include_raw=include_raw, **kwargs)
         if method not in ("json_schema", "json_mode"):
-            raise ValueError(f"method must be 'json_schema', 'json_mode' or 'function_calling', not {method!r}")
+            raise ValueError(
+                f"method must be 'json_schema', 'json_mode' or 'function_calling', not {method!r}"
+            )
         is_pydantic = isinstance(schema, type) and issubclass(schema, BaseModel)
         response_format = schema if is_pydantic or method == "json_schema" else {"type": "json_object"}
         llm = self.bind(
@@ -150,7 +160,9 @@ class LocalLLMChatModel(BaseChatModel):
             ls_structured_output_format={"kwargs": {"method": method}, "schema": schema},
             **kwargs,
         )
-        parser: Runnable[Any, Any] = PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()
+        parser: Runnable[Any, Any] = JsonOutputParser()
+        if isinstance(schema, type) and issubclass(schema, BaseModel):
+            parser = PydanticOutputParser(pydantic_object=schema)
         if not include_raw:
             return llm | parser
         parsed = RunnablePassthrough.assign(parsed=itemgetter("raw") | parser, parsing_error=lambda _: None)
@@ -184,13 +196,19 @@ class LocalLLMChatModel(BaseChatModel):
     def _result(self, response: dict[str, Any], constraint: Constraint | None, started: float) -> ChatResult:
         choice = response["choices"][0]
         text = choice["message"].get("content") or ""
-        fields = parse_tool_answer(text).message_fields() if constraint and constraint.tools else {"content": text}
+        fields = (
+            parse_tool_answer(text).message_fields() if constraint and constraint.tools else {"content": text}
+        )
         metadata = self._metadata(choice.get("finish_reason"), response, started)
         message = AIMessage(**fields, usage_metadata=_usage(response["usage"]), response_metadata=metadata)
-        generation = ChatGeneration(message=message, generation_info={"finish_reason": choice.get("finish_reason")})
+        generation = ChatGeneration(
+            message=message, generation_info={"finish_reason": choice.get("finish_reason")}
+        )
         return ChatResult(generations=[generation], llm_output={"model_name": self.model_name})
 
-    def _metadata(self, finish_reason: str | None, response: dict[str, Any], started: float) -> dict[str, Any]:
+    def _metadata(
+        self, finish_reason: str | None, response: dict[str, Any], started: float
+    ) -> dict[str, Any]:
         timings = response.get("timings") or {}
         return {
             "model_name": self.model_name,

@@ -15,8 +15,10 @@ tokenizer: it is this model's own tokenizer, deterministic and offline.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,8 @@ class ScriptedChatModel(BaseChatModel):
     script: Any = Field(default_factory=list)
     strict: bool = False
     model_name: str = "scripted"
+    latency: float | dict[str, float] = 0.0
+    """Seconds to wait before answering, overall or per agent (to test slow agents and kills)."""
     supports_response_format: bool = True
     """It accepts the JSON-schema constraint (and records it), as the real providers do."""
 
@@ -130,6 +134,7 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        time.sleep(self._delay(run_manager))
         return self._answer(messages, run_manager, kwargs)
 
     async def _agenerate(
@@ -139,7 +144,15 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        if delay := self._delay(run_manager):
+            await asyncio.sleep(delay)
         return self._answer(messages, run_manager, kwargs)
+
+    def _delay(self, run_manager: Any) -> float:
+        if isinstance(self.latency, dict):
+            agent = str((getattr(run_manager, "metadata", None) or {}).get("moot_agent", ""))
+            return float(self.latency.get(agent, self.latency.get("*", 0.0)))
+        return float(self.latency)
 
 
 __all__ = ["ScriptedChatModel"]

@@ -1,0 +1,129 @@
+"""The terminal view of a deliberation: an EventBus handler that prints as the run goes.
+
+It observes only: stages as they are entered, each agent as it starts and finishes (with its
+tokens and time), the rewards table once the evaluators have spoken, the decision, and the
+token totals. It rebuilds the rewards from `state_patch` events with the channel's own reducer,
+so what it shows is what the state holds.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+from moot.events import Event
+from moot.state import merge_rewards
+
+
+class LiveView:
+    """Prints a run to a rich console; call it with each event (`bus.add_handler(view)`)."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(highlight=False)
+        self.rewards: dict[str, Any] = {}
+        self.decision: dict[str, Any] | None = None
+        self.tool_calls: list[dict[str, Any]] = []
+
+    def __call__(self, event: Event) -> None:
+        handler = getattr(self, f"on_{event.type}", None)
+        if handler is not None:
+            handler(event)
+
+    def on_run_started(self, event: Event) -> None:
+        verb = "resuming" if event.data.get("resumed") else "run"
+        self.console.print(f"[bold]moot[/] {verb} [cyan]{event.run_id}[/] · session {event.session_id} · workspace {event.workspace}")
+        self.console.print(f"task: {event.data.get('task', '')}")
+
+    def on_stage_entered(self, event: Event) -> None:
+        self.console.rule(f"[bold magenta]{event.stage}[/] · round {event.data.get('round', 1)}")
+
+    def on_agent_started(self, event: Event) -> None:
+        self.console.print(f"  [yellow]▶[/] {event.agent} thinking…")
+
+    def on_agent_finished(self, event: Event) -> None:
+        usage = event.data.get("usage", {})
+        self.console.print(
+            f"  [green]✔[/] {event.agent} wrote {', '.join(event.data.get('keys', [])) or 'nothing'}"
+            f"  [dim]({usage.get('prompt_tokens', 0)}+{usage.get('completion_tokens', 0)} tokens, "
+            f"{event.data.get('duration_s', 0):.2f}s)[/]"
+        )
+
+    def on_state_patch(self, event: Event) -> None:
+        update = event.data.get("update") or {}
+        if "rewards" in update:
+            self.rewards = merge_rewards(self.rewards, update["rewards"])
+        for entry in update.get("history") or []:
+            if entry.get("type") == "proposal":
+                for cand in entry["content"].get("candidates", []):
+                    self.console.print(f"    • [bold]{cand['id']}[/]: {cand['title']} — {cand['summary']}")
+            elif entry.get("type") == "review":
+                for review in entry["content"].get("reviews", []):
+                    self.console.print(f"    • on {review['candidate']}: {review['comment']}")
+        if "decision" in update and update["decision"]:
+            self.decision = update["decision"]
+            self._rewards_table()
+            self.console.print(
+                Panel(
+                    f"winner: [bold green]{self.decision['winner']}[/]\n{self.decision.get('rationale', '')}\n"
+                    f"next stage asked: {self.decision.get('next_stage')}",
+                    title="decision",
+                )
+            )
+
+    def on_tool_call(self, event: Event) -> None:
+        self.tool_calls.append(event.data)
+        call = f"{event.data.get('tool')}({json.dumps(event.data.get('arguments', {}))})"
+        self.console.print(f"    ↳ tool call {escape(call)} [dim]{escape('[' + str(event.data.get('status')) + ']')}[/]")
+
+    def on_policy_violation(self, event: Event) -> None:
+        self.console.print(f"  [bold red]policy violation[/]: {event.data.get('message')}")
+
+    def on_run_failed(self, event: Event) -> None:
+        self.console.print(f"[bold red]run failed[/]: {event.data.get('error')}: {event.data.get('message')}")
+
+    def on_run_finished(self, event: Event) -> None:
+        usage: dict[str, Any] = event.data.get("usage") or {}
+        table = Table(title="tokens", show_edge=False)
+        for column in ("agent", "calls", "prompt", "completion"):
+            table.add_column(column, justify="left" if column == "agent" else "right")
+        for agent, u in usage.items():
+            table.add_row(agent, str(u.get("calls", 0)), str(u.get("prompt_tokens", 0)), str(u.get("completion_tokens", 0)))
+        tokens = event.data.get("tokens", {})
+        table.add_row("[bold]total", "", str(tokens.get("prompt", 0)), str(tokens.get("completion", 0)))
+        self.console.print(table)
+        self.console.print(f"[bold green]done[/]: winner {event.data.get('winner')} · run {event.run_id}")
+
+    def _rewards_table(self) -> None:
+        totals: dict[str, dict[str, float]] = self.rewards.get("totals", {})
+        if not totals:
+            return
+        dims = sorted({d for scores in totals.values() for d in scores})
+        table = Table(title="rewards (totals; per agent below)", show_edge=False)
+        table.add_column("candidate")
+        for dim in dims:
+            table.add_column(dim, justify="right")
+        for cand, scores in totals.items():
+            table.add_row(f"[bold]{cand}", *(f"{scores.get(d, 0):.2f}" for d in dims))
+            for agent, by in self.rewards.get("by_agent", {}).items():
+                if cand in by:
+                    table.add_row(f"  [dim]{agent}", *(f"[dim]{by[cand][d]:.2f}" if d in by[cand] else "" for d in dims))
+        self.console.print(table)
+
+
+class JsonLines:
+    """Prints every event as one JSON line (for scripts and tests: `moot run --json`)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def __call__(self, event: Event) -> None:
+        self.stream.write(event.model_dump_json() + "\n")
+        self.stream.flush()
+
+
+__all__ = ["JsonLines", "LiveView"]

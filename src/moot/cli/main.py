@@ -1,0 +1,158 @@
+"""`moot`: run, resume, export and import deliberations from the terminal.
+
+Bad input (an empty or oversized task, an unknown workspace, an invalid workspace file, an
+expression that does not parse) gets one line naming what and where, exit code 2, and nothing
+written: the workspace and the task are checked before the store under `$MOOT_HOME` is opened.
+A run that fails while running exits 1; its state up to the failure stays resumable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from moot.cli.live import JsonLines, LiveView
+from moot.errors import ConfigError, MootError, UsageError
+from moot.events import EventBus
+from moot.orchestrator import new_id
+from moot.persistence import default_db, open_store
+from moot.runtime import Runtime
+from moot.state_io import export_state, import_state, read_export
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="moot", description="State-driven multi-agent deliberation on LangGraph.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser, *, workspace: bool = True) -> None:
+        if workspace:
+            sp.add_argument("-w", "--workspace", default=None, help="built-in name (demo) or folder; default: demo")
+            sp.add_argument("--model", default=None, help="override every model: local[:GGUF] or scripted:PATH")
+        sp.add_argument("--db", default=None, help="checkpoint database (default: $MOOT_HOME/moot.db)")
+
+    run = sub.add_parser("run", help="run a deliberation on a task")
+    run.add_argument("task")
+    run.add_argument("--session", default=None, help="session id (a LangGraph thread); default: a new session")
+    run.add_argument("--user", default="", help="user id")
+    run.add_argument("--json", action="store_true", help="print events as JSON lines instead of the live view")
+    common(run)
+
+    resume = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint")
+    resume.add_argument("run_id")
+    resume.add_argument("--json", action="store_true")
+    common(resume)
+
+    runs = sub.add_parser("runs", help="list recent runs")
+    common(runs, workspace=False)
+
+    graph = sub.add_parser("graph", help="print the workspace's LangGraph graph as Mermaid")
+    common(graph)
+
+    state = sub.add_parser("state", help="export or import a run's state as JSON")
+    state_sub = state.add_subparsers(dest="state_command", required=True)
+    exp = state_sub.add_parser("export", help="write a run's state as JSON")
+    exp.add_argument("run_id")
+    exp.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
+    common(exp)
+    imp = state_sub.add_parser("import", help="restore a state export so the run can continue (moot resume)")
+    imp.add_argument("file")
+    imp.add_argument("--as-copy", action="store_true", help="import under a new run id and session")
+    common(imp)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return asyncio.run(_dispatch(args))
+    except (ConfigError, UsageError) as exc:
+        print(f"moot: error: {exc}", file=sys.stderr)
+        return 2
+    except MootError as exc:
+        print(f"moot: run failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("moot: interrupted; `moot resume RUN_ID` continues from the last checkpoint", file=sys.stderr)
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "runs":
+        async with open_store(args.db) as (_, index):
+            for r in await index.latest():
+                print(f"{r.run_id}  {r.status:8}  {r.workspace:10}  {r.thread_id}  {r.task[:60]}")
+        return 0
+    runtime = Runtime.load(args.workspace, model_override=args.model)
+    if args.command == "graph":
+        print(runtime.graph().get_graph().draw_mermaid())
+        return 0
+    if args.command == "run":
+        task = runtime.orchestrator().check_task(args.task)  # before anything is written
+        async with open_store(args.db) as (saver, index):
+            orch = runtime.orchestrator(saver, index=index, bus=_bus(args))
+            result = await orch.run(task, session_id=args.session, user_id=args.user)
+        return 0 if result.status == "finished" else 1
+    if args.command == "resume":
+        _require_db(args.db)
+        async with open_store(args.db) as (saver, index):
+            orch = runtime.orchestrator(saver, index=index, bus=_bus(args))
+            await orch.resume(args.run_id)
+        return 0
+    if args.command == "state":
+        return await _state(args, runtime)
+    raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse rejects first
+
+
+async def _state(args: argparse.Namespace, runtime: Runtime) -> int:
+    if args.state_command == "export":
+        _require_db(args.db)
+        async with open_store(args.db) as (saver, index):
+            record = await index.get(args.run_id)
+            orch = runtime.orchestrator(saver, index=index)
+            doc = await export_state(orch.graph, orch.config(record.thread_id, record.user_id), workspace=record.workspace)
+        text = json.dumps(doc, indent=2, ensure_ascii=False)
+        if args.output == "-":
+            print(text)
+        else:
+            Path(args.output).write_text(text + "\n", encoding="utf-8")
+        return 0
+    data = read_export(args.file)
+    values = data["values"]
+    if args.as_copy:
+        values["run_id"], values["session_id"] = new_id("run"), new_id("session")
+    async with open_store(args.db) as (saver, index):
+        orch = runtime.orchestrator(saver, index=index)
+        try:
+            await index.get(values["run_id"])
+        except UsageError:
+            pass
+        else:
+            raise UsageError(f"run {values['run_id']!r} already exists here; use --as-copy to import it as a new run")
+        config = orch.config(values["session_id"], values.get("user_id", ""))
+        await import_state(orch.graph, data, config)
+        await index.add(values["run_id"], values["session_id"], runtime.workspace.name, values.get("task", ""), values.get("user_id", ""))
+        if values.get("done"):
+            await index.set_status(values["run_id"], "finished")
+    print(f"imported run {values['run_id']} into session {values['session_id']}; continue with: moot resume {values['run_id']}")
+    return 0
+
+
+def _bus(args: argparse.Namespace) -> EventBus:
+    bus = EventBus()
+    handler: Any = JsonLines(sys.stdout) if getattr(args, "json", False) else LiveView()
+    bus.add_handler(handler)
+    return bus
+
+
+def _require_db(path: str | None) -> None:
+    db = Path(path) if path else default_db()
+    if not db.is_file():
+        raise UsageError(f"no runs yet: {db} does not exist")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

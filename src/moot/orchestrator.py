@@ -1,0 +1,188 @@
+"""The orchestrator: initialises a run's state, drives `graph.astream`, ends on `done` (design §3).
+
+It holds no business logic: routing is the graph's (the stage router and its conditional edges),
+reasoning is the agents'. It owns the run's identity (run id, session = LangGraph thread, user),
+turns LangGraph's `custom` and `updates` streams into numbered `Event`s on the bus, records the
+run in the run index, and resumes an interrupted run from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Overwrite
+
+from moot.events import Event, EventBus
+from moot.errors import UsageError
+from moot.persistence import RunIndex
+
+Durability = Literal["sync", "async", "exit"]
+
+
+@dataclass
+class RunResult:
+    """How a run ended: its winner and decision, token totals, and the final state."""
+
+    run_id: str
+    session_id: str
+    status: Literal["finished", "failed"]
+    state: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def winner(self) -> str | None:
+        return self.state.get("winner")
+
+    @property
+    def decision(self) -> dict[str, Any] | None:
+        return self.state.get("decision")
+
+    @property
+    def tokens(self) -> dict[str, int]:
+        usage = self.state.get("usage") or {}
+        return {
+            "prompt": sum(int(u.get("prompt_tokens", 0)) for u in usage.values()),
+            "completion": sum(int(u.get("completion_tokens", 0)) for u in usage.values()),
+        }
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def initial_state(task: str, *, run_id: str, session_id: str, user_id: str) -> dict[str, Any]:
+    """A run's first write. `Overwrite`s reset run-scoped channels on a session's reused thread."""
+    return {
+        "task": task,
+        "run_id": run_id,
+        "session_id": session_id,
+        "user_id": user_id,
+        "stage": "",
+        "done": False,
+        "round": 1,
+        "winner": None,
+        "decision": None,
+        "history": Overwrite([]),
+        "rewards": Overwrite({}),
+        "executed_agents_per_stage": Overwrite({}),
+        "usage": Overwrite({}),
+    }
+
+
+class Orchestrator:
+    """Runs deliberations of one workspace's compiled graph; one instance may serve many runs."""
+
+    def __init__(
+        self,
+        graph: CompiledStateGraph,
+        *,
+        workspace: str,
+        bus: EventBus | None = None,
+        index: RunIndex | None = None,
+        durability: Durability = "sync",
+        recursion_limit: int = 200,
+        task_max_chars: int = 4000,
+    ) -> None:
+        self.graph = graph
+        self.workspace = workspace
+        self.bus = bus or EventBus()
+        self.index = index
+        self.durability = durability
+        self.recursion_limit = recursion_limit
+        self.task_max_chars = task_max_chars
+
+    def check_task(self, task: str) -> str:
+        """Refuse an empty or oversized task before anything is written."""
+        if not isinstance(task, str) or not task.strip():
+            raise UsageError("the task is empty; say what the moot should decide")
+        if len(task) > self.task_max_chars:
+            raise UsageError(
+                f"the task is {len(task)} characters long; the limit is {self.task_max_chars} "
+                f"(limits.task_max_chars in the workspace's moot.yaml)"
+            )
+        return task.strip()
+
+    def config(self, session_id: str, user_id: str = "") -> dict[str, Any]:
+        return {
+            "configurable": {"thread_id": session_id, "user_id": user_id},
+            "recursion_limit": self.recursion_limit,
+        }
+
+    async def run(
+        self, task: str, *, session_id: str | None = None, user_id: str = "", run_id: str | None = None
+    ) -> RunResult:
+        """Run one deliberation to its end in `session_id`'s thread (a new session by default)."""
+        task = self.check_task(task)
+        run_id = run_id or new_id("run")
+        session_id = session_id or new_id("session")
+        if self.index is not None:
+            await self.index.add(run_id, session_id, self.workspace, task, user_id)
+        start = initial_state(task, run_id=run_id, session_id=session_id, user_id=user_id)
+        return await self._drive(start, run_id, session_id, user_id, {"task": task, "resumed": False})
+
+    async def resume(self, run_id: str) -> RunResult:
+        """Continue an interrupted run from its last checkpoint; a finished run is returned as is."""
+        if self.index is None:
+            raise UsageError("resuming needs the run index of a persistent store")
+        record = await self.index.get(run_id)
+        config = self.config(record.thread_id, record.user_id)
+        snapshot = await self.graph.aget_state(config)
+        values = dict(snapshot.values or {})
+        if values.get("run_id") != run_id:
+            raise UsageError(
+                f"run {run_id!r} is not the latest run of session {record.thread_id!r} "
+                f"(that is {values.get('run_id')!r}); only the latest run of a session can resume"
+            )
+        if values.get("done") and not snapshot.next:
+            return RunResult(run_id, record.thread_id, "finished", values)
+        return await self._drive(None, run_id, record.thread_id, record.user_id, {"task": record.task, "resumed": True})
+
+    async def _drive(
+        self, start: dict[str, Any] | None, run_id: str, session_id: str, user_id: str, info: dict[str, Any]
+    ) -> RunResult:
+        config = self.config(session_id, user_id)
+        seq = 0
+
+        def publish(type_: str, **fields: Any) -> None:
+            nonlocal seq
+            seq += 1
+            self.bus.publish(
+                Event(type=type_, run_id=run_id, session_id=session_id, workspace=self.workspace, seq=seq, **fields)  # type: ignore[arg-type]
+            )
+
+        publish("run_started", data=info)
+        try:
+            async for part in self.graph.astream(
+                start, config, stream_mode=["custom", "updates"], durability=self.durability, version="v2"
+            ):
+                if part["type"] == "custom":
+                    data = dict(part["data"])
+                    publish(data.pop("type"), stage=data.pop("stage", None), agent=data.pop("agent", None), data=data.get("data", {}))
+                elif part["type"] == "updates":
+                    for node, update in (part["data"] or {}).items():
+                        if isinstance(update, dict):
+                            publish("state_patch", agent=node, data={"node": node, "update": update})
+        except Exception as exc:  # a failed run is recorded and reported, then the error goes on
+            await self._fail(run_id, exc, publish)
+            raise
+        values = dict((await self.graph.aget_state(config)).values or {})
+        if self.index is not None:
+            await self.index.set_status(run_id, "finished")
+        result = RunResult(run_id, session_id, "finished", values)
+        publish(
+            "run_finished",
+            stage=values.get("stage"),
+            data={"winner": result.winner, "decision": result.decision, "tokens": result.tokens, "usage": values.get("usage", {})},
+        )
+        return result
+
+    async def _fail(self, run_id: str, exc: Exception, publish: Any) -> None:
+        if self.index is not None:
+            await self.index.set_status(run_id, "failed")
+        publish("run_failed", data={"error": type(exc).__name__, "message": str(exc)})
+
+
+__all__ = ["Durability", "Orchestrator", "RunResult", "initial_state", "new_id"]
