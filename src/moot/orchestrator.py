@@ -17,7 +17,7 @@ from langgraph.types import Overwrite
 
 from moot.events import Event, EventBus
 from moot.errors import UsageError
-from moot.persistence import RunIndex
+from moot.persistence import RunIndex, compact_run
 
 Durability = Literal["sync", "async", "exit"]
 
@@ -85,6 +85,7 @@ class Orchestrator:
         durability: Durability = "sync",
         recursion_limit: int = 200,
         task_max_chars: int = 4000,
+        compact: bool = True,
     ) -> None:
         self.graph = graph
         self.workspace = workspace
@@ -93,6 +94,7 @@ class Orchestrator:
         self.durability = durability
         self.recursion_limit = recursion_limit
         self.task_max_chars = task_max_chars
+        self.compact = compact
 
     def check_task(self, task: str) -> str:
         """Refuse an empty or oversized task before anything is written."""
@@ -105,11 +107,15 @@ class Orchestrator:
             )
         return task.strip()
 
-    def config(self, session_id: str, user_id: str = "") -> dict[str, Any]:
-        return {
+    def config(self, session_id: str, user_id: str = "", run_id: str | None = None) -> dict[str, Any]:
+        """LangGraph config of a session's thread; `moot_run_id` tags each checkpoint with its run."""
+        config: dict[str, Any] = {
             "configurable": {"thread_id": session_id, "user_id": user_id},
             "recursion_limit": self.recursion_limit,
         }
+        if run_id:
+            config["metadata"] = {"moot_run_id": run_id}
+        return config
 
     async def run(
         self, task: str, *, session_id: str | None = None, user_id: str = "", run_id: str | None = None
@@ -143,7 +149,7 @@ class Orchestrator:
     async def _drive(
         self, start: dict[str, Any] | None, run_id: str, session_id: str, user_id: str, info: dict[str, Any]
     ) -> RunResult:
-        config = self.config(session_id, user_id)
+        config = self.config(session_id, user_id, run_id)
         seq = 0
 
         def publish(type_: str, **fields: Any) -> None:
@@ -171,6 +177,8 @@ class Orchestrator:
         values = dict((await self.graph.aget_state(config)).values or {})
         if self.index is not None:
             await self.index.set_status(run_id, "finished")
+        if self.compact:
+            await compact_run(self.graph.checkpointer, session_id, run_id)
         result = RunResult(run_id, session_id, "finished", values)
         publish(
             "run_finished",

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
@@ -101,6 +102,39 @@ class RunIndex:
             return [RunRecord(*row) for row in await cursor.fetchall()]
 
 
+async def compact_run(saver: Any, thread_id: str, run_id: str) -> int:
+    """Keep only the last checkpoint of a *finished* run; return how many checkpoints went.
+
+    Intermediate checkpoints matter while a run can still resume; once it has finished, its last
+    checkpoint holds everything the run produced (exportable with `moot state export`), and the
+    session's memory lives in episodic memory. Without this, a long session stores every
+    superstep of every run: about 75 kB a run on the demo, 15 MB after 200 runs. LangGraph's
+    SQLite saver has no `prune`, so this deletes the rows of its documented tables directly;
+    other savers keep everything (the in-memory saver lives only as long as its process).
+    """
+    if not isinstance(saver, AsyncSqliteSaver):
+        return 0
+    async with saver.lock:
+        async with saver.conn.execute(
+            "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
+            "AND json_extract(CAST(metadata AS TEXT), '$.moot_run_id') = ? ORDER BY checkpoint_id",
+            (thread_id, run_id),
+        ) as cursor:
+            ids = [row[0] for row in await cursor.fetchall()]
+        stale = ids[:-1]
+        for i in range(0, len(stale), 500):
+            chunk = stale[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            await saver.conn.execute(
+                f"DELETE FROM writes WHERE thread_id = ? AND checkpoint_id IN ({marks})", (thread_id, *chunk)
+            )
+            await saver.conn.execute(
+                f"DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_id IN ({marks})", (thread_id, *chunk)
+            )
+        await saver.conn.commit()
+    return len(stale)
+
+
 @asynccontextmanager
 async def open_store(path: Path | str | None = None) -> AsyncIterator[tuple[AsyncSqliteSaver, RunIndex]]:
     """The checkpointer and the run index over one SQLite file (WAL, so readers never block)."""
@@ -114,4 +148,4 @@ async def open_store(path: Path | str | None = None) -> AsyncIterator[tuple[Asyn
         yield saver, index
 
 
-__all__ = ["RunIndex", "RunRecord", "default_db", "moot_home", "open_store"]
+__all__ = ["RunIndex", "RunRecord", "compact_run", "default_db", "moot_home", "open_store"]

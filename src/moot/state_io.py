@@ -25,8 +25,16 @@ from moot.state import STATE_KEYS, channel_kind
 FORMAT = "moot.state/1"
 
 
-async def export_state(graph: CompiledStateGraph, config: dict[str, Any], *, workspace: str) -> dict[str, Any]:
-    """The JSON document of a thread's current state."""
+async def export_state(
+    graph: CompiledStateGraph, config: dict[str, Any], *, workspace: str, run_id: str | None = None
+) -> dict[str, Any]:
+    """The JSON document of a run's latest state (default: the thread's latest run)."""
+    if run_id is not None and graph.checkpointer is not None:
+        async for found in graph.checkpointer.alist(config, filter={"moot_run_id": run_id}, limit=1):
+            config = found.config
+            break
+        else:
+            raise UsageError(f"run {run_id!r} has no checkpoint in session {config['configurable']['thread_id']!r}")
     snapshot = await graph.aget_state(config)
     if not snapshot.values:
         raise UsageError(f"thread {config['configurable']['thread_id']!r} has no state to export")

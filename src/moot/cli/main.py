@@ -113,7 +113,8 @@ async def _state(args: argparse.Namespace, runtime: Runtime) -> int:
         async with open_store(args.db) as (saver, index):
             record = await index.get(args.run_id)
             orch = runtime.orchestrator(saver, index=index)
-            doc = await export_state(orch.graph, orch.config(record.thread_id, record.user_id), workspace=record.workspace)
+            config = orch.config(record.thread_id, record.user_id)
+            doc = await export_state(orch.graph, config, workspace=record.workspace, run_id=record.run_id)
         text = json.dumps(doc, indent=2, ensure_ascii=False)
         if args.output == "-":
             print(text)

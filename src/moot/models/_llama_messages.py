@@ -113,8 +113,12 @@ def response_format_constraint(response_format: Any) -> Constraint | None:
         schema = dict(response_format.get("schema") or {"type": "object"})
     elif isinstance(response_format, dict) and response_format.get("type") == "text":
         return None
+    elif isinstance(response_format, dict) and (
+        "properties" in response_format or "$defs" in response_format
+    ):
+        schema = dict(response_format)  # already a JSON schema, titled or not
     elif isinstance(response_format, type | dict):
-        schema = convert_to_json_schema(response_format)
+        schema = convert_to_json_schema(response_format)  # a TypedDict or an OpenAI function
     else:
         raise UsageError(
             f"local chat model: unsupported response_format {response_format!r}; pass a pydantic "

@@ -15,6 +15,7 @@ tokenizer.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from operator import itemgetter
@@ -109,7 +110,7 @@ class LocalLLMChatModel(BaseChatModel):
     @property
     def model_name(self) -> str:
         """The GGUF file's name without `.gguf`, e.g. `SmolLM2-135M-Instruct.Q4_1`."""
-        return self._path.rsplit("/", 1)[-1].removesuffix(".gguf")
+        return os.path.basename(self._path).removesuffix(".gguf")
 
     def engine(self) -> LlamaEngine:
         """The process-wide loaded model (loaded here on first use, ~0.5 s)."""
