@@ -160,11 +160,21 @@ class Orchestrator:
             )
 
         publish("run_started", data=info)
+        durable = bool(self.graph.checkpointer)
+        values: dict[str, Any] = {}
         try:
             async for part in self.graph.astream(
-                start, config, stream_mode=["custom", "updates"], durability=self.durability, version="v2"
+                start,
+                config,
+                stream_mode=["custom", "updates"] if durable else ["custom", "updates", "values"],
+                # without a checkpointer there is nothing to make durable (and LangGraph 1.2
+                # fails on a durability setting it cannot honour)
+                durability=self.durability if durable else None,
+                version="v2",
             ):
-                if part["type"] == "custom":
+                if part["type"] == "values":
+                    values = dict(part["data"])
+                elif part["type"] == "custom":
                     data = dict(part["data"])
                     publish(data.pop("type"), stage=data.pop("stage", None), agent=data.pop("agent", None), data=data.get("data", {}))
                 elif part["type"] == "updates":
@@ -174,7 +184,8 @@ class Orchestrator:
         except Exception as exc:  # a failed run is recorded and reported, then the error goes on
             await self._fail(run_id, exc, publish)
             raise
-        values = dict((await self.graph.aget_state(config)).values or {})
+        if durable:
+            values = dict((await self.graph.aget_state(config)).values or {})
         if self.index is not None:
             await self.index.set_status(run_id, "finished")
         if self.compact:
