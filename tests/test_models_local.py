@@ -90,6 +90,18 @@ def test_structured_output_include_raw_keeps_the_message(model: LocalLLMChatMode
     assert isinstance(result["parsed"], City) and result["parsing_error"] is None
 
 
+def test_structured_output_with_a_dict_schema_gives_a_dict(model: LocalLLMChatModel) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"fruit": {"type": "string", "maxLength": 20}},
+        "required": ["fruit"],
+    }
+
+    result = model.with_structured_output(schema).invoke("Name a fruit.")
+
+    assert isinstance(result, dict) and set(result) == {"fruit"} and isinstance(result["fruit"], str)
+
+
 def test_response_format_bind_constrains_the_answer(model: LocalLLMChatModel) -> None:
     schema = {
         "type": "object",
