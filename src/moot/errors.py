@@ -48,7 +48,15 @@ class WorkspaceError(ConfigError):
 
 
 class PolicyConfigError(ConfigError):
-    """The write policy is invalid or the graph would let two writers race on a LastValue key."""
+    """The write policy is invalid or the graph would let two writers race on a LastValue key.
+
+    `loc` is the path of the offending value in the policy file (e.g. `("writers", "winner", 1)`),
+    so the loader can name its line.
+    """
+
+    def __init__(self, message: str, *, loc: tuple[object, ...] = ()) -> None:
+        self.loc = loc
+        super().__init__(message)
 
 
 class ExpressionError(ConfigError):
@@ -76,17 +84,25 @@ class PolicyViolation(RunError):
     The whole update is refused: nothing of it reaches the channels.
     """
 
-    def __init__(self, agent: str, key: str, allowed: Iterable[str], *, stage: str | None = None) -> None:
+    def __init__(
+        self, agent: str, key: str, allowed: Iterable[str], *, stage: str | None = None, undeclared: bool = False
+    ) -> None:
         self.agent = agent
         self.key = key
         self.allowed = tuple(sorted(allowed))
         self.stage = stage
+        self.undeclared = undeclared
         writers = ", ".join(self.allowed) or "nobody"
         at = f" in stage {stage!r}" if stage else ""
+        fix = (
+            f"Declare {key!r} in the agent's 'writes' if this write is intended."
+            if undeclared
+            else f"Add {agent!r} to the writers of {key!r} in the workspace policy if this write is intended."
+        )
+        why = " (it is not among the keys the agent declares in 'writes')" if undeclared else ""
         super().__init__(
-            f"agent {agent!r}{at} may not write {key!r}; allowed writers: {writers}. "
-            f"The whole update was refused. Add {agent!r} to the writers of {key!r} in the "
-            f"workspace policy if this write is intended."
+            f"agent {agent!r}{at} may not write {key!r}{why}; allowed writers: {writers}. "
+            f"The whole update was refused. {fix}"
         )
 
 

@@ -69,28 +69,36 @@ class WritePolicy:
         data = dict(data or {})
         unknown_top = set(data) - {"writers", "on_violation"}
         if unknown_top:
-            raise PolicyConfigError(f"{where}: unknown field(s) {sorted(unknown_top)}; expected 'writers', 'on_violation'")
+            raise PolicyConfigError(
+                f"{where}: unknown field(s) {sorted(unknown_top)}; expected 'writers', 'on_violation'",
+                loc=(sorted(unknown_top)[0],),
+            )
         on_violation = data.get("on_violation", "fail")
         if on_violation not in ("fail", "skip"):
-            raise PolicyConfigError(f"{where}: on_violation must be 'fail' or 'skip', not {on_violation!r}")
+            raise PolicyConfigError(
+                f"{where}: on_violation must be 'fail' or 'skip', not {on_violation!r}", loc=("on_violation",)
+            )
         raw: dict[str, Iterable[str]] = dict(DEFAULT_WRITERS)
         overrides = data.get("writers") or {}
         if not isinstance(overrides, Mapping):
-            raise PolicyConfigError(f"{where}: 'writers' must map state keys to lists of writers")
+            raise PolicyConfigError(f"{where}: 'writers' must map state keys to lists of writers", loc=("writers",))
         for key, names in overrides.items():
             if key not in STATE_KEYS:
-                raise PolicyConfigError(f"{where}: unknown state key {key!r}; keys are {', '.join(STATE_KEYS)}")
+                raise PolicyConfigError(
+                    f"{where}: unknown state key {key!r}; keys are {', '.join(STATE_KEYS)}", loc=("writers", key)
+                )
             if isinstance(names, str) or not isinstance(names, Iterable):
-                raise PolicyConfigError(f"{where}: writers of {key!r} must be a list, got {names!r}")
+                raise PolicyConfigError(f"{where}: writers of {key!r} must be a list, got {names!r}", loc=("writers", key))
             raw[key] = tuple(names)
         writers: dict[str, frozenset[str]] = {}
         known = agent_names | SYSTEM_WRITERS | {ANY_AGENT}
         for key, names in raw.items():
-            for name in names:
+            for i, name in enumerate(names):
                 if name not in known and name not in DEFAULT_WRITERS.get(key, ()):
                     raise PolicyConfigError(
                         f"{where}: writer {name!r} of {key!r} is neither an agent of the workspace "
-                        f"({', '.join(sorted(agent_names)) or 'none'}) nor one of {', '.join(sorted(SYSTEM_WRITERS))}"
+                        f"({', '.join(sorted(agent_names)) or 'none'}) nor one of {', '.join(sorted(SYSTEM_WRITERS))}",
+                        loc=("writers", key, i),
                     )
             writers[key] = frozenset(names)
         return cls(writers=writers, on_violation=on_violation, agents=agent_names)
@@ -105,16 +113,34 @@ class WritePolicy:
     def may_write(self, writer: str, key: str) -> bool:
         return writer in self.allowed(key)
 
-    def check(self, writer: str, update: Mapping[str, Any], *, stage: str | None = None) -> None:
-        """Raise `PolicyViolation` for the first key of `update` that `writer` may not write."""
+    def check(
+        self,
+        writer: str,
+        update: Mapping[str, Any],
+        *,
+        stage: str | None = None,
+        declared: Iterable[str] | None = None,
+    ) -> None:
+        """Raise `PolicyViolation` for the first key of `update` that `writer` may not write.
+
+        With `declared` (the agent's `writes`), a key the policy allows but the agent did not
+        declare is refused too: the build-time checks rely on the declarations.
+        """
         for key in update:
             if key not in STATE_KEYS or not self.may_write(writer, key):
                 raise PolicyViolation(writer, key, self.allowed(key) if key in STATE_KEYS else (), stage=stage)
+            if declared is not None and key not in declared:
+                raise PolicyViolation(writer, key, self.allowed(key), stage=stage, undeclared=True)
 
     def check_parallel_stage(self, stage: str, writes_by_agent: Mapping[str, Iterable[str]]) -> None:
-        """Reject a parallel stage where two agents declare writes to one LastValue key."""
+        """Reject a parallel step where two agents may write one LastValue key.
+
+        "May write" is what an agent declares *or* what the policy allows it: either way two
+        values could arrive in one superstep, which LangGraph would refuse mid-run.
+        """
         seen: dict[str, str] = {}
-        for agent, keys in writes_by_agent.items():
+        for agent, declared in writes_by_agent.items():
+            keys = list(dict.fromkeys([*declared, *(k for k in STATE_KEYS if agent in self.allowed(k))]))
             for key in keys:
                 if key not in STATE_KEYS:
                     raise PolicyConfigError(f"stage {stage!r}: agent {agent!r} declares an unknown key {key!r}")

@@ -53,35 +53,42 @@ class RunTopic(Topic):
 
 
 def merge_rewards(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
-    """Sum reward contributions, keeping both the totals and each agent's own share.
+    """Sum reward contributions, keeping the totals, each agent's own share, and their counts.
 
-    Value and update share one shape: `{"totals": Scores, "by_agent": {agent: Scores}}`.
-    Totals answer "which candidate leads"; `by_agent` keeps the disagreement between agents
-    (seed: "rewards preserve disagreement") for the synthesizer and the rewards table.
+    Value and update share one shape: `{"totals": Scores, "by_agent": {agent: Scores},
+    "counts": {agent: Scores}}`. Totals answer "how much support in all"; `by_agent` keeps the
+    disagreement between agents (seed: "rewards preserve disagreement"); `counts` says how many
+    scores each agent gave a candidate on a dimension (one per round), so the synthesizer ranks
+    on means and a candidate reviewed again in a revision round is not counted twice. Scores are
+    rounded to 6 decimals on the way in, so sums are exact and the merge order never matters.
     """
-    out: dict[str, Any] = {"totals": _copy_scores((left or {}).get("totals", {})), "by_agent": {}}
-    for agent, scores in (left or {}).get("by_agent", {}).items():
-        out["by_agent"][agent] = _copy_scores(scores)
-    if not right:
-        return out
-    _add_scores(out["totals"], right.get("totals", {}))
-    for agent, scores in right.get("by_agent", {}).items():
-        _add_scores(out["by_agent"].setdefault(agent, {}), scores)
+    out: dict[str, Any] = {}
+    for part in ("totals", "by_agent", "counts"):
+        out[part] = _copy_part(part, (left or {}).get(part, {}))
+    if right:
+        _add_scores(out["totals"], right.get("totals", {}))
+        for part in ("by_agent", "counts"):
+            for agent, scores in right.get(part, {}).items():
+                _add_scores(out[part].setdefault(agent, {}), scores)
     return out
 
 
 def reward_update(agent: str, scores: Scores) -> dict[str, Any]:
     """The update an evaluating agent's scores become on the `rewards` channel."""
-    return {"totals": _copy_scores(scores), "by_agent": {agent: _copy_scores(scores)}}
+    clean = {cand: {dim: round(float(v), 6) for dim, v in dims.items()} for cand, dims in scores.items()}
+    ones = {cand: {dim: 1 for dim in dims} for cand, dims in clean.items()}
+    return {"totals": clean, "by_agent": {agent: clean}, "counts": {agent: ones}}
 
 
 def merge_executed(left: dict[str, list[str]] | None, right: dict[str, Any] | None) -> dict[str, list[str]]:
     """Append agent names per stage; a value of `None` for a stage starts that stage afresh.
 
     The orchestrator writes `{stage: None}` when it (re-)enters a stage, so exit rules such as
-    `once_per_stage` count the runs of the current visit (a revision round starts clean).
+    `once_per_stage` count the runs of the current visit (a revision round starts clean). Appends
+    merge associatively; a reset acts on the value it is applied to, which is how LangGraph uses
+    a reducer (it folds each update into the channel's value, one at a time, in step order).
     """
-    out = {stage: list(names) for stage, names in (left or {}).items()}
+    out = {stage: list(names or []) for stage, names in (left or {}).items()}
     for stage, names in (right or {}).items():
         if names is None:
             out[stage] = []
@@ -138,15 +145,17 @@ def channel_kind(key: str) -> str:
     return "last_value"
 
 
-def _copy_scores(scores: Scores) -> Scores:
-    return {cand: dict(dims) for cand, dims in scores.items()}
+def _copy_part(part: str, value: Any) -> Any:
+    if part == "totals":
+        return {cand: dict(dims) for cand, dims in value.items()}
+    return {agent: {cand: dict(dims) for cand, dims in scores.items()} for agent, scores in value.items()}
 
 
 def _add_scores(into: Scores, scores: Scores) -> None:
     for cand, dims in scores.items():
         slot = into.setdefault(cand, {})
         for dim, value in dims.items():
-            slot[dim] = round(slot.get(dim, 0.0) + float(value), 6)
+            slot[dim] = round(slot.get(dim, 0) + round(float(value), 6), 6)
 
 
 __all__ = [

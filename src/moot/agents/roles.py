@@ -32,6 +32,16 @@ def _scores(items: list[BaseModel], key: str, dimensions: tuple[str, ...]) -> Sc
     return scores
 
 
+def _unique_ids(candidates: list[Any]) -> list[Any]:
+    """Give repeated ids a suffix (`-2`, `-3`): a weak model repeats slugs; a retry would cost a call."""
+    seen: dict[str, int] = {}
+    out = []
+    for cand in candidates:
+        n = seen[cand.id] = seen.get(cand.id, 0) + 1
+        out.append(cand if n == 1 else cand.model_copy(update={"id": f"{cand.id[:21]}-{n}"}))
+    return out
+
+
 class ProposerAgent(SkillAgent):
     """Proposes candidates and scores its own (the optimistic agent pushes novelty)."""
 
@@ -45,7 +55,7 @@ class ProposerAgent(SkillAgent):
         return (("task", "Task"), ("candidates", "Earlier candidates"), ("reviews", "Reviews"), ("decision", "Last decision"))
 
     def to_result(self, output: Any, snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
-        cands = output.candidates
+        cands = _unique_ids(output.candidates)
         updates: dict[str, Any] = {"history": [self.entry("proposal", {"candidates": [c.model_dump() for c in cands]}, ctx)]}
         if self.dimensions:
             updates["rewards"] = reward_update(self.name, _scores(cands, "id", self.dimensions))
@@ -60,7 +70,10 @@ class EvaluatorAgent(SkillAgent):
     def output_schema(self, snapshot: Mapping[str, Any]) -> tuple[type[BaseModel], dict[str, Any], dict[str, Any]]:
         known = candidate_ids(snapshot.get("history") or [])
         schema = review_schema(self.dimensions)
-        return schema, with_candidate_enum(schema.model_json_schema(), known), {"candidates": known}
+        json_schema = with_candidate_enum(schema.model_json_schema(), known)
+        if known:  # one review per candidate is enough; a small model otherwise repeats itself
+            json_schema["properties"]["reviews"]["maxItems"] = min(len(known), 6)
+        return schema, json_schema, {"candidates": known}
 
     async def __call__(self, snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
         if not candidate_ids(snapshot.get("history") or []):
@@ -78,19 +91,23 @@ class EvaluatorAgent(SkillAgent):
 def rank(rewards: Mapping[str, Any], weights: Mapping[str, float], order: list[str]) -> list[tuple[str, float]]:
     """Candidates by weighted score, best first; ties keep the order of proposal.
 
-    A candidate's score on a dimension is the mean over the agents that scored it there, so a
-    candidate is not favoured just because more agents looked at it. Dimensions without a
-    weight count 1.0; a negative weight (e.g. risk) penalises.
+    A candidate's score on a dimension is the mean over the agents that scored it there, each
+    agent's own scores first averaged over the rounds in which it gave them (`counts`): a
+    candidate is favoured neither because more agents looked at it nor because it was reviewed
+    again in a revision round. Dimensions without a weight count 1.0; a negative weight (e.g.
+    risk) penalises.
     """
     by_agent: Mapping[str, Scores] = rewards.get("by_agent", {}) if rewards else {}
-    sums: dict[str, dict[str, list[float]]] = {}
-    for scores in by_agent.values():
+    counts: Mapping[str, Scores] = rewards.get("counts", {}) if rewards else {}
+    means: dict[str, dict[str, list[float]]] = {}
+    for agent, scores in by_agent.items():
         for cand, dims in scores.items():
-            for dim, value in dims.items():
-                sums.setdefault(cand, {}).setdefault(dim, []).append(float(value))
+            for dim, total in dims.items():
+                n = (counts.get(agent, {}).get(cand, {}).get(dim)) or 1
+                means.setdefault(cand, {}).setdefault(dim, []).append(float(total) / n)
     ranked = []
-    for cand in order + [c for c in sums if c not in order]:
-        dims = sums.get(cand, {})
+    for cand in order + [c for c in means if c not in order]:
+        dims = means.get(cand, {})
         score = sum(weights.get(dim, 1.0) * (sum(vals) / len(vals)) for dim, vals in dims.items())
         ranked.append((cand, round(score, 6)))
     position = {cand: i for i, (cand, _) in enumerate(ranked)}

@@ -36,8 +36,8 @@ def proposal_schema(dimensions: tuple[str, ...], *, max_candidates: int = 3) -> 
         "Candidate",
         __base__=_Strict,
         id=(str, Field(pattern=r"^[a-z][a-z0-9-]{0,23}$", description="short slug, e.g. 'budget-hostel'")),
-        title=(str, Field(min_length=1, max_length=80)),
-        summary=(str, Field(min_length=1, max_length=300)),
+        title=(str, Field(min_length=1, max_length=60)),
+        summary=(str, Field(min_length=1, max_length=200)),
         **_score_fields(dimensions),
     )
     return create_model(
@@ -54,7 +54,7 @@ def review_schema(dimensions: tuple[str, ...]) -> type[BaseModel]:
         __base__=_Strict,
         __validators__={"known": field_validator("candidate")(_known_candidate)},
         candidate=(str, Field(max_length=24)),
-        comment=(str, Field(min_length=1, max_length=300)),
+        comment=(str, Field(min_length=1, max_length=200)),
         **_score_fields(dimensions),
     )
     return create_model(

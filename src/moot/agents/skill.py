@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from moot.agents.base import Agent, AgentContext, AgentResult
 from moot.agents.schemas import NoteOutput
-from moot.agents.structured import ainvoke_structured
+from moot.agents.structured import ainvoke_structured, takes_response_format
 from moot.stages.router import candidate_ids
 from moot.stages.rules import ExitRule
 
@@ -88,13 +88,12 @@ class SkillAgent(Agent):
         values = self.prompt_values(snapshot, ctx)
         system = render(self.prompt, values).strip()
         brief = "\n".join(f"{label}:\n{values[key]}" for key, label in self.brief_sections() if values.get(key))
-        return [
-            SystemMessage(content=system),
-            HumanMessage(
-                content=f"{brief}\n\nAnswer with one JSON object only, matching this schema:\n"
-                f"{json.dumps(json_schema, separators=(',', ':'))}"
-            ),
-        ]
+        if takes_response_format(ctx.model):
+            # the schema travels as the model's constraint, which also shows it to the LLM
+            ask = "Answer with one JSON object only."
+        else:
+            ask = f"Answer with one JSON object only, matching this schema:\n{json.dumps(json_schema, separators=(',', ':'))}"
+        return [SystemMessage(content=system), HumanMessage(content=f"{brief}\n\n{ask}")]
 
     def brief_sections(self) -> tuple[tuple[str, str], ...]:
         """The parts of the snapshot shown to the model under the system prompt, in order."""

@@ -36,9 +36,17 @@ def response_format(schema: dict[str, Any], name: str) -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": {"name": name[:64], "schema": schema, "strict": False}}
 
 
+def takes_response_format(model: BaseChatModel) -> bool:
+    """Whether `model` accepts an OpenAI-style JSON-schema `response_format` (and shows it to the LLM)."""
+    return bool(getattr(model, "supports_response_format", False)) or type(model).__name__ in (
+        "ChatOpenAI",
+        "AzureChatOpenAI",
+    )
+
+
 def constrained(model: BaseChatModel, schema: dict[str, Any], name: str) -> Any:
     """`model` bound to the JSON-schema constraint, when it declares that it takes one."""
-    if getattr(model, "supports_response_format", False) or type(model).__name__ in ("ChatOpenAI", "AzureChatOpenAI"):
+    if takes_response_format(model):
         return model.bind(response_format=response_format(schema, name))
     return model
 
@@ -133,4 +141,4 @@ def _describe(exc: Exception) -> str:
     return str(exc)[:500]
 
 
-__all__ = ["MAX_ANSWER_CHARS", "ainvoke_structured", "constrained", "parse_json", "response_format"]
+__all__ = ["MAX_ANSWER_CHARS", "ainvoke_structured", "constrained", "parse_json", "response_format", "takes_response_format"]

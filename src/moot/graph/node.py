@@ -59,7 +59,7 @@ def make_agent_node(
         result = await agent(snapshot, ctx)
         updates = dict(result.updates)
         try:
-            policy.check(agent.name, updates, stage=stage)
+            policy.check(agent.name, updates, stage=stage, declared=agent.writes)
         except PolicyViolation as violation:
             emit(
                 {

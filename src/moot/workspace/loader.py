@@ -15,7 +15,7 @@ from pathlib import Path
 
 from moot.agents.roles import KINDS
 from moot.agents.skill import SkillAgent
-from moot.errors import ConfigError, WorkspaceError
+from moot.errors import ConfigError, PolicyConfigError, WorkspaceError
 from moot.expressions import Expression
 from moot.policy import WritePolicy
 from moot.stages.rules import ExitRule
@@ -153,8 +153,8 @@ def _load_policy(root: Path, agents: Mapping[str, SkillAgent], plan: StagePlan) 
     data = yamlio.as_mapping(located, "policy.yaml") if located else {}
     try:
         policy = WritePolicy.from_mapping(data, agents=agents, where=str(path))
-    except ConfigError as exc:
-        line = located.line("writers") if located else None
+    except PolicyConfigError as exc:
+        line = located.line(*exc.loc) if located else None
         raise WorkspaceError(str(exc).split(": ", 1)[-1], path=str(path), line=line) from None
     stages_file = root / "stages.yaml"
     for stage in plan.stages.values():

@@ -53,7 +53,10 @@ def load(path: Path) -> Located:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # an unclosed bracket is noticed only at the next token; the context mark ("while
+        # parsing a flow sequence") holds the line of the bracket, which is the line to fix
+        flow = bool(exc.context and "flow" in exc.context and exc.context_mark)
+        mark = exc.context_mark if flow else (exc.problem_mark or exc.context_mark)
         line = mark.line + 1 if mark else None
         raise WorkspaceError(f"invalid YAML: {exc.problem or exc.context}", path=str(path), line=line) from None
     lines: Lines = {}
