@@ -40,6 +40,10 @@ class RunResult:
     def decision(self) -> dict[str, Any] | None:
         return self.state.get("decision")
 
+    def summary(self) -> dict[str, Any]:
+        """What a `run_finished` event carries."""
+        return {"winner": self.winner, "decision": self.decision, "tokens": self.tokens, "usage": self.state.get("usage", {})}
+
     @property
     def tokens(self) -> dict[str, int]:
         usage = self.state.get("usage") or {}
@@ -86,6 +90,7 @@ class Orchestrator:
         recursion_limit: int = 200,
         task_max_chars: int = 4000,
         compact: bool = True,
+        workspace_path: str = "",
     ) -> None:
         self.graph = graph
         self.workspace = workspace
@@ -95,6 +100,7 @@ class Orchestrator:
         self.recursion_limit = recursion_limit
         self.task_max_chars = task_max_chars
         self.compact = compact
+        self.workspace_path = workspace_path
 
     def check_task(self, task: str) -> str:
         """Refuse an empty or oversized task before anything is written."""
@@ -125,7 +131,7 @@ class Orchestrator:
         run_id = run_id or new_id("run")
         session_id = session_id or new_id("session")
         if self.index is not None:
-            await self.index.add(run_id, session_id, self.workspace, task, user_id)
+            await self.index.add(run_id, session_id, self.workspace, task, user_id, self.workspace_path)
         start = initial_state(task, run_id=run_id, session_id=session_id, user_id=user_id)
         return await self._drive(start, run_id, session_id, user_id, {"task": task, "resumed": False})
 
@@ -134,7 +140,16 @@ class Orchestrator:
         if self.index is None:
             raise UsageError("resuming needs the run index of a persistent store")
         record = await self.index.get(run_id)
+        if record.workspace != self.workspace:
+            raise UsageError(
+                f"run {run_id!r} belongs to workspace {record.workspace!r} ({record.workspace_path or 'built-in'}), "
+                f"not {self.workspace!r}; resume it with that workspace"
+            )
         config = self.config(record.thread_id, record.user_id)
+        if record.status == "finished":
+            values = await self._values_of(config, run_id)
+            self._announce_finished(run_id, record.thread_id, values)
+            return RunResult(run_id, record.thread_id, "finished", values)
         snapshot = await self.graph.aget_state(config)
         values = dict(snapshot.values or {})
         if values.get("run_id") != run_id:
@@ -143,6 +158,7 @@ class Orchestrator:
                 f"(that is {values.get('run_id')!r}); only the latest run of a session can resume"
             )
         if values.get("done") and not snapshot.next:
+            self._announce_finished(run_id, record.thread_id, values)
             return RunResult(run_id, record.thread_id, "finished", values)
         return await self._drive(None, run_id, record.thread_id, record.user_id, {"task": record.task, "resumed": True})
 
@@ -179,7 +195,8 @@ class Orchestrator:
                     publish(data.pop("type"), stage=data.pop("stage", None), agent=data.pop("agent", None), data=data.get("data", {}))
                 elif part["type"] == "updates":
                     for node, update in (part["data"] or {}).items():
-                        if isinstance(update, dict):
+                        # skip LangGraph's own entries (`__metadata__` marks writes replayed on resume)
+                        if isinstance(update, dict) and not node.startswith("__"):
                             publish("state_patch", agent=node, data={"node": node, "update": update})
         except Exception as exc:  # a failed run is recorded and reported, then the error goes on
             await self._fail(run_id, exc, publish)
@@ -191,12 +208,23 @@ class Orchestrator:
         if self.compact:
             await compact_run(self.graph.checkpointer, session_id, run_id)
         result = RunResult(run_id, session_id, "finished", values)
-        publish(
-            "run_finished",
-            stage=values.get("stage"),
-            data={"winner": result.winner, "decision": result.decision, "tokens": result.tokens, "usage": values.get("usage", {})},
-        )
+        publish("run_finished", stage=values.get("stage"), data=result.summary())
         return result
+
+    async def _values_of(self, config: dict[str, Any], run_id: str) -> dict[str, Any]:
+        """The last state of `run_id` in its thread (runs are tagged `moot_run_id` in checkpoints)."""
+        checkpointer = self.graph.checkpointer
+        if checkpointer:
+            async for found in checkpointer.alist(config, filter={"moot_run_id": run_id}, limit=1):
+                return dict((await self.graph.aget_state(found.config)).values or {})
+        raise UsageError(f"run {run_id!r} has no checkpoint left in session {config['configurable']['thread_id']!r}")
+
+    def _announce_finished(self, run_id: str, session_id: str, values: dict[str, Any]) -> None:
+        """Say that a run asked to resume had already finished (so `moot resume` prints its end)."""
+        data = {**RunResult(run_id, session_id, "finished", values).summary(), "already_finished": True}
+        self.bus.publish(
+            Event(type="run_finished", run_id=run_id, session_id=session_id, workspace=self.workspace, stage=values.get("stage"), data=data)
+        )
 
     async def _fail(self, run_id: str, exc: Exception, publish: Any) -> None:
         if self.index is not None:

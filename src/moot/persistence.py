@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS moot_runs (
     run_id TEXT PRIMARY KEY,
     thread_id TEXT NOT NULL,
     workspace TEXT NOT NULL,
+    workspace_path TEXT NOT NULL DEFAULT '',
     task TEXT NOT NULL,
     user_id TEXT NOT NULL DEFAULT '',
     status TEXT NOT NULL,
@@ -50,6 +51,7 @@ class RunRecord:
     run_id: str
     thread_id: str
     workspace: str
+    workspace_path: str
     task: str
     user_id: str
     status: str
@@ -67,11 +69,13 @@ class RunIndex:
         await self.conn.executescript(_SCHEMA)
         await self.conn.commit()
 
-    async def add(self, run_id: str, thread_id: str, workspace: str, task: str, user_id: str = "") -> None:
+    async def add(
+        self, run_id: str, thread_id: str, workspace: str, task: str, user_id: str = "", workspace_path: str = ""
+    ) -> None:
         await self.conn.execute(
-            "INSERT INTO moot_runs (run_id, thread_id, workspace, task, user_id, status, started_at) "
-            "VALUES (?, ?, ?, ?, ?, 'running', ?)",
-            (run_id, thread_id, workspace, task, user_id, time.time()),
+            "INSERT INTO moot_runs (run_id, thread_id, workspace, workspace_path, task, user_id, status, started_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
+            (run_id, thread_id, workspace, workspace_path, task, user_id, time.time()),
         )
         await self.conn.commit()
 
@@ -84,7 +88,7 @@ class RunIndex:
 
     async def get(self, run_id: str) -> RunRecord:
         async with self.conn.execute(
-            "SELECT run_id, thread_id, workspace, task, user_id, status, started_at, finished_at "
+            "SELECT run_id, thread_id, workspace, workspace_path, task, user_id, status, started_at, finished_at "
             "FROM moot_runs WHERE run_id = ?",
             (run_id,),
         ) as cursor:
@@ -95,7 +99,7 @@ class RunIndex:
 
     async def latest(self, limit: int = 20) -> list[RunRecord]:
         async with self.conn.execute(
-            "SELECT run_id, thread_id, workspace, task, user_id, status, started_at, finished_at "
+            "SELECT run_id, thread_id, workspace, workspace_path, task, user_id, status, started_at, finished_at "
             "FROM moot_runs ORDER BY started_at DESC LIMIT ?",
             (limit,),
         ) as cursor:

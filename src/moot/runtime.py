@@ -67,6 +67,7 @@ class Runtime:
             durability=durability,
             recursion_limit=limits.recursion_limit,
             task_max_chars=limits.task_max_chars,
+            workspace_path=str(self.workspace.root),
         )
 
 

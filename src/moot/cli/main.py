@@ -22,6 +22,7 @@ from moot.orchestrator import new_id
 from moot.persistence import default_db, open_store
 from moot.runtime import Runtime
 from moot.state_io import export_state, import_state, read_export
+from moot.workspace.loader import BUILTIN
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,46 +83,49 @@ def main(argv: list[str] | None = None) -> int:
 
 async def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "runs":
+        _require_db(args.db)
         async with open_store(args.db) as (_, index):
             for r in await index.latest():
                 print(f"{r.run_id}  {r.status:8}  {r.workspace:10}  {r.thread_id}  {r.task[:60]}")
         return 0
+    if args.command == "resume" or (args.command == "state" and args.state_command == "export"):
+        return await _of_recorded_run(args)
+    if args.command == "state":
+        return await _import(args)
     runtime = Runtime.load(args.workspace, model_override=args.model)
     if args.command == "graph":
         print(runtime.graph().get_graph().draw_mermaid())
         return 0
-    if args.command == "run":
-        task = runtime.orchestrator().check_task(args.task)  # before anything is written
-        async with open_store(args.db) as (saver, index):
-            orch = runtime.orchestrator(saver, index=index, bus=_bus(args))
-            result = await orch.run(task, session_id=args.session, user_id=args.user)
-        return 0 if result.status == "finished" else 1
-    if args.command == "resume":
-        _require_db(args.db)
-        async with open_store(args.db) as (saver, index):
-            orch = runtime.orchestrator(saver, index=index, bus=_bus(args))
-            await orch.resume(args.run_id)
-        return 0
-    if args.command == "state":
-        return await _state(args, runtime)
-    raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse rejects first
+    task = runtime.orchestrator().check_task(args.task)  # before anything is written
+    async with open_store(args.db) as (saver, index):
+        orch = runtime.orchestrator(saver, index=index, bus=_bus(args))
+        result = await orch.run(task, session_id=args.session, user_id=args.user)
+    return 0 if result.status == "finished" else 1
 
 
-async def _state(args: argparse.Namespace, runtime: Runtime) -> int:
-    if args.state_command == "export":
-        _require_db(args.db)
-        async with open_store(args.db) as (saver, index):
-            record = await index.get(args.run_id)
-            orch = runtime.orchestrator(saver, index=index)
-            config = orch.config(record.thread_id, record.user_id)
-            doc = await export_state(orch.graph, config, workspace=record.workspace, run_id=record.run_id)
-        text = json.dumps(doc, indent=2, ensure_ascii=False)
-        if args.output == "-":
-            print(text)
-        else:
-            Path(args.output).write_text(text + "\n", encoding="utf-8")
-        return 0
+async def _of_recorded_run(args: argparse.Namespace) -> int:
+    """`resume` and `state export`: the run's own workspace comes from the run index."""
+    _require_db(args.db)
+    async with open_store(args.db) as (saver, index):
+        record = await index.get(args.run_id)
+        runtime = _runtime_of(args, record.workspace, record.workspace_path)
+        if args.command == "resume":
+            await runtime.orchestrator(saver, index=index, bus=_bus(args)).resume(args.run_id)
+            return 0
+        orch = runtime.orchestrator(saver, index=index)
+        config = orch.config(record.thread_id, record.user_id)
+        doc = await export_state(orch.graph, config, workspace=record.workspace, run_id=record.run_id)
+    text = json.dumps(doc, indent=2, ensure_ascii=False)
+    if args.output == "-":
+        print(text)
+    else:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+async def _import(args: argparse.Namespace) -> int:
     data = read_export(args.file)
+    runtime = _runtime_of(args, str(data.get("workspace") or ""), "")
     values = data["values"]
     if args.as_copy:
         values["run_id"], values["session_id"] = new_id("run"), new_id("session")
@@ -133,13 +137,30 @@ async def _state(args: argparse.Namespace, runtime: Runtime) -> int:
             pass
         else:
             raise UsageError(f"run {values['run_id']!r} already exists here; use --as-copy to import it as a new run")
-        config = orch.config(values["session_id"], values.get("user_id", ""))
+        config = orch.config(values["session_id"], values.get("user_id", ""), values["run_id"])
         await import_state(orch.graph, data, config)
-        await index.add(values["run_id"], values["session_id"], runtime.workspace.name, values.get("task", ""), values.get("user_id", ""))
+        await index.add(
+            values["run_id"], values["session_id"], runtime.workspace.name, values.get("task", ""),
+            values.get("user_id", ""), str(runtime.workspace.root),
+        )
         if values.get("done"):
             await index.set_status(values["run_id"], "finished")
     print(f"imported run {values['run_id']} into session {values['session_id']}; continue with: moot resume {values['run_id']}")
     return 0
+
+
+def _runtime_of(args: argparse.Namespace, name: str, path: str) -> Runtime:
+    """The runtime of a recorded run's workspace: `-w` if given (it must be that workspace), else the recorded one."""
+    if args.workspace:
+        runtime = Runtime.load(args.workspace, model_override=args.model)
+        if name and runtime.workspace.name != name:
+            raise UsageError(f"the run belongs to workspace {name!r}, but -w names {runtime.workspace.name!r}")
+        return runtime
+    if path and Path(path).is_dir():
+        return Runtime.load(path, model_override=args.model)
+    if name in BUILTIN:
+        return Runtime.load(name, model_override=args.model)
+    raise UsageError(f"the run belongs to workspace {name!r}{f' ({path})' if path else ''}, which is not here; pass -w FOLDER")
 
 
 def _bus(args: argparse.Namespace) -> EventBus:
