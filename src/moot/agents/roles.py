@@ -23,13 +23,14 @@ from moot.state import Scores, reward_update
 
 
 def _scores(items: list[BaseModel], key: str, dimensions: tuple[str, ...]) -> Scores:
-    scores: Scores = {}
+    """One agent's scores per candidate; a candidate scored twice in one answer gets the mean."""
+    seen: dict[str, dict[str, list[float]]] = {}
     for item in items:
         dumped = item.model_dump()
-        slot = scores.setdefault(dumped[key], {})
+        slot = seen.setdefault(dumped[key], {})
         for dim in dimensions:
-            slot[dim] = slot.get(dim, 0.0) + float(dumped[dim])
-    return scores
+            slot.setdefault(dim, []).append(float(dumped[dim]))
+    return {cand: {dim: sum(v) / len(v) for dim, v in dims.items()} for cand, dims in seen.items()}
 
 
 def _unique_ids(candidates: list[Any]) -> list[Any]:

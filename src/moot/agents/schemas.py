@@ -26,8 +26,17 @@ def _known_candidate(value: str, info: ValidationInfo) -> str:
     return value
 
 
+SCORE_STEPS = [round(i / 10, 1) for i in range(11)]
+"""The scores a model is offered (0, 0.1, …, 1). Grammar-constrained decoders (llama.cpp's, and
+OpenAI's strict mode) honour `enum` but not `minimum`/`maximum` on numbers; validation still
+accepts any score in [0, 1], so recorded and hand-written answers need not be on the grid."""
+
+
 def _score_fields(dimensions: tuple[str, ...]) -> dict[str, Any]:
-    return {dim: (float, Field(ge=0.0, le=1.0, description=f"{dim} from 0 to 1")) for dim in dimensions}
+    return {
+        dim: (float, Field(ge=0.0, le=1.0, description=f"{dim} from 0 to 1", json_schema_extra={"enum": SCORE_STEPS}))
+        for dim in dimensions
+    }
 
 
 def proposal_schema(dimensions: tuple[str, ...], *, max_candidates: int = 3) -> type[BaseModel]:
