@@ -8,16 +8,14 @@ fast; each test then checks one behaviour of one call.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import pytest
+from clitools import run_many
 import yaml
 
 from moot.cli.main import main
@@ -30,28 +28,10 @@ AGENTS = ("optimistic", "critic", "devils_advocate", "synthesizer", "booking")
 STAGES = ["init", "proposal", "synthesis", "booking", "final"]
 
 
-def moot_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "moot.cli.main", *args]
 
 
-def cli_env(home: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("MOOT_MODEL", None)
-    env.update(MOOT_HOME=str(home), PYTHONIOENCODING="utf-8", COLUMNS="200")
-    return env
 
 
-def run_many(jobs: dict[str, tuple[Path, tuple[str, ...]]], timeout: float = 90) -> dict[str, subprocess.CompletedProcess[str]]:
-    """Run independent CLI calls at the same time (each is a fresh Python process)."""
-    procs = {
-        name: subprocess.Popen(moot_cmd(*args), env=cli_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for name, (home, args) in jobs.items()
-    }
-    out = {}
-    for name, proc in procs.items():
-        stdout, stderr = proc.communicate(timeout=timeout)
-        out[name] = subprocess.CompletedProcess(jobs[name][1], proc.returncode, stdout, stderr)
-    return out
 
 
 def line_of(path: Path, needle: str) -> int:

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from clitools import moot_cmd, cli_env
 import yaml
 
 from moot.models.scripted import ScriptedChatModel
@@ -38,15 +37,8 @@ NODES = {"stage_router", "optimistic", "critic", "devils_advocate", "synthesizer
 COMPARED = ("task", "stage", "done", "round", "history", "rewards", "winner", "decision", "executed_agents_per_stage")
 
 
-def moot_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "moot.cli.main", *args]
 
 
-def cli_env(home: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("MOOT_MODEL", None)
-    env.update(MOOT_HOME=str(home), PYTHONIOENCODING="utf-8", COLUMNS="200")
-    return env
 
 
 def run_cli(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

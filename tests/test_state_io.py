@@ -13,16 +13,15 @@ import asyncio
 import contextlib
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from clitools import run_many
 
 from moot.errors import UsageError
 from moot.models.scripted import ScriptedChatModel
@@ -184,28 +183,10 @@ async def test_finished_run_exports_and_imports_with_the_same_values(tmp_path: P
 # --- through the CLI ----------------------------------------------------------------------------
 
 
-def moot_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "moot.cli.main", *args]
 
 
-def cli_env(home: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("MOOT_MODEL", None)
-    env.update(MOOT_HOME=str(home), PYTHONIOENCODING="utf-8", COLUMNS="200")
-    return env
 
 
-def run_many(jobs: dict[str, tuple[Path, tuple[str, ...]]], timeout: float = 60) -> dict[str, subprocess.CompletedProcess[str]]:
-    """Run independent CLI calls at the same time (each is a fresh Python process)."""
-    procs = {
-        name: subprocess.Popen(moot_cmd(*args), env=cli_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for name, (home, args) in jobs.items()
-    }
-    out = {}
-    for name, proc in procs.items():
-        stdout, stderr = proc.communicate(timeout=timeout)
-        out[name] = subprocess.CompletedProcess(jobs[name][1], proc.returncode, stdout, stderr)
-    return out
 
 
 def main_in_process(argv: list[str]) -> subprocess.CompletedProcess[str]:

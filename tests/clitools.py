@@ -1,0 +1,32 @@
+"""Helpers for tests that drive the real `moot` command in subprocesses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def moot_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "moot.cli.main", *args]
+
+
+def cli_env(home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("MOOT_MODEL", None)
+    env.update(MOOT_HOME=str(home), PYTHONIOENCODING="utf-8", COLUMNS="200")
+    return env
+
+
+def run_many(jobs: dict[str, tuple[Path, tuple[str, ...]]], timeout: float = 90) -> dict[str, subprocess.CompletedProcess[str]]:
+    """Run independent CLI calls at the same time (each is a fresh Python process)."""
+    procs = {
+        name: subprocess.Popen(moot_cmd(*args), env=cli_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for name, (home, args) in jobs.items()
+    }
+    out = {}
+    for name, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=timeout)
+        out[name] = subprocess.CompletedProcess(jobs[name][1], proc.returncode, stdout, stderr)
+    return out
