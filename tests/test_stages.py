@@ -15,7 +15,6 @@ from conftest import scripted_runtime
 from langgraph.checkpoint.memory import InMemorySaver
 
 from moot.events import Event, EventBus
-from moot.orchestrator import RunResult
 from moot.workspace.loader import builtin_path
 
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
