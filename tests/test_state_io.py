@@ -57,8 +57,12 @@ def revision_script() -> dict[str, Any]:
 def comparable(values: dict[str, Any]) -> dict[str, Any]:
     """A final state without the run's identity and wall-clock timings."""
     out = {key: values.get(key) for key in COMPARED}
-    out["usage"] = {a: {k: v for k, v in u.items() if k != "latency_s"} for a, u in (values.get("usage") or {}).items()}
+    out["usage"] = _without_latency(values.get("usage") or {})
     return out
+
+
+def _without_latency(usage: dict[str, Any]) -> dict[str, Any]:
+    return {k: _without_latency(v) if isinstance(v, dict) else v for k, v in usage.items() if k != "latency_s"}
 
 
 def rest_of(script: dict[str, list[Any]], consumed: Counter[str]) -> dict[str, list[Any]]:

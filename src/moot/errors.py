@@ -10,6 +10,7 @@ MootError
 ├── RunError                    a run failed at run time
 │   ├── PolicyViolation         an agent wrote a key it may not write
 │   ├── AgentOutputError        the model's answer did not validate after bounded repair
+│   ├── TokenBudgetExceeded     the run's token budget is spent
 │   └── ModelError              the chat model could not answer
 │       └── ModelNotInstalledError  the embedded model's files are missing
 └── (tool errors arrive with the MCP issue)
@@ -120,6 +121,19 @@ class AgentOutputError(RunError):
         )
 
 
+class TokenBudgetExceeded(RunError):
+    """The run used up its token budget (`limits.token_budget`); it stopped before the next agent."""
+
+    def __init__(self, used: int, budget: int, *, agent: str, stage: str) -> None:
+        self.used = used
+        self.budget = budget
+        super().__init__(
+            f"token budget exhausted: the run used {used} of {budget} tokens before agent {agent!r} "
+            f"in stage {stage!r}; nothing more was sent to a model. Raise limits.token_budget in "
+            f"moot.yaml and `moot resume` the run to go on."
+        )
+
+
 class ModelError(RunError):
     """The chat model could not produce an answer (unreachable, failed, timed out)."""
 
@@ -138,6 +152,7 @@ __all__ = [
     "PolicyConfigError",
     "PolicyViolation",
     "RunError",
+    "TokenBudgetExceeded",
     "UsageError",
     "WorkspaceError",
 ]

@@ -9,12 +9,14 @@ run in the run index, and resumes an interrupted run from its last checkpoint.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Overwrite
 
+from moot.accounting import summarize
 from moot.events import Event, EventBus
 from moot.errors import UsageError
 from moot.persistence import RunIndex, compact_run
@@ -40,9 +42,15 @@ class RunResult:
     def decision(self) -> dict[str, Any] | None:
         return self.state.get("decision")
 
-    def summary(self) -> dict[str, Any]:
-        """What a `run_finished` event carries."""
-        return {"winner": self.winner, "decision": self.decision, "tokens": self.tokens, "usage": self.state.get("usage", {})}
+    def summary(self, prices: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Any]:
+        """What a `run_finished` event carries: the outcome and the run's accounting."""
+        return {
+            "winner": self.winner,
+            "decision": self.decision,
+            "tokens": self.tokens,
+            "usage": self.state.get("usage", {}),
+            "accounting": summarize(self.state.get("usage"), prices),
+        }
 
     @property
     def tokens(self) -> dict[str, int]:
@@ -91,6 +99,7 @@ class Orchestrator:
         task_max_chars: int = 4000,
         compact: bool = True,
         workspace_path: str = "",
+        prices: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
         self.graph = graph
         self.workspace = workspace
@@ -101,6 +110,7 @@ class Orchestrator:
         self.task_max_chars = task_max_chars
         self.compact = compact
         self.workspace_path = workspace_path
+        self.prices = dict(prices or {})
 
     def check_task(self, task: str) -> str:
         """Refuse an empty or oversized task before anything is written."""
@@ -208,7 +218,7 @@ class Orchestrator:
         if self.compact:
             await compact_run(self.graph.checkpointer, session_id, run_id)
         result = RunResult(run_id, session_id, "finished", values)
-        publish("run_finished", stage=values.get("stage"), data=result.summary())
+        publish("run_finished", stage=values.get("stage"), data=result.summary(self.prices))
         return result
 
     async def _values_of(self, config: dict[str, Any], run_id: str) -> dict[str, Any]:
@@ -221,7 +231,7 @@ class Orchestrator:
 
     def _announce_finished(self, run_id: str, session_id: str, values: dict[str, Any]) -> None:
         """Say that a run asked to resume had already finished (so `moot resume` prints its end)."""
-        data = {**RunResult(run_id, session_id, "finished", values).summary(), "already_finished": True}
+        data = {**RunResult(run_id, session_id, "finished", values).summary(self.prices), "already_finished": True}
         self.bus.publish(
             Event(type="run_finished", run_id=run_id, session_id=session_id, workspace=self.workspace, stage=values.get("stage"), data=data)
         )

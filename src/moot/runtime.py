@@ -47,7 +47,14 @@ class Runtime:
     def graph(self, checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
         ws = self.workspace
         return build_graph(
-            ws.agents, ws.plan, ws.policy, self.models, checkpointer=checkpointer, max_repairs=ws.spec.max_repairs, name=ws.name
+            ws.agents,
+            ws.plan,
+            ws.policy,
+            self.models,
+            checkpointer=checkpointer,
+            max_repairs=ws.spec.max_repairs,
+            token_budget=ws.spec.limits.token_budget,
+            name=ws.name,
         )
 
     def orchestrator(
@@ -68,6 +75,7 @@ class Runtime:
             recursion_limit=limits.recursion_limit,
             task_max_chars=limits.task_max_chars,
             workspace_path=str(self.workspace.root),
+            prices={name: price.model_dump() for name, price in self.workspace.spec.prices.items()},
         )
 
 

@@ -98,16 +98,29 @@ def merge_executed(left: dict[str, list[str]] | None, right: dict[str, Any] | No
 
 
 def merge_usage(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
-    """Sum token usage per agent (prompt, completion, calls) across the run."""
-    out = {agent: dict(v) for agent, v in (left or {}).items()}
-    for agent, usage in (right or {}).items():
-        slot = out.setdefault(agent, {})
-        for field, n in usage.items():
-            if isinstance(n, (int, float)):
-                slot[field] = slot.get(field, 0) + n
-            else:
-                slot[field] = n
+    """Sum token usage per agent, nested per stage: numbers add up, labels (the model) are kept.
+
+    Shape: `{agent: {prompt_tokens, completion_tokens, calls, latency_s, model, stages: {stage:
+    {prompt_tokens, ...}}}}`; `moot.accounting` derives totals per stage and per model from it.
+    """
+    out: dict[str, Any] = _deep_copy(left or {})
+    _deep_add(out, right or {})
     return out
+
+
+def _deep_copy(value: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in value.items()}
+
+
+def _deep_add(into: dict[str, Any], more: dict[str, Any]) -> None:
+    for key, value in more.items():
+        if isinstance(value, dict):
+            _deep_add(into.setdefault(key, {}), value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(into.get(key, 0), (int, float)):
+            total = into.get(key, 0) + value
+            into[key] = round(total, 6) if isinstance(total, float) else total
+        else:
+            into[key] = value
 
 
 class MootState(TypedDict, total=False):

@@ -26,12 +26,15 @@ class Usage:
     completion_tokens: int = 0
     calls: int = 0
     latency_s: float = 0.0
+    model: str = ""
+    """`provider/model` of the calls, e.g. `openai/gpt-4o-mini` or `moot-local/SmolLM2-…`."""
 
     def add(self, other: Usage) -> None:
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
         self.calls += other.calls
         self.latency_s += other.latency_s
+        self.model = other.model or self.model
 
     def as_dict(self) -> dict[str, float | int]:
         return {

@@ -36,18 +36,37 @@ def response_format(schema: dict[str, Any], name: str) -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": {"name": name[:64], "schema": schema, "strict": False}}
 
 
+_BY_CLASS = {
+    "ChatOpenAI": "response_format",
+    "AzureChatOpenAI": "response_format",
+    "ChatAnthropic": "tool",
+    "ChatOllama": "format",
+}
+
+
+def constraint_kind(model: BaseChatModel) -> str | None:
+    """How `model` takes an output schema: `response_format` (OpenAI style), `tool` (a forced
+    tool call, e.g. Anthropic), `format` (Ollama's JSON-schema format), or None (prompt only)."""
+    if getattr(model, "supports_response_format", False):
+        return "response_format"
+    return _BY_CLASS.get(type(model).__name__)
+
+
 def takes_response_format(model: BaseChatModel) -> bool:
-    """Whether `model` accepts an OpenAI-style JSON-schema `response_format` (and shows it to the LLM)."""
-    return bool(getattr(model, "supports_response_format", False)) or type(model).__name__ in (
-        "ChatOpenAI",
-        "AzureChatOpenAI",
-    )
+    """Whether the schema reaches the model as a constraint (so the prompt need not spell it out)."""
+    return constraint_kind(model) is not None
 
 
 def constrained(model: BaseChatModel, schema: dict[str, Any], name: str) -> Any:
-    """`model` bound to the JSON-schema constraint, when it declares that it takes one."""
-    if takes_response_format(model):
+    """`model` bound to the JSON-schema constraint in the form its provider takes."""
+    kind = constraint_kind(model)
+    if kind == "response_format":
         return model.bind(response_format=response_format(schema, name))
+    if kind == "tool":
+        tool = {"name": name[:64], "description": f"Give the answer as {name}.", "input_schema": schema}
+        return model.bind_tools([tool], tool_choice=name[:64])
+    if kind == "format":
+        return model.bind(format=schema)
     return model
 
 
@@ -73,13 +92,23 @@ def parse_json(text: str) -> Any:
         raise ValueError(f"the answer is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
 
 
-def usage_of(message: BaseMessage, latency_s: float) -> Usage:
+def model_key(model: BaseChatModel, message: BaseMessage | None = None) -> str:
+    """`provider/model` for accounting: the provider's own model name when the answer gives it."""
+    meta = getattr(message, "response_metadata", None) or {}
+    provider = meta.get("model_provider") or meta.get("provider") or getattr(model, "_llm_type", "model")
+    name = meta.get("model_name") or getattr(model, "model_name", None) or getattr(model, "model", None) or "?"
+    return f"{provider}/{name}"
+
+
+def usage_of(model: BaseChatModel, message: BaseMessage, latency_s: float) -> Usage:
+    """Usage of one call as the provider (or the model's own tokenizer) counted it."""
     meta = getattr(message, "usage_metadata", None) or {}
     return Usage(
         prompt_tokens=int(meta.get("input_tokens", 0)),
         completion_tokens=int(meta.get("output_tokens", 0)),
         calls=1,
         latency_s=latency_s,
+        model=model_key(model, message),
     )
 
 
@@ -109,8 +138,11 @@ async def ainvoke_structured(
             raise
         except Exception as exc:
             raise ModelError(f"agent {agent!r}: the chat model failed: {type(exc).__name__}: {exc}") from exc
-        usage.add(usage_of(answer, time.perf_counter() - started))
-        text = answer.content if isinstance(answer.content, str) else _text_of(answer.content)
+        usage.add(usage_of(model, answer, time.perf_counter() - started))
+        if getattr(answer, "tool_calls", None):  # the schema was a forced tool: its arguments are the answer
+            text = json.dumps(answer.tool_calls[0].get("args", {}))
+        else:
+            text = answer.content if isinstance(answer.content, str) else _text_of(answer.content)
         try:
             return schema.model_validate(parse_json(text), context=dict(context or {})), usage
         except (ValueError, ValidationError) as exc:
@@ -141,4 +173,12 @@ def _describe(exc: Exception) -> str:
     return str(exc)[:500]
 
 
-__all__ = ["MAX_ANSWER_CHARS", "ainvoke_structured", "constrained", "parse_json", "response_format", "takes_response_format"]
+__all__ = [
+    "MAX_ANSWER_CHARS",
+    "ainvoke_structured",
+    "constrained",
+    "constraint_kind",
+    "parse_json",
+    "response_format",
+    "takes_response_format",
+]

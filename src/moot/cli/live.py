@@ -87,15 +87,24 @@ class LiveView:
         self.console.print(f"[bold red]run failed[/]: {event.data.get('error')}: {event.data.get('message')}")
 
     def on_run_finished(self, event: Event) -> None:
-        usage: dict[str, Any] = event.data.get("usage") or {}
+        acc: dict[str, Any] = event.data.get("accounting") or {}
         table = Table(title="tokens", show_edge=False)
-        for column in ("agent", "calls", "prompt", "completion"):
-            table.add_column(column, justify="left" if column == "agent" else "right")
-        for agent, u in usage.items():
-            table.add_row(agent, str(u.get("calls", 0)), str(u.get("prompt_tokens", 0)), str(u.get("completion_tokens", 0)))
-        tokens = event.data.get("tokens", {})
-        table.add_row("[bold]total", "", str(tokens.get("prompt", 0)), str(tokens.get("completion", 0)))
+        for column in ("agent", "model", "calls", "prompt", "completion", "seconds"):
+            table.add_column(column, justify="left" if column in ("agent", "model") else "right")
+        usage: dict[str, Any] = event.data.get("usage") or {}
+        for agent, u in acc.get("by_agent", {}).items():
+            table.add_row(agent, str(usage.get(agent, {}).get("model", "")), *_counts(u))
+        total = acc.get("total") or {}
+        table.add_row("[bold]total", "", *_counts(total))
         self.console.print(table)
+        stages = acc.get("by_stage") or {}
+        if stages:
+            self.console.print(
+                "by stage: " + " · ".join(f"{s} {int(u['prompt_tokens'])}+{int(u['completion_tokens'])}" for s, u in stages.items())
+            )
+        if "cost" in acc:
+            missing = f" (no price for {', '.join(acc['unpriced'])})" if acc.get("unpriced") else ""
+            self.console.print(f"estimated cost: {acc['cost']:.6f}{missing}")
         self.console.print(f"[bold green]done[/]: winner {event.data.get('winner')} · run {event.run_id}")
 
     def _rewards_table(self) -> None:
@@ -113,6 +122,15 @@ class LiveView:
                 if cand in by:
                     table.add_row(f"  [dim]{agent}", *(f"[dim]{by[cand][d]:.2f}" if d in by[cand] else "" for d in dims))
         self.console.print(table)
+
+
+def _counts(u: dict[str, Any]) -> tuple[str, ...]:
+    return (
+        str(int(u.get("calls", 0))),
+        str(int(u.get("prompt_tokens", 0))),
+        str(int(u.get("completion_tokens", 0))),
+        f"{float(u.get('latency_s', 0)):.2f}",
+    )
 
 
 class JsonLines:

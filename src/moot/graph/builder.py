@@ -49,6 +49,7 @@ def build_graph(
     *,
     checkpointer: BaseCheckpointSaver | None = None,
     max_repairs: int = 2,
+    token_budget: int | None = None,
     name: str = "moot",
 ) -> CompiledStateGraph:
     """Compile the deliberation graph of a workspace."""
@@ -61,7 +62,12 @@ def build_graph(
         graph.add_node(
             agent.name,
             make_agent_node(
-                agent, policy=policy, plan=plan, model=model_for(agent, models), max_repairs=max_repairs
+                agent,
+                policy=policy,
+                plan=plan,
+                model=model_for(agent, models),
+                max_repairs=max_repairs,
+                token_budget=token_budget,
             ),
         )
         graph.add_edge(agent.name, STAGE_ROUTER)

@@ -3,8 +3,9 @@
 The wrapper is where the rules of design §2–4 hold: it gives an agent only the keys it declares
 in `reads`, checks the agent's whole update against the write policy *before* LangGraph sees it
 (a refused update contributes nothing), stamps provenance on history entries, adds the runtime's
-own bookkeeping (`executed_agents_per_stage`, `usage`), and emits lifecycle events through
-LangGraph's `custom` stream. Agents therefore never emit lifecycle events themselves.
+own bookkeeping (`executed_agents_per_stage`, `usage`), stops the run before an agent once the
+token budget is spent, and emits lifecycle events through LangGraph's `custom` stream. Agents
+therefore never emit lifecycle events themselves.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.config import get_stream_writer
 
 from moot.agents.base import Agent, AgentContext
-from moot.errors import PolicyViolation
+from moot.accounting import used_tokens
+from moot.errors import PolicyViolation, TokenBudgetExceeded
 from moot.policy import WritePolicy
 from moot.stages.router import advance
 from moot.stages.rules import ExitRule
@@ -36,6 +38,7 @@ def make_agent_node(
     plan: StagePlan,
     model: BaseChatModel,
     max_repairs: int,
+    token_budget: int | None = None,
 ) -> NodeFn:
     """The LangGraph node that runs `agent` under the write policy."""
 
@@ -53,6 +56,8 @@ def make_agent_node(
             stage_weights=plan[stage].weights,
             max_repairs=max_repairs,
         )
+        if token_budget is not None and (used := used_tokens(state.get("usage"))) >= token_budget:
+            raise TokenBudgetExceeded(used, token_budget, agent=agent.name, stage=stage)
         snapshot = {key: state.get(key) for key in agent.reads}
         emit({"type": "agent_started", "agent": agent.name, "stage": stage, "data": {"round": round_}})
         started = time.perf_counter()
@@ -77,7 +82,8 @@ def make_agent_node(
         for event in result.events if updates else ():
             emit({**event, "agent": agent.name, "stage": stage})
         updates["executed_agents_per_stage"] = {stage: [agent.name]}
-        updates["usage"] = {agent.name: result.usage.as_dict()}
+        spent = result.usage.as_dict()
+        updates["usage"] = {agent.name: {**spent, "model": result.usage.model, "stages": {stage: spent}}}
         emit(
             {
                 "type": "agent_finished",

@@ -36,6 +36,15 @@ class ModelSpec(_Spec):
 class LimitsSpec(_Spec):
     task_max_chars: int = Field(default=4000, ge=1)
     recursion_limit: int = Field(default=200, ge=10)
+    token_budget: int | None = Field(default=None, ge=1)
+    """Prompt plus completion tokens a run may spend; None: no budget."""
+
+
+class PriceSpec(_Spec):
+    """What a model costs per million tokens, in the table's currency (for run cost estimates)."""
+
+    prompt_per_mtok: float = Field(ge=0)
+    completion_per_mtok: float = Field(ge=0)
 
 
 class WorkspaceSpec(_Spec):
@@ -46,6 +55,8 @@ class WorkspaceSpec(_Spec):
     models: dict[str, ModelSpec] = Field(default_factory=lambda: {"default": ModelSpec()})
     max_repairs: int = Field(default=2, ge=0, le=10)
     limits: LimitsSpec = Field(default_factory=LimitsSpec)
+    prices: dict[str, PriceSpec] = Field(default_factory=dict)
+    """Price table keyed by `provider/model` or the bare model name."""
 
 
 class AgentSpec(_Spec):
@@ -89,4 +100,4 @@ class StagesSpec(_Spec):
     stages: dict[str, StageSpec]
 
 
-__all__ = ["AgentSpec", "LimitsSpec", "ModelSpec", "StageSpec", "StagesSpec", "TransitionSpec", "WorkspaceSpec"]
+__all__ = ["AgentSpec", "LimitsSpec", "ModelSpec", "PriceSpec", "StageSpec", "StagesSpec", "TransitionSpec", "WorkspaceSpec"]
