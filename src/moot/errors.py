@@ -12,7 +12,7 @@ MootError
 │   ├── AgentOutputError        the model's answer did not validate after bounded repair
 │   ├── TokenBudgetExceeded     the run's token budget is spent
 │   └── ModelError              the chat model could not answer
-│       └── ModelNotInstalledError  the embedded model's files are missing
+│       └── ModelNotInstalledError  the embedded model's files are missing (also a ConfigError)
 └── (tool errors arrive with the MCP issue)
 ```
 
@@ -138,8 +138,11 @@ class ModelError(RunError):
     """The chat model could not produce an answer (unreachable, failed, timed out)."""
 
 
-class ModelNotInstalledError(ModelError):
-    """The embedded model's weights are not installed; the message says the command that installs them."""
+class ModelNotInstalledError(ModelError, ConfigError):
+    """The embedded model's weights are not installed; the message says the command that installs them.
+
+    Also a `ConfigError`: the operator must act before anything can run (the CLI exits 2).
+    """
 
 
 __all__ = [
