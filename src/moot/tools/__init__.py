@@ -1,0 +1,1 @@
+"""Tools over MCP: the ToolRuntime, its ledger, the server configuration, the demo travel server."""

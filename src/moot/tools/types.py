@@ -1,0 +1,83 @@
+"""The records that cross the tool layer's borders: server configs, tool specs, outcomes, the ledger.
+
+A tool call is identified by an idempotency key (run id + call position). Its outcome is written
+to a `Ledger` before the graph checkpoints the result, so a resumed or replayed run finds the
+recorded outcome and never calls the tool twice.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class ServerSpec(BaseModel):
+    """One MCP server of a workspace (`mcp_servers:` in moot.yaml): exactly one of `builtin`
+    (a server shipped in moot, in-memory transport), `command` (stdio) or `url` (streamable HTTP)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    builtin: str | None = None
+    command: list[str] | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    timeout_s: float = Field(default=30.0, gt=0)
+    """Per-call timeout."""
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    """Attempts for transient failures (connection lost, timeout, a server's 'try again')."""
+    backoff_s: float = Field(default=0.2, ge=0)
+    """First backoff; doubled per attempt, with jitter."""
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> ServerSpec:
+        given = [name for name in ("builtin", "command", "url") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of builtin, command or url (got {', '.join(given) or 'none'})")
+        return self
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool as listed by its server at start-up; `input_schema` is the JSON schema of its arguments."""
+
+    name: str
+    server: str
+    description: str = ""
+    input_schema: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """What one tool call came to. `content` is JSON-able (structured content, or text)."""
+
+    key: str
+    tool: str
+    ok: bool
+    content: Any = None
+    error: str | None = None
+    attempts: int = 1
+    latency_s: float = 0.0
+    replayed: bool = False
+    """True when the outcome came from the ledger instead of a call."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Ledger(ABC):
+    """Outcomes of tool calls by idempotency key, durable at least as long as the run."""
+
+    @abstractmethod
+    async def get(self, key: str) -> ToolOutcome | None:
+        """The recorded outcome of `key`, or None if the call was never completed."""
+
+    @abstractmethod
+    async def put(self, outcome: ToolOutcome) -> None:
+        """Record an outcome (durably: it must survive a kill right after this returns)."""
+
+
+__all__ = ["Ledger", "ServerSpec", "ToolOutcome", "ToolSpec"]
