@@ -124,7 +124,7 @@ async def test_other_roles_are_repaired_too(demo_script: dict[str, Any], agent: 
     bad = {
         "optimistic": {"candidates": [{"id": "Alfama Walks!", "title": "t", "summary": "s", "novelty": 1, "confidence": 1, "quality": 1, "risk": 0}]},
         "synthesizer": {"rationale": "Because.", "next_stage": "maybe"},
-        "booking": {"tool_calls": [{"tool": "book_hotel", "arguments": {"nested": {"no": "dicts"}}}]},
+        "booking": {"tool_calls": [{"tool": "teleport", "arguments": {"to": "Lisbon"}}]},  # not a tool of the workspace
     }[agent]
     orch, model, _ = await _run({**demo_script, agent: [bad, demo_script[agent][0]]})
     result = await orch.run(TASK)

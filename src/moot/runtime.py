@@ -7,18 +7,23 @@ data, models load once, the graph compiles once per checkpointer. Per request on
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 
+from moot.agents.base import Agent
+from moot.agents.booking import BookingAgent
 from moot.events import EventBus
 from moot.graph.builder import build_graph
+from moot.graph.tools_node import ToolCaller
 from moot.models.factory import make_models
 from moot.orchestrator import Durability, Orchestrator
 from moot.persistence import RunIndex
+from moot.tools.types import Ledger
 from moot.workspace.loader import Workspace, load_workspace
 
 
@@ -28,6 +33,37 @@ class Runtime:
     def __init__(self, workspace: Workspace, models: Mapping[str, BaseChatModel]) -> None:
         self.workspace = workspace
         self.models = dict(models)
+        self.agents: dict[str, Agent] = dict(workspace.agents)
+        self.tools: ToolCaller | None = None
+
+    @asynccontextmanager
+    async def open_tools(self, ledger: Ledger | None = None) -> AsyncIterator[Runtime]:
+        """Connect the workspace's MCP servers for the life of the block (one session per server).
+
+        Their tools are listed now and handed to the booking agents, whose answers are then
+        constrained and validated by the servers' own schemas; graphs built inside the block
+        execute intents through the tool node. A workspace without `mcp_servers` is unchanged.
+        """
+        servers = self.workspace.spec.mcp_servers
+        if not servers:
+            yield self
+            return
+        from moot.tools.builtin import BUILTIN_SERVERS
+        from moot.tools.ledger import MemoryLedger
+        from moot.tools.runtime import ToolRuntime
+
+        async with ToolRuntime(servers, ledger=ledger or MemoryLedger(), builtins=BUILTIN_SERVERS) as tools:
+            specs = tools.tools()
+            self.agents = {
+                name: agent.with_tools(specs) if isinstance(agent, BookingAgent) else agent
+                for name, agent in self.workspace.agents.items()
+            }
+            self.tools = tools
+            try:
+                yield self
+            finally:
+                self.tools = None
+                self.agents = dict(self.workspace.agents)
 
     @classmethod
     def load(
@@ -47,13 +83,15 @@ class Runtime:
     def graph(self, checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
         ws = self.workspace
         return build_graph(
-            ws.agents,
+            self.agents,
             ws.plan,
             ws.policy,
             self.models,
             checkpointer=checkpointer,
             max_repairs=ws.spec.max_repairs,
             token_budget=ws.spec.limits.token_budget,
+            tools=self.tools,
+            tool_errors=ws.spec.tool_errors,
             name=ws.name,
         )
 

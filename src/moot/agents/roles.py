@@ -1,4 +1,4 @@
-"""The built-in roles: proposer (optimistic), evaluator (critic, devil's advocate), synthesizer, booking.
+"""The built-in reasoning roles: proposer (optimistic), evaluator (critic, devil's advocate), synthesizer.
 
 Each is a `SkillAgent` kind: the workspace gives the prompt and the dimensions; the role fixes
 the output schema and how a validated answer becomes updates. Where a choice is mechanical the
@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from moot.agents.base import AgentContext, AgentResult
-from moot.agents.schemas import BookingOutput, DecisionOutput, proposal_schema, review_schema, with_candidate_enum
-from moot.agents.skill import SkillAgent, candidates_of
+from moot.agents.schemas import DecisionOutput, proposal_schema, review_schema, with_candidate_enum
+from moot.agents.skill import SkillAgent
 from moot.errors import AgentOutputError
 from moot.stages.router import candidate_ids
 from moot.state import Scores, reward_update
@@ -153,50 +153,4 @@ class SynthesizerAgent(SkillAgent):
         )
 
 
-class BookingAgent(SkillAgent):
-    """Turns the decision into tool-call intents (executed over MCP by the tool runtime)."""
-
-    kind = "booking"
-
-    @property
-    def tools(self) -> list[str]:
-        return [t["name"] if isinstance(t, Mapping) else str(t) for t in self.options.get("tools", [])]
-
-    def output_schema(self, snapshot: Mapping[str, Any]) -> tuple[type[BaseModel], dict[str, Any], dict[str, Any]]:
-        schema = BookingOutput.model_json_schema()
-        if self.tools:
-            schema["$defs"]["ToolCallIntent"]["properties"]["tool"] = {"type": "string", "enum": self.tools}
-        return BookingOutput, schema, {}
-
-    def prompt_values(self, snapshot: Mapping[str, Any], ctx: AgentContext) -> dict[str, str]:
-        values = super().prompt_values(snapshot, ctx)
-        winner = (snapshot.get("decision") or {}).get("winner")
-        chosen = [c for c in candidates_of(snapshot.get("history") or []) if c["id"] == winner]
-        values["candidates"] = "\n".join(f"- {c['id']}: {c['title']} — {c['summary']}" for c in chosen)
-        values["tools"] = "\n".join(
-            f"- {t['name']}: {t.get('description', '')}" if isinstance(t, Mapping) else f"- {t}"
-            for t in self.options.get("tools", [])
-        )
-        return values
-
-    def brief_sections(self) -> tuple[tuple[str, str], ...]:
-        return (("task", "Task"), ("decision", "Decision"), ("candidates", "Chosen candidate"), ("tools", "Tools"))
-
-    def to_result(self, output: Any, snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
-        known = set(self.tools)
-        calls = [c for c in output.tool_calls if not known or c.tool in known]
-        entries = [
-            self.entry("tool_call", {"tool": c.tool, "arguments": c.arguments, "status": "intent", "position": i}, ctx)
-            for i, c in enumerate(calls)
-        ]
-        events = [{"type": "tool_call", "data": {"tool": c.tool, "arguments": c.arguments, "status": "intent"}} for c in calls]
-        return AgentResult(updates={"history": entries}, events=events)
-
-
-KINDS: dict[str, type[SkillAgent]] = {
-    cls.kind: cls for cls in (SkillAgent, ProposerAgent, EvaluatorAgent, SynthesizerAgent, BookingAgent)
-}
-"""Agent kinds a workspace YAML may name in `kind:`."""
-
-
-__all__ = ["KINDS", "BookingAgent", "EvaluatorAgent", "ProposerAgent", "SynthesizerAgent", "rank"]
+__all__ = ["EvaluatorAgent", "ProposerAgent", "SynthesizerAgent", "rank"]

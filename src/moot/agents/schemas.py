@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
+from jsonschema import Draft202012Validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator, model_validator
 
 Score = float
 
@@ -84,13 +85,41 @@ class DecisionOutput(_Strict):
 
 class ToolCallIntent(_Strict):
     tool: str = Field(max_length=64)
-    arguments: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    arguments: dict[str, Any] = Field(default_factory=dict)
 
 
 class BookingOutput(_Strict):
-    """The booking agent's answer: tool calls to make for the winner (executed by a later stage)."""
+    """The booking agent's answer: tool calls to make for the winner (executed by the tool node).
+
+    With a validation context `{"tools": {name: input JSON schema}}` (the MCP servers' own
+    schemas), an unknown tool or arguments that do not match their schema fail validation, so
+    the agent is asked to repair them before anything is sent to a server.
+    """
 
     tool_calls: list[ToolCallIntent] = Field(default_factory=list, max_length=6)
+
+    @model_validator(mode="after")
+    def _match_tool_schemas(self, info: ValidationInfo) -> BookingOutput:
+        tools: dict[str, dict[str, Any]] | None = (info.context or {}).get("tools")
+        if tools is None:
+            return self
+        for i, call in enumerate(self.tool_calls):
+            if call.tool not in tools:
+                raise ValueError(f"tool_calls.{i}: unknown tool {call.tool!r}; tools are {', '.join(tools)}")
+            problems = schema_errors(tools[call.tool], call.arguments)
+            if problems:
+                raise ValueError(f"tool_calls.{i} ({call.tool}) arguments: {'; '.join(problems)}")
+        return self
+
+
+def schema_errors(schema: dict[str, Any], value: Any, *, limit: int = 4) -> list[str]:
+    """What is wrong with `value` under a JSON schema, as short messages (empty: it matches)."""
+    validator = Draft202012Validator(schema or {"type": "object"})
+    out = []
+    for err in sorted(validator.iter_errors(value), key=lambda e: list(e.path))[:limit]:
+        where = ".".join(str(p) for p in err.path) or "(arguments)"
+        out.append(f"{where}: {err.message}")
+    return out
 
 
 class NoteOutput(_Strict):
@@ -125,6 +154,7 @@ __all__ = [
     "NoteOutput",
     "ToolCallIntent",
     "proposal_schema",
+    "schema_errors",
     "review_schema",
     "with_candidate_enum",
 ]

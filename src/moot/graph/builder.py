@@ -10,7 +10,7 @@ step is a `PolicyConfigError` now, not an `InvalidUpdateError` in the middle of 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -20,8 +20,9 @@ from langgraph.graph.state import CompiledStateGraph
 from moot.agents.base import Agent
 from moot.errors import PolicyConfigError
 from moot.graph.node import STAGE_ROUTER, make_agent_node, make_router_node
-from moot.policy import WritePolicy
-from moot.stages.router import pending
+from moot.graph.tools_node import ToolCaller, make_tool_node
+from moot.policy import TOOL_RUNTIME, WritePolicy
+from moot.stages.router import TOOL_NODE, pending
 from moot.stages.stage import StagePlan
 from moot.state import MootState
 
@@ -37,8 +38,8 @@ def validate(agents: Mapping[str, Agent], plan: StagePlan, policy: WritePolicy) 
                 policy.check_parallel_stage(stage.name, {name: agents[name].writes for name in step})
     for agent in agents.values():
         policy.check_declared(agent.name, agent.writes)
-        if agent.name == STAGE_ROUTER:
-            raise PolicyConfigError(f"{STAGE_ROUTER!r} is reserved; rename the agent")
+        if agent.name in (STAGE_ROUTER, TOOL_NODE):
+            raise PolicyConfigError(f"{agent.name!r} is reserved; rename the agent")
 
 
 def build_graph(
@@ -50,13 +51,17 @@ def build_graph(
     checkpointer: BaseCheckpointSaver | None = None,
     max_repairs: int = 2,
     token_budget: int | None = None,
+    tools: ToolCaller | None = None,
+    tool_errors: Literal["continue", "fail"] = "continue",
     name: str = "moot",
 ) -> CompiledStateGraph:
-    """Compile the deliberation graph of a workspace."""
+    """Compile the deliberation graph of a workspace; with `tools`, a tool node executes intents."""
     validate(agents, plan, policy)
+    if tools is not None and not policy.may_write(TOOL_RUNTIME, "history"):
+        raise PolicyConfigError(f"the workspace has MCP tools but its policy does not let {TOOL_RUNTIME!r} write 'history'")
     rules = {agent.name: agent.exit_rule for agent in agents.values()}
     graph: StateGraph[Any] = StateGraph(MootState)
-    graph.add_node(STAGE_ROUTER, make_router_node(plan, rules))
+    graph.add_node(STAGE_ROUTER, make_router_node(plan, rules, tools=tools is not None))
     used = [a for a in agents.values() if any(a.name in s.agents for s in plan.stages.values())]
     for agent in used:
         graph.add_node(
@@ -72,11 +77,17 @@ def build_graph(
         )
         graph.add_edge(agent.name, STAGE_ROUTER)
 
+    targets = [a.name for a in used] + [END]
+    if tools is not None:
+        graph.add_node(TOOL_NODE, make_tool_node(tools, policy=policy, on_error=tool_errors))
+        graph.add_edge(TOOL_NODE, STAGE_ROUTER)
+        targets.insert(0, TOOL_NODE)
+
     def route(state: MootState) -> list[str] | str:
-        return list(pending(state, plan, rules)) or END
+        return list(pending(state, plan, rules, tools=tools is not None)) or END
 
     graph.add_edge(START, STAGE_ROUTER)
-    graph.add_conditional_edges(STAGE_ROUTER, route, [a.name for a in used] + [END])
+    graph.add_conditional_edges(STAGE_ROUTER, route, targets)
     return graph.compile(checkpointer=checkpointer, name=name)
 
 

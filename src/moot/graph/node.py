@@ -102,11 +102,11 @@ def make_agent_node(
     return node
 
 
-def make_router_node(plan: StagePlan, rules: Mapping[str, ExitRule]) -> NodeFn:
+def make_router_node(plan: StagePlan, rules: Mapping[str, ExitRule], *, tools: bool = False) -> NodeFn:
     """The stage router: the orchestrator's hand in the graph, sole writer of stage/round/done."""
 
     def stage_router(state: MootState) -> dict[str, Any]:
-        step = advance(state, plan, rules)
+        step = advance(state, plan, rules, tools=tools)
         if step.entered:
             emit = get_stream_writer()
             round_ = step.updates.get("round", state.get("round") or 1)

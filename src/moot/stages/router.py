@@ -17,6 +17,10 @@ from moot.errors import RunError
 from moot.expressions import state_names
 from moot.stages.rules import ExitRule
 from moot.stages.stage import Stage, StagePlan
+from moot.tools.intents import pending_intents
+
+TOOL_NODE = "tools"
+"""The node that executes tool-call intents (present when the workspace has MCP servers)."""
 
 MAX_HOPS = 32
 """Transitions the router may take in one call before it reports a cycle of empty stages."""
@@ -54,10 +58,15 @@ def candidate_ids(history: list[dict[str, Any]]) -> list[str]:
     return ids
 
 
-def pending(state: Mapping[str, Any], plan: StagePlan, rules: Mapping[str, ExitRule]) -> tuple[str, ...]:
-    """The agents to run now: the first step of the current stage that has agents left to run."""
+def pending(
+    state: Mapping[str, Any], plan: StagePlan, rules: Mapping[str, ExitRule], *, tools: bool = False
+) -> tuple[str, ...]:
+    """The nodes to run now: the tool node while intents wait (with `tools`), else the first
+    step of the current stage that has agents left to run."""
     if state.get("done"):
         return ()
+    if tools and pending_intents(state.get("history") or []):
+        return (TOOL_NODE,)
     stage = plan[state.get("stage") or plan.initial]
     names = names_for(state, plan, stage.name)
     if stage.should_exit is not None and stage.should_exit.holds(names):
@@ -74,7 +83,9 @@ def pending(state: Mapping[str, Any], plan: StagePlan, rules: Mapping[str, ExitR
     return ()
 
 
-def advance(state: Mapping[str, Any], plan: StagePlan, rules: Mapping[str, ExitRule]) -> Advance:
+def advance(
+    state: Mapping[str, Any], plan: StagePlan, rules: Mapping[str, ExitRule], *, tools: bool = False
+) -> Advance:
     """Move past every stage that has exited; return the writes of the orchestrator's hand."""
     view: dict[str, Any] = dict(state)
     out = Advance()
@@ -84,7 +95,7 @@ def advance(state: Mapping[str, Any], plan: StagePlan, rules: Mapping[str, ExitR
         _enter(view, out, plan.initial, round_=view.get("round") or 1)
     for _ in range(MAX_HOPS):
         stage = plan[view["stage"]]
-        if pending(view, plan, rules):
+        if pending(view, plan, rules, tools=tools):
             return out
         if stage.terminal:
             out.updates["done"] = True

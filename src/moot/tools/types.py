@@ -63,9 +63,32 @@ class ToolOutcome:
     latency_s: float = 0.0
     replayed: bool = False
     """True when the outcome came from the ledger instead of a call."""
+    error_kind: str | None = None
+    """Why `ok` is False: "tool" (the tool's own error answer), "transient" (connection lost,
+    timeout or the server's 'try again' on every attempt: the server may or may not have acted),
+    "malformed" (the result broke the protocol or the tool's output schema) or "protocol" (the
+    server refused the request). None when `ok`."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+IDEMPOTENCY_META_KEY = "idempotency_key"
+"""The key under which a call's idempotency key travels in the request's `_meta`. A FastMCP tool
+reads it with `idempotency_key(ctx)`, so it can act once per key even if the ledger write was lost."""
+
+RETRY_PREFIX = "retry:"
+"""How a server says 'try again later': an error result (isError) whose text starts with this
+(case-insensitive, e.g. `raise ToolError("retry: inventory locked")`). Such a call is retried with
+backoff like a lost connection; any other error result is the tool's answer and is never retried."""
+
+
+def idempotency_key(ctx: Any) -> str | None:
+    """The idempotency key of the call being served, from a FastMCP tool's `ctx: Context`."""
+    request = getattr(ctx, "request_context", None)
+    meta = getattr(request, "meta", None) or {}
+    key = meta.get(IDEMPOTENCY_META_KEY)
+    return key if isinstance(key, str) else None
 
 
 class Ledger(ABC):
@@ -80,4 +103,12 @@ class Ledger(ABC):
         """Record an outcome (durably: it must survive a kill right after this returns)."""
 
 
-__all__ = ["Ledger", "ServerSpec", "ToolOutcome", "ToolSpec"]
+__all__ = [
+    "IDEMPOTENCY_META_KEY",
+    "RETRY_PREFIX",
+    "Ledger",
+    "ServerSpec",
+    "ToolOutcome",
+    "ToolSpec",
+    "idempotency_key",
+]

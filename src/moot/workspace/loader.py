@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from moot.agents.roles import KINDS
+from moot.agents.kinds import KINDS
 from moot.agents.skill import SkillAgent
 from moot.errors import ConfigError, PolicyConfigError, WorkspaceError
 from moot.expressions import Expression

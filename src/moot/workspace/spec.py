@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from moot.state import STATE_KEYS
+from moot.tools.types import ServerSpec
 
 NAME = r"^[a-z][a-z0-9_]{0,47}$"
 
@@ -57,6 +58,10 @@ class WorkspaceSpec(_Spec):
     limits: LimitsSpec = Field(default_factory=LimitsSpec)
     prices: dict[str, PriceSpec] = Field(default_factory=dict)
     """Price table keyed by `provider/model` or the bare model name."""
+    mcp_servers: dict[str, ServerSpec] = Field(default_factory=dict)
+    """MCP servers whose tools the booking agent may call (design §5)."""
+    tool_errors: Literal["continue", "fail"] = "continue"
+    """What a failed tool call does to the run: record it in history and go on, or end the run."""
 
 
 class AgentSpec(_Spec):

@@ -1,0 +1,13 @@
+"""Agent kinds a workspace YAML may name in `kind:`."""
+
+from __future__ import annotations
+
+from moot.agents.booking import BookingAgent
+from moot.agents.roles import EvaluatorAgent, ProposerAgent, SynthesizerAgent
+from moot.agents.skill import SkillAgent
+
+KINDS: dict[str, type[SkillAgent]] = {
+    cls.kind: cls for cls in (SkillAgent, ProposerAgent, EvaluatorAgent, SynthesizerAgent, BookingAgent)
+}
+
+__all__ = ["KINDS"]
