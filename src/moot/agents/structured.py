@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from moot.agents.base import Usage
 from moot.errors import AgentOutputError, ModelError, MootError
+from moot.models.provider_errors import describe
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -137,7 +138,7 @@ async def ainvoke_structured(
         except MootError:
             raise
         except Exception as exc:
-            raise ModelError(f"agent {agent!r}: the chat model failed: {type(exc).__name__}: {exc}") from exc
+            raise ModelError(f"agent {agent!r}: {describe(exc, model)}") from exc
         usage.add(usage_of(model, answer, time.perf_counter() - started))
         if getattr(answer, "tool_calls", None):  # the schema was a forced tool: its arguments are the answer
             text = json.dumps(answer.tool_calls[0].get("args", {}))

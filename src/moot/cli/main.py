@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     def common(sp: argparse.ArgumentParser, *, workspace: bool = True) -> None:
         if workspace:
             sp.add_argument("-w", "--workspace", default=None, help="built-in name (demo) or folder; default: demo")
-            sp.add_argument("--model", default=None, help="override every model: local[:GGUF] or scripted:PATH")
+            sp.add_argument("--model", default=None, help="override every model: local[:GGUF], scripted:PATH, openai:MODEL, anthropic:MODEL or ollama:MODEL")
         sp.add_argument("--db", default=None, help="checkpoint database (default: $MOOT_HOME/moot.db)")
 
     run = sub.add_parser("run", help="run a deliberation on a task")

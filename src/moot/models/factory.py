@@ -9,10 +9,11 @@ can run on its own provider. `MOOT_MODEL` (or `--model`) replaces every entry fo
     MOOT_MODEL=anthropic:claude-sonnet-4-5
     MOOT_MODEL=ollama:llama3.2:1b
 
-With a provider override, `MOOT_BASE_URL` and `MOOT_API_KEY` set the endpoint and key; unset, the
-provider's usual variables apply (`OPENAI_BASE_URL`/`OPENAI_API_KEY`, `ANTHROPIC_BASE_URL`/
-`ANTHROPIC_API_KEY`, `OLLAMA_HOST`). Models are made once per runtime and shared by all its
-sessions; the embedded model additionally loads its weights once per process.
+With a provider override, `MOOT_BASE_URL` and `MOOT_API_KEY` set the endpoint and key (unset, the
+provider's usual variables apply: `OPENAI_BASE_URL`/`OPENAI_API_KEY`, `ANTHROPIC_BASE_URL`/
+`ANTHROPIC_API_KEY`, `OLLAMA_HOST`); `MOOT_TIMEOUT` and `MOOT_MAX_RETRIES` set its resilience.
+Models are made once per runtime and shared by all its sessions; the embedded model additionally
+loads its weights once per process.
 """
 
 from __future__ import annotations
@@ -106,8 +107,8 @@ def make_model(spec: Mapping[str, Any], *, root: Path | None = None, name: str =
 
 def parse_override(value: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """`local[:GGUF]`, `scripted:PATH` or `PROVIDER:MODEL` (from `MOOT_MODEL` or `--model`) as a
-    `models:` entry; `MOOT_BASE_URL` and `MOOT_API_KEY` in `env` (default: the environment) go with
-    a provider override."""
+    `models:` entry; `MOOT_BASE_URL`, `MOOT_API_KEY`, `MOOT_TIMEOUT` and `MOOT_MAX_RETRIES` in `env`
+    (default: the environment) go with a provider override."""
     env = os.environ if env is None else env
     provider, _, arg = value.strip().partition(":")
     if provider == "scripted":
@@ -124,6 +125,9 @@ def parse_override(value: str, env: Mapping[str, str] | None = None) -> dict[str
             entry["base_url"] = env["MOOT_BASE_URL"]
         if env.get("MOOT_API_KEY") and provider != "ollama":
             entry["api_key_env"] = "MOOT_API_KEY"
+        for var, key in (("MOOT_TIMEOUT", "timeout"), ("MOOT_MAX_RETRIES", "max_retries")):
+            if env.get(var):
+                entry[key] = env[var]  # validated (and converted) with the rest of the entry
         return entry
     raise ConfigError(
         f"model override {value!r}: expected 'local[:GGUF]', 'scripted:PATH' or PROVIDER:MODEL with PROVIDER one of "

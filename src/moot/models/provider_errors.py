@@ -106,7 +106,7 @@ def kind_of(exc: BaseException) -> str | None:
     status = getattr(exc, "status_code", None)
     if isinstance(status, int):
         return _BY_STATUS.get(status) or ("server" if status >= 500 else "rejected" if status >= 400 else None)
-    cause = exc.__cause__ or exc.__context__
+    cause = exc.__cause__  # an SDK wrapper raised `from` the transport's error
     return kind_of(cause) if cause is not None and cause is not exc else None
 
 
@@ -126,49 +126,54 @@ def _seconds(value: float) -> str:
     return f"{value:g} s"
 
 
+_OVERRIDE_VARS = {"base_url": "MOOT_BASE_URL", "timeout": "MOOT_TIMEOUT", "max_retries": "MOOT_MAX_RETRIES", "model": "MOOT_MODEL"}
+
+
+def _fix(info: ModelInfo, key: str) -> str:
+    """Where `key` is set: the workspace's entry, or the variable when `MOOT_MODEL` made the model."""
+    if info.entry and info.entry.startswith("MOOT_MODEL="):
+        return f"${_OVERRIDE_VARS[key]}"
+    return f"{key} in model entry {info.entry!r}" if info.entry else f"the model's {key}"
+
+
 def describe(exc: BaseException, model: Any) -> str:
     """One line saying what failed, where (provider, model, base URL) and what to do about it."""
     kind = kind_of(exc)
     if kind is None:
         return f"the chat model failed: {type(exc).__name__}: {exc}"
     info = model_info(model)
-    entry = f"model entry {info.entry!r}" if info.entry else "the model entry"
     tries = ""
-    if info.max_retries is not None and kind in ("unreachable", "timeout", "rate_limit", "server"):
+    retried = ("unreachable",) if info.provider == "ollama" else ("unreachable", "timeout", "rate_limit", "server")
+    if info.max_retries is not None and kind in retried:
         n = 1 + int(info.max_retries)
         tries = f" ({n} attempt{'s' if n > 1 else ''})"
     detail = _detail(exc)
     if kind == "unreachable":
-        return (
-            f"{info.label} is unreachable{tries}: {detail}. Start the server, or fix base_url in {entry} "
-            f"(or MOOT_BASE_URL)"
-        )
+        return f"{info.label} is unreachable{tries}: {detail}. Start the server, or fix {_fix(info, 'base_url')}"
     if kind == "timeout":
         after = f" after {_seconds(info.timeout)}" if info.timeout else ""
-        return (
-            f"{info.label} timed out{after}{tries}. Raise timeout in {entry}, or use a smaller model or a less "
-            f"loaded server"
-        )
+        return f"{info.label} timed out{after}{tries}. Raise {_fix(info, 'timeout')}, or use a smaller model or a less loaded server"
     if kind == "auth":
         key = f"${info.api_key_env}" if info.api_key_env else "the API key"
-        return f"{info.label} refused the API key ({detail}). Set {key} to a valid key (api_key_env in {entry} names the variable)"
+        return f"{info.label} refused the API key ({detail}). Set {key} to a valid key"
     if kind == "forbidden":
         return f"{info.label}: the API key may not use this model ({detail}). Use a key with access to it, or another model"
     if kind == "not_found":
-        hint = {
-            "openai": f" (GET {info.base_url}/models lists the server's models)",
-            "ollama": f", or run `ollama pull {info.model}`",
-        }.get(info.provider, "")
-        return f"{info.label}: the server knows no such model or path ({detail}). Fix model (or base_url, which for OpenAI-compatible servers usually ends in /v1) in {entry}{hint}"
+        fix = {
+            "openai": f"Fix {_fix(info, 'model')}, or {_fix(info, 'base_url')} (it usually ends in /v1); "
+            f"GET {info.base_url}/models lists the server's models",
+            "ollama": f"Run `ollama pull {info.model}`, or fix {_fix(info, 'model')}",
+        }.get(info.provider, f"Fix {_fix(info, 'model')}")
+        return f"{info.label}: the server knows no such model or path ({detail}). {fix}"
     if kind == "rate_limit":
-        return f"{info.label} is still rate-limited{tries} ({detail}). Wait and retry, lower the load, or raise max_retries in {entry}"
+        return f"{info.label} is still rate-limited{tries} ({detail}). Wait and retry, lower the load, or raise {_fix(info, 'max_retries')}"
     if kind == "server":
         return f"{info.label} kept failing{tries} ({detail}). Check the server and its logs, or retry later"
     if kind == "context":
         return f"{info.label}: the prompt does not fit the model's context window ({detail}). Shorten the task or use a larger-context model"
     return (
         f"{info.label} rejected the request ({detail}). Check that the server supports JSON-schema "
-        f"response_format and tool calls, or set params in {entry}"
+        f"response_format and tool calls"
     )
 
 

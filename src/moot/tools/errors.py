@@ -40,7 +40,7 @@ class ServerStartError(ServerConfigError):
         self.target = target
         self.reason = reason
         self.stderr = stderr
-        tail = f"; its stderr ended with:\n{stderr}" if stderr else ""
+        tail = "\n  its stderr ended with:\n    " + stderr.replace("\n", "\n    ") if stderr else ""
         fix = f" {fix}" if fix else ""
         super().__init__(server, f"could not start {target}: {reason}.{fix}{tail}")
 

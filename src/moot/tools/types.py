@@ -31,6 +31,8 @@ class ServerSpec(BaseModel):
     """Attempts for transient failures (connection lost, timeout, a server's 'try again')."""
     backoff_s: float = Field(default=0.2, ge=0)
     """First backoff; doubled per attempt, with jitter."""
+    start_timeout_s: float = Field(default=30.0, gt=0)
+    """Start-up (spawn, handshake, tools/list) and reconnect timeout."""
 
     @model_validator(mode="after")
     def _one_transport(self) -> ServerSpec:
@@ -48,6 +50,8 @@ class ToolSpec:
     server: str
     description: str = ""
     input_schema: dict[str, Any] = field(default_factory=dict)
+    output_schema: dict[str, Any] | None = None
+    """The JSON schema of the tool's structured result, when the server declares one."""
 
 
 @dataclass(frozen=True)

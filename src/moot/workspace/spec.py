@@ -28,7 +28,8 @@ def _known_keys(keys: list[str]) -> list[str]:
 
 
 class ModelSpec(_Spec):
-    """One chat model: `provider` and its settings (issue 3 adds the hosted providers)."""
+    """One chat model: `provider` (local, scripted, openai, anthropic, ollama) and its settings,
+    checked by `moot.models.factory` when the model is made."""
 
     model_config = ConfigDict(extra="allow")
     provider: str = "local"
