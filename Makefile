@@ -23,6 +23,7 @@ services:
 	scripts/services
 
 test: setup services
+	scripts/npm-tools
 	$(PY) -m pytest -q
 
 bench: setup
