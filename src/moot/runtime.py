@@ -22,7 +22,10 @@ from moot.graph.builder import build_graph
 from moot.graph.tools_node import ToolCaller
 from moot.models.factory import make_models
 from moot.orchestrator import Durability, Orchestrator
-from moot.persistence import RunIndex
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+from moot.persistence import RunIndex, moot_home, open_store
+from moot.tools.ledger import SqliteLedger
 from moot.tools.types import Ledger
 from moot.workspace.loader import Workspace, load_workspace
 
@@ -35,6 +38,16 @@ class Runtime:
         self.models = dict(models)
         self.agents: dict[str, Agent] = dict(workspace.agents)
         self.tools: ToolCaller | None = None
+
+    @asynccontextmanager
+    async def open_store_and_tools(self, db: str | Path | None = None) -> AsyncIterator[tuple[AsyncSqliteSaver, RunIndex]]:
+        """The persistent store and, for a workspace with MCP servers, its tools with a SQLite
+        ledger in the same database as the checkpoints (so "exactly once" survives a kill)."""
+        async with open_store(db) as (saver, index):
+            ledger = SqliteLedger.from_saver(saver)
+            await ledger.setup()
+            async with self.open_tools(ledger):
+                yield saver, index
 
     @asynccontextmanager
     async def open_tools(self, ledger: Ledger | None = None) -> AsyncIterator[Runtime]:
@@ -52,7 +65,8 @@ class Runtime:
         from moot.tools.ledger import MemoryLedger
         from moot.tools.runtime import ToolRuntime
 
-        async with ToolRuntime(servers, ledger=ledger or MemoryLedger(), builtins=BUILTIN_SERVERS) as tools:
+        log_dir = moot_home() / "logs" / "workspaces" / self.workspace.name / "mcp"
+        async with ToolRuntime(servers, ledger=ledger or MemoryLedger(), builtins=BUILTIN_SERVERS, log_dir=log_dir) as tools:
             specs = tools.tools()
             self.agents = {
                 name: agent.with_tools(specs) if isinstance(agent, BookingAgent) else agent

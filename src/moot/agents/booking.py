@@ -9,6 +9,7 @@ servers, the workspace's `tools:` list (names and descriptions) still lets it re
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from moot.agents.base import AgentContext, AgentResult
 from moot.agents.schemas import BookingOutput
 from moot.agents.skill import SkillAgent, candidates_of
 from moot.errors import ConfigError
+from moot.tools.intents import OUTCOME_TYPES
 from moot.tools.types import ToolSpec
 
 
@@ -78,10 +80,17 @@ class BookingAgent(SkillAgent):
         chosen = [c for c in candidates_of(snapshot.get("history") or []) if c["id"] == winner]
         values["candidates"] = "\n".join(f"- {c['id']}: {c['title']} — {c['summary']}" for c in chosen)
         values["tools"] = "\n".join(f"- {t['name']}: {t.get('description', '')}".rstrip(": ") for t in self.catalog())
+        values["results"] = "\n".join(_outcome_line(e) for e in snapshot.get("history") or [] if e.get("type") in OUTCOME_TYPES)
         return values
 
     def brief_sections(self) -> tuple[tuple[str, str], ...]:
-        return (("task", "Task"), ("decision", "Decision"), ("candidates", "Chosen candidate"), ("tools", "Tools"))
+        return (
+            ("task", "Task"),
+            ("decision", "Decision"),
+            ("candidates", "Chosen candidate"),
+            ("tools", "Tools"),
+            ("results", "Results of your earlier tool calls"),
+        )
 
     def to_result(self, output: Any, snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
         entries = [
@@ -93,6 +102,13 @@ class BookingAgent(SkillAgent):
             for c in output.tool_calls
         ]
         return AgentResult(updates={"history": entries}, events=events)
+
+
+def _outcome_line(entry: Mapping[str, Any], limit: int = 600) -> str:
+    """One tool outcome for the prompt, cut to `limit` characters (search results can be long)."""
+    c = entry.get("content") or {}
+    body = json.dumps(c.get("content"), ensure_ascii=False) if c.get("ok") else f"error: {c.get('error')}"
+    return f"- {c.get('tool')}: {body[:limit]}"
 
 
 __all__ = ["BookingAgent"]

@@ -61,6 +61,10 @@ class LiveView:
             if entry.get("type") == "proposal":
                 for cand in entry["content"].get("candidates", []):
                     self.console.print(f"    • [bold]{cand['id']}[/]: {cand['title']} — {cand['summary']}")
+            elif entry.get("type") in ("tool_result", "tool_error"):
+                c = entry["content"]
+                body = json.dumps(c.get("content"), ensure_ascii=False) if c.get("ok") else str(c.get("error"))
+                self.console.print(f"      [dim]{escape(body[:300])}{'…' if len(body) > 300 else ''}[/]")
             elif entry.get("type") == "review":
                 for review in entry["content"].get("reviews", []):
                     self.console.print(f"    • on {review['candidate']}: {review['comment']}")
@@ -76,9 +80,22 @@ class LiveView:
             )
 
     def on_tool_call(self, event: Event) -> None:
-        self.tool_calls.append(event.data)
-        call = f"{event.data.get('tool')}({json.dumps(event.data.get('arguments', {}))})"
-        self.console.print(f"    ↳ tool call {escape(call)} [dim]{escape('[' + str(event.data.get('status')) + ']')}[/]")
+        call = f"{event.data.get('tool')}({json.dumps(event.data.get('arguments', {}), ensure_ascii=False)})"
+        if event.data.get("status") == "intent":
+            self.tool_calls.append(event.data)
+            self.console.print(f"    ↳ intends {escape(call)}")
+        else:
+            self.console.print(f"    [cyan]⚙[/] calling {escape(call)} [dim](attempt {event.data.get('attempt', 1)})[/]")
+
+    def on_tool_result(self, event: Event) -> None:
+        how = "replayed from the ledger" if event.data.get("replayed") else f"{float(event.data.get('latency_s', 0)):.2f}s"
+        self.console.print(f"    [green]✔[/] {event.data.get('tool')} answered [dim]({how})[/]")
+
+    def on_tool_error(self, event: Event) -> None:
+        final = "" if event.data.get("final", True) else " [dim](will retry)[/]"
+        self.console.print(
+            f"    [red]✖[/] {event.data.get('tool')} attempt {event.data.get('attempt')}: {escape(str(event.data.get('error')))}{final}"
+        )
 
     def on_policy_violation(self, event: Event) -> None:
         self.console.print(f"  [bold red]policy violation[/]: {event.data.get('message')}")

@@ -94,10 +94,11 @@ async def _dispatch(args: argparse.Namespace) -> int:
         return await _import(args)
     runtime = Runtime.load(args.workspace, model_override=args.model)
     if args.command == "graph":
-        print(runtime.graph().get_graph().draw_mermaid())
+        async with runtime.open_tools():
+            print(runtime.graph().get_graph().draw_mermaid())
         return 0
     task = runtime.orchestrator().check_task(args.task)  # before anything is written
-    async with open_store(args.db) as (saver, index):
+    async with runtime.open_store_and_tools(args.db) as (saver, index):
         orch = runtime.orchestrator(saver, index=index, bus=_bus(args))
         result = await orch.run(task, session_id=args.session, user_id=args.user)
     return 0 if result.status == "finished" else 1
@@ -108,10 +109,12 @@ async def _of_recorded_run(args: argparse.Namespace) -> int:
     _require_db(args.db)
     async with open_store(args.db) as (saver, index):
         record = await index.get(args.run_id)
-        runtime = _runtime_of(args, record.workspace, record.workspace_path)
-        if args.command == "resume":
+    runtime = _runtime_of(args, record.workspace, record.workspace_path)
+    if args.command == "resume":
+        async with runtime.open_store_and_tools(args.db) as (saver, index):
             await runtime.orchestrator(saver, index=index, bus=_bus(args)).resume(args.run_id)
-            return 0
+        return 0
+    async with runtime.open_store_and_tools(args.db) as (saver, index):  # the same graph as the run's
         orch = runtime.orchestrator(saver, index=index)
         config = orch.config(record.thread_id, record.user_id)
         doc = await export_state(orch.graph, config, workspace=record.workspace, run_id=record.run_id)
@@ -129,7 +132,7 @@ async def _import(args: argparse.Namespace) -> int:
     values = data["values"]
     if args.as_copy:
         values["run_id"], values["session_id"] = new_id("run"), new_id("session")
-    async with open_store(args.db) as (saver, index):
+    async with runtime.open_store_and_tools(args.db) as (saver, index):
         orch = runtime.orchestrator(saver, index=index)
         try:
             await index.get(values["run_id"])
