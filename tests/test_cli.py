@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sqlite3
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ DATA = Path(__file__).parent / "data"
 SCRIPT = DATA / "demo_script.json"
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
 AGENTS = ("optimistic", "critic", "devils_advocate", "synthesizer", "booking")
+# the demo's booking agent runs twice in its stage (`exit: {max_runs: 2}`): it searches, then books
+AGENT_RUNS = ("optimistic", "critic", "devils_advocate", "synthesizer", "booking", "booking")
 STAGES = ["init", "proposal", "synthesis", "booking", "final"]
 
 
@@ -192,7 +195,30 @@ def test_run_json_gives_one_event_per_line(cli: dict[str, Any]) -> None:
     assert [e["stage"] for e in events if e["type"] == "stage_entered"] == STAGES
     started = [e["agent"] for e in events if e["type"] == "agent_started"]
     finished = [e["agent"] for e in events if e["type"] == "agent_finished"]
-    assert sorted(started) == sorted(AGENTS) and sorted(finished) == sorted(AGENTS)
+    assert sorted(started) == sorted(AGENT_RUNS) and sorted(finished) == sorted(AGENT_RUNS)
+    # the CLI runs with the workspace's MCP servers: each intent of the booking agent is executed
+    # by the tool node (as `tool_runtime`), with the idempotency key `<run id>:<intent number>`
+    run_id = events[0]["run_id"]
+    calls = [(e["agent"], e["stage"], e["data"]["tool"], e["data"].get("key")) for e in events if e["type"] == "tool_call"]
+    assert calls == [
+        ("booking", "booking", "search_hotels", None),
+        ("tool_runtime", "booking", "search_hotels", f"{run_id}:0"),
+        ("booking", "booking", "book", None),
+        ("tool_runtime", "booking", "book", f"{run_id}:1"),
+    ]
+    results = [(e["agent"], e["stage"], e["data"]["tool"], e["data"]["key"], e["data"]["ok"]) for e in events if e["type"] == "tool_result"]
+    assert results == [
+        ("tool_runtime", "booking", "search_hotels", f"{run_id}:0", True),
+        ("tool_runtime", "booking", "book", f"{run_id}:1", True),
+    ]
+    assert not [e for e in events if e["type"] == "tool_error"]
+    # the travel server's database holds the one booking, made with the run's key
+    db = sqlite3.connect(cli["homes"]["json"] / "travel.db")
+    try:
+        bookings = db.execute("SELECT kind, item_id, traveller, status, idempotency_key FROM bookings").fetchall()
+    finally:
+        db.close()
+    assert bookings == [("hotel", "H-LIS-ALFAMA", "Ana Silva", "confirmed", f"{run_id}:1")]
     timestamps = [e["ts"] for e in events]
     assert timestamps == sorted(timestamps)
     end = events[-1]["data"]
@@ -224,9 +250,9 @@ def test_graph_prints_mermaid(capsys: pytest.CaptureFixture[str], moot_home: Pat
     assert re.search(r"^graph (TD|LR);?", out, re.M)
     assert "stage_router" in out
     assert "__start__ --> stage_router;" in out and "stage_router -.-> __end__;" in out
-    for agent in AGENTS:
-        assert re.search(rf"stage_router -.-> {agent};", out)
-        assert f"{agent} --> stage_router;" in out
+    for node in (*AGENTS, "tools"):  # the demo has MCP servers: the tool node executes the booking intents
+        assert re.search(rf"stage_router -.-> {node};", out)
+        assert f"{node} --> stage_router;" in out
     assert not moot_home.exists(), "drawing the graph must not write anything"
 
 

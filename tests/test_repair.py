@@ -126,14 +126,22 @@ async def test_other_roles_are_repaired_too(demo_script: dict[str, Any], agent: 
         "synthesizer": {"rationale": "Because.", "next_stage": "maybe"},
         "booking": {"tool_calls": [{"tool": "teleport", "arguments": {"to": "Lisbon"}}]},  # not a tool of the workspace
     }[agent]
-    orch, model, _ = await _run({**demo_script, agent: [bad, demo_script[agent][0]]})
+    # every recorded answer of the agent after the bad one (the booking agent runs twice: search, then book)
+    answers = [bad, *demo_script[agent]]
+    orch, model, _ = await _run({**demo_script, agent: answers})
     result = await orch.run(TASK)
     assert result.status == "finished"
     calls = _calls(model, agent)
-    assert len(calls) == 2
+    assert len(calls) == len(answers)  # one repair, then each of the agent's runs answered validly
     assert "That answer was not valid" in calls[1]["messages"][-1].content
-    assert result.state["usage"][agent]["calls"] == 2
+    assert calls[1]["messages"][: len(calls[0]["messages"])] == calls[0]["messages"]  # the repair continued the first run
+    assert result.state["usage"][agent]["calls"] == len(answers)
     assert result.winner == "alfama-walks"
+    if agent == "booking":
+        assert len(answers) == 3
+        assert "That answer was not valid" not in calls[2]["messages"][-1].content  # the second run was not a repair
+        intents = [e["content"]["tool"] for e in result.state["history"] if e["type"] == "tool_call"]
+        assert intents == ["search_hotels", "book"]  # the repaired answer, then the second run's; nothing of the bad one
 
 
 @pytest.mark.parametrize("case", ["malformed-json", "wrong-type", "empty", "huge", "wrong-candidate"])

@@ -5,7 +5,9 @@ critic wait 30 s while the devil's advocate answers at once (both run in the par
 proposal stage). Once the optimistic agent and the devil's advocate have finished, and the devil's
 advocate's writes are in the checkpoint database, the process gets SIGKILL. `moot resume` (with
 the delay removed from the workspace) must then finish the run without running the devil's
-advocate or the optimistic agent again, and without losing or duplicating anything.
+advocate or the optimistic agent again, and without losing or duplicating anything. The demo
+has an MCP server (the built-in travel agency): the resumed run executes the booking agent's two
+intents (search, then book) through the tool node, and the travel database holds one booking.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from moot.workspace.loader import builtin_path
 DATA = Path(__file__).parent / "data"
 SCRIPT = DATA / "demo_script.json"
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
-NODES = {"stage_router", "optimistic", "critic", "devils_advocate", "synthesizer", "booking"}
+NODES = {"stage_router", "optimistic", "critic", "devils_advocate", "synthesizer", "booking", "tools"}
 COMPARED = ("task", "stage", "done", "round", "history", "rewards", "winner", "decision", "executed_agents_per_stage")
 
 
@@ -80,16 +82,39 @@ def pending_write_saved(db: Path, agent: str) -> bool:
     return count > 0
 
 
-def reference_state(script: dict[str, Any]) -> dict[str, Any]:
-    """The final state of the same deliberation, run in process without interruption."""
+def reference_state(script: dict[str, Any], home: Path) -> dict[str, Any]:
+    """The final state of the same deliberation, run in process without interruption, with the
+    workspace's MCP servers as the CLI runs it (the travel server's database goes under `home`)."""
     runtime = Runtime.load(None, models={"default": ScriptedChatModel(script=script)})
-    result = asyncio.run(runtime.orchestrator().run(TASK))
+
+    async def run() -> Any:
+        async with runtime.open_tools():
+            return await runtime.orchestrator().run(TASK)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MOOT_HOME", str(home))
+        result = asyncio.run(run())
     assert result.status == "finished"
     return result.state
 
 
 def comparable(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: values.get(key) for key in COMPARED}
+    """The compared keys, without the run's identity (in the tool calls' idempotency keys) and the
+    tool calls' wall-clock latency."""
+    run_id = values["run_id"]
+    out = json.loads(json.dumps({key: values.get(key) for key in COMPARED}).replace(run_id, "<run>"))
+    for entry in out["history"]:
+        if entry["type"] in ("tool_result", "tool_error"):
+            entry["content"].pop("latency_s")
+    return out
+
+
+def travel_bookings(home: Path) -> list[tuple[Any, ...]]:
+    db = sqlite3.connect(home / "travel.db")
+    try:
+        return db.execute("SELECT kind, item_id, traveller, status, idempotency_key FROM bookings").fetchall()
+    finally:
+        db.close()
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +180,7 @@ def killed_and_resumed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, An
         "resumed": resumed,
         "export": export,
         "record": asyncio.run(record()),
-        "reference": reference_state(json.loads(SCRIPT.read_text())),
+        "reference": reference_state(json.loads(SCRIPT.read_text()), root / "reference-home"),
     }
 
 
@@ -188,9 +213,13 @@ def test_resume_runs_only_what_had_not_finished(killed_and_resumed: dict[str, An
     started = Counter(e["agent"] for e in events if e["type"] == "agent_started")
     assert "devils_advocate" not in started, "the devil's advocate had finished before the kill and ran again"
     assert "optimistic" not in started, "the optimistic agent had finished before the kill and ran again"
-    assert started == Counter({"critic": 1, "synthesizer": 1, "booking": 1})
+    assert started == Counter({"critic": 1, "synthesizer": 1, "booking": 2})  # booking: search, then book
     stages = [e["stage"] for e in events if e["type"] == "stage_entered"]
     assert stages == ["synthesis", "booking", "final"]
+    run_id = killed_and_resumed["run_id"]
+    executed = [(e["data"]["tool"], e["data"]["key"]) for e in events if e["type"] == "tool_result"]
+    assert executed == [("search_hotels", f"{run_id}:0"), ("book", f"{run_id}:1")]
+    assert not [e for e in events if e["type"] == "tool_error"]
 
 
 def test_resumed_state_has_each_contribution_exactly_once(killed_and_resumed: dict[str, Any]) -> None:
@@ -208,8 +237,17 @@ def test_resumed_state_has_each_contribution_exactly_once(killed_and_resumed: di
             ("review", "devils_advocate"): 1,
             ("decision", "synthesizer"): 1,
             ("tool_call", "booking"): 2,
+            ("tool_result", "tool_runtime"): 2,
         }
     )
+    run_id = killed_and_resumed["run_id"]
+    outcomes = [e["content"] for e in values["history"] if e["type"] == "tool_result"]
+    assert [(o["call"], o["key"], o["tool"], o["ok"], o["replayed"]) for o in outcomes] == [
+        (0, f"{run_id}:0", "search_hotels", True, False),
+        (1, f"{run_id}:1", "book", True, False),
+    ]
+    # the travel database holds exactly one booking, made with the run's key
+    assert travel_bookings(killed_and_resumed["home"]) == [("hotel", "H-LIS-ALFAMA", "Ana Silva", "confirmed", f"{run_id}:1")]
     assert values["winner"] == "alfama-walks" and values["decision"]["winner"] == "alfama-walks"
     # each evaluator's scores were added to the rewards once (a replayed write would double them)
     assert set(values["rewards"]["by_agent"]) == {"optimistic", "critic", "devils_advocate"}
@@ -218,7 +256,7 @@ def test_resumed_state_has_each_contribution_exactly_once(killed_and_resumed: di
         "critic": 1,
         "devils_advocate": 1,
         "synthesizer": 1,
-        "booking": 1,
+        "booking": 2,
     }
     assert values["executed_agents_per_stage"]["proposal"].count("devils_advocate") == 1
 

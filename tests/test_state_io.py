@@ -15,6 +15,7 @@ import io
 import json
 import re
 import shutil
+import sqlite3
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -55,10 +56,33 @@ def revision_script() -> dict[str, Any]:
 
 
 def comparable(values: dict[str, Any]) -> dict[str, Any]:
-    """A final state without the run's identity and wall-clock timings."""
+    """A final state without the run's identity and wall-clock timings (the models' and the tool calls')."""
     out = {key: values.get(key) for key in COMPARED}
+    out["history"] = [_outcome_without_latency(e) for e in values.get("history") or []]
     out["usage"] = _without_latency(values.get("usage") or {})
     return out
+
+
+def _outcome_without_latency(entry: dict[str, Any]) -> dict[str, Any]:
+    if entry.get("type") not in ("tool_result", "tool_error"):
+        return entry
+    content = dict(entry["content"])
+    content.pop("latency_s")
+    return {**entry, "content": content}
+
+
+def renamed(values: dict[str, Any], run_id: str, new_id: str) -> dict[str, Any]:
+    """`values` with every occurrence of `run_id` (the tool calls' idempotency keys) made `new_id`."""
+    return json.loads(json.dumps(values).replace(run_id, new_id))
+
+
+def travel_bookings(home: Path) -> list[tuple[Any, ...]]:
+    """The bookings in the travel server's database under MOOT_HOME `home`."""
+    db = sqlite3.connect(home / "travel.db")
+    try:
+        return db.execute("SELECT kind, item_id, traveller, status, idempotency_key FROM bookings").fetchall()
+    finally:
+        db.close()
 
 
 def _without_latency(usage: dict[str, Any]) -> dict[str, Any]:
@@ -227,6 +251,15 @@ def read_record(home: Path, run_id: str) -> Any:
 def cli(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("state-io")
     homes = {name: root / name for name in ("a", "b", "c", "d", "e")}
+    # the in-process `moot` calls below open the workspace's MCP servers, whose travel database
+    # lives under MOOT_HOME: keep it here (the autouse `moot_home` fixture is per test, not per module)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MOOT_HOME", str(root / "in-process-home"))
+        mp.delenv("MOOT_MODEL", raising=False)
+        return _cli(root, homes)
+
+
+def _cli(root: Path, homes: dict[str, Path]) -> dict[str, Any]:
     script = demo()
     failing = dict(script, critic=["I'd rather not answer in JSON."])
 
@@ -280,6 +313,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "final_b": read_final(homes["b"], ids["mid"]),
         "final_copy": read_final(homes["d"], copy_id) if copy_id else None,
         "record_fin_c": read_record(homes["c"], ids["fin"]),
+        "bookings": {name: travel_bookings(homes[name]) for name in ("a", "b", "d")},
     }
     return {"homes": homes, "files": files, "ids": ids, "copy_id": copy_id, **first, **second, **finals}
 
@@ -320,7 +354,19 @@ def test_import_into_a_fresh_store_then_resume_finishes_like_the_original(cli: d
         started[name] = Counter(e["agent"] for e in events if e["type"] == "agent_started")
         assert "optimistic" not in started[name]
     # the original keeps the devil's advocate's answer from the failed step; only the critic reruns
-    assert started["resume_a"] == Counter({"critic": 1, "synthesizer": 1, "booking": 1})
+    # (the booking agent runs twice: it searches, then books)
+    assert started["resume_a"] == Counter({"critic": 1, "synthesizer": 1, "booking": 2})
+    # both continuations executed the two intents through the travel server, with the run's keys
+    mid = cli["ids"]["mid"]
+    for values in (a, b):
+        outcomes = [e["content"] for e in values["history"] if e["type"] in ("tool_result", "tool_error")]
+        assert [(o["call"], o["key"], o["tool"], o["ok"]) for o in outcomes] == [
+            (0, f"{mid}:0", "search_hotels", True),
+            (1, f"{mid}:1", "book", True),
+        ]
+    # each store's travel database holds the one booking
+    booked = [("hotel", "H-LIS-ALFAMA", "Ana Silva", "confirmed", f"{mid}:1")]
+    assert cli["bookings"]["a"] == booked and cli["bookings"]["b"] == booked
 
 
 def test_import_as_copy_gets_new_ids_and_the_same_continuation(cli: dict[str, Any]) -> None:
@@ -330,7 +376,15 @@ def test_import_as_copy_gets_new_ids_and_the_same_continuation(cli: dict[str, An
     assert cli["resume_copy"].returncode == 0, cli["resume_copy"].stderr
     a, c = cli["final_a"], cli["final_copy"]
     assert c["run_id"] == copy_id and c["session_id"] != a["session_id"]
-    assert comparable(c) == comparable(a)
+    # the copy's tool calls have the copy's idempotency keys; otherwise it continued the same way
+    outcomes = [e["content"] for e in c["history"] if e["type"] in ("tool_result", "tool_error")]
+    assert [(o["call"], o["key"], o["tool"], o["ok"]) for o in outcomes] == [
+        (0, f"{copy_id}:0", "search_hotels", True),
+        (1, f"{copy_id}:1", "book", True),
+    ]
+    assert outcomes[1]["content"]["idempotency_key"] == f"{copy_id}:1"
+    assert comparable(c) == renamed(comparable(a), cli["ids"]["mid"], copy_id)
+    assert cli["bookings"]["d"] == [("hotel", "H-LIS-ALFAMA", "Ana Silva", "confirmed", f"{copy_id}:1")]
 
 
 def in_process(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

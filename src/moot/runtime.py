@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -26,7 +27,8 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from moot.persistence import RunIndex, moot_home, open_store
 from moot.tools.ledger import SqliteLedger
-from moot.tools.types import Ledger
+from moot.errors import RunError
+from moot.tools.types import Ledger, ToolOutcome
 from moot.workspace.loader import Workspace, load_workspace
 
 
@@ -94,8 +96,13 @@ class Runtime:
             models = make_models(specs, root=ws.root, override=model_override)
         return cls(ws, models)
 
-    def graph(self, checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
+    def graph(self, checkpointer: BaseCheckpointSaver | None = None, *, drawing: bool = False) -> CompiledStateGraph:
+        """The compiled graph. With `drawing`, a workspace's tool node is drawn without connecting
+        its MCP servers (drawing must not start processes or write anything)."""
         ws = self.workspace
+        tools = self.tools
+        if tools is None and drawing and ws.spec.mcp_servers:
+            tools = _Unconnected()
         return build_graph(
             self.agents,
             ws.plan,
@@ -104,7 +111,7 @@ class Runtime:
             checkpointer=checkpointer,
             max_repairs=ws.spec.max_repairs,
             token_budget=ws.spec.limits.token_budget,
-            tools=self.tools,
+            tools=tools,
             tool_errors=ws.spec.tool_errors,
             name=ws.name,
         )
@@ -129,6 +136,13 @@ class Runtime:
             workspace_path=str(self.workspace.root),
             prices={name: price.model_dump() for name, price in self.workspace.spec.prices.items()},
         )
+
+
+class _Unconnected:
+    """Stands in for the ToolRuntime in a graph that is only drawn."""
+
+    async def call(self, tool: str, arguments: dict[str, Any], *, key: str, on_event: Any = None) -> ToolOutcome:
+        raise RunError("the workspace's MCP servers are not connected; run inside Runtime.open_tools()")
 
 
 __all__ = ["Runtime"]

@@ -94,8 +94,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         return await _import(args)
     runtime = Runtime.load(args.workspace, model_override=args.model)
     if args.command == "graph":
-        async with runtime.open_tools():
-            print(runtime.graph().get_graph().draw_mermaid())
+        print(runtime.graph(drawing=True).get_graph().draw_mermaid())
         return 0
     task = runtime.orchestrator().check_task(args.task)  # before anything is written
     async with runtime.open_store_and_tools(args.db) as (saver, index):

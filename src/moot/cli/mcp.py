@@ -21,7 +21,7 @@ from moot.errors import ConfigError, UsageError
 def add_mcp_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add `mcp` and its commands to a parser's subparsers (those of `moot`)."""
     mcp = subparsers.add_parser("mcp", help="run moot's MCP servers (the demo travel server, moot itself)")
-    sub = mcp.add_subparsers(dest="mcp_command", required=True)
+    sub = mcp.add_subparsers(dest="mcp_command", required=True, metavar="{travel,serve}")
 
     def transport(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--http", type=int, default=None, metavar="PORT", help="serve streamable HTTP on PORT (default: stdio)")

@@ -1,10 +1,9 @@
 """The demo travel server: a real FastMCP server over a SQLite inventory it creates and seeds itself.
 
-The demo workspace's booking stage acts through it, and it runs standalone (`moot mcp travel`,
-stdio or `--http PORT`) for any MCP client. The inventory is deterministic: six cities, daily
-flights (an offer's id is `FLIGHT@DATE`, its price a fixed function of both), and hotels with a
-nightly price and a number of rooms. Seats and rooms are counted against confirmed bookings, so
-a flight or a hotel can sell out.
+The demo workspace's booking stage acts through it; `moot mcp travel` serves it to any MCP client.
+The inventory is deterministic: five cities, daily flights (an offer's id is `FLIGHT@DATE`, its
+price a fixed function of both), hotels with a nightly price and rooms. Seats and rooms are counted
+against confirmed bookings, so a flight or a hotel can sell out.
 
 `book` is idempotent by the key a caller puts in the request's `_meta`
 (`{"idempotency_key": "<run id>:<position>"}`, as moot's ToolRuntime does): the key names the
@@ -14,6 +13,7 @@ processes sharing the database file too. Without a key, every call books.
 
 The database defaults to `$MOOT_HOME/travel.db`, not memory: bookings must outlive the process
 (a resumed run must find them; over stdio each client starts its own). `":memory:"` throws away.
+It is opened at the first tool call, so listing the tools (`moot graph`) writes nothing.
 """
 
 from __future__ import annotations
@@ -34,9 +34,10 @@ from fastmcp.exceptions import ToolError
 from pydantic import BaseModel
 
 from moot.persistence import moot_home
+from moot.tools.types import RETRY_PREFIX, idempotency_key
 
 CITIES = [("LIS", "Lisbon", "Portugal"), ("OPO", "Porto", "Portugal"), ("MAD", "Madrid", "Spain"),
-          ("PAR", "Paris", "France"), ("LON", "London", "United Kingdom"), ("BER", "Berlin", "Germany")]
+          ("PAR", "Paris", "France"), ("LON", "London", "United Kingdom")]
 # flight, carrier, origin, destination, departs, arrives (local times), base price EUR, seats
 ROUTES = [
     ("TP1947", "TAP", "OPO", "LIS", "07:00", "07:55", 49, 2),  # the small morning shuttle sells out
@@ -55,8 +56,6 @@ ROUTES = [
     ("TP1363", "TAP", "LON", "LIS", "19:05", "21:50", 129, 170),
     ("BA0501", "British Airways", "LIS", "LON", "12:00", "14:45", 145, 190),
     ("TP1350", "TAP", "LIS", "LON", "06:55", "09:40", 119, 170),
-    ("LH1166", "Lufthansa", "BER", "LIS", "10:20", "13:10", 169, 180),
-    ("LH1167", "Lufthansa", "LIS", "BER", "14:10", "18:50", 165, 180),
 ]
 # id, city, name, nightly price EUR, rooms
 HOTELS = [
@@ -69,7 +68,6 @@ HOTELS = [
     ("H-MAD-SOL", "MAD", "Hostal Puerta del Sol", 70, 10),
     ("H-PAR-MARAIS", "PAR", "Hôtel du Marais", 180, 8),
     ("H-LON-BLOOMS", "LON", "Bloomsbury Rooms", 160, 10),
-    ("H-BER-MITTE", "BER", "Mitte Hotel", 90, 15),
 ]
 
 _SCHEMA = """
@@ -139,24 +137,36 @@ class Inventory:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
         self.lock = threading.Lock()
-        if self.path != ":memory:":
-            self.conn.execute("PRAGMA journal_mode=WAL")  # readers (list_bookings elsewhere) never block
-        self.conn.executescript(_SCHEMA)
-        with self.tx():
-            self.conn.executemany("INSERT OR IGNORE INTO cities VALUES (?, ?, ?)", CITIES)
-            self.conn.executemany("INSERT OR IGNORE INTO routes VALUES (?, ?, ?, ?, ?, ?, ?, ?)", ROUTES)
-            self.conn.executemany("INSERT OR IGNORE INTO hotels VALUES (?, ?, ?, ?, ?)", HOTELS)
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """Opened, created and seeded at the first call (under the lock): listing tools writes nothing."""
+        if self._conn is None:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            if self.path != ":memory:":
+                conn.execute("PRAGMA journal_mode=WAL")  # readers in other processes never block
+            conn.executescript(_SCHEMA)
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("INSERT OR IGNORE INTO cities VALUES (?, ?, ?)", CITIES)
+            conn.executemany("INSERT OR IGNORE INTO routes VALUES (?, ?, ?, ?, ?, ?, ?, ?)", ROUTES)
+            conn.executemany("INSERT OR IGNORE INTO hotels VALUES (?, ?, ?, ?, ?)", HOTELS)
+            conn.execute("COMMIT")
+            self._conn = conn
+        return self._conn
 
     @contextmanager
     def tx(self) -> Iterator[None]:
         """A write transaction taken at once, so check-then-insert cannot race another process."""
         with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:  # locked past the timeout: nothing was done
+                raise TravelError(f"{RETRY_PREFIX} the inventory is busy ({exc})") from exc
             try:
                 yield
             except BaseException:
@@ -164,12 +174,8 @@ class Inventory:
                 raise
             self.conn.execute("COMMIT")
 
-    def close(self) -> None:
-        self.conn.close()
-
-    def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.conn.execute(sql, args).fetchone()
-        return row
+    def _one(self, sql: str, *args: Any) -> Any:
+        return self.conn.execute(sql, args).fetchone()
 
     def _city(self, name: str) -> str:
         """A city's code from its name or code, in any case."""
@@ -203,7 +209,7 @@ class Inventory:
         return FlightOffer(
             id=offer_id, flight=row["flight"], carrier=row["carrier"], origin=row["origin"],
             destination=row["destination"], date=day.isoformat(), departs=row["departs"], arrives=row["arrives"],
-            price_eur=float(round(row["base_eur"] * (0.85 + 0.3 * spread))), seats_left=row["seats"] - sold[0],  # type: ignore[index]
+            price_eur=float(round(row["base_eur"] * (0.85 + 0.3 * spread))), seats_left=row["seats"] - sold[0],
         )
 
     def _stay(self, row: sqlite3.Row, checkin: date, nights: int) -> HotelOffer:
@@ -211,7 +217,7 @@ class Inventory:
             self._one(
                 "SELECT count(*) FROM bookings WHERE item_id = ? AND status = 'confirmed' AND start_date <= ? AND end_date > ?",
                 row["id"], night, night,
-            )[0]  # type: ignore[index]
+            )[0]
             for night in ((checkin + timedelta(days=i)).isoformat() for i in range(nights))
         )
         return HotelOffer(
@@ -240,7 +246,7 @@ class Inventory:
                 "status, idempotency_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'confirmed', ?, ?)",
                 (kind, *item, traveller, key, time.time()),
             )
-            return _booking(self._one("SELECT * FROM bookings WHERE seq = ?", cursor.lastrowid))  # type: ignore[arg-type]
+            return _booking(self._one("SELECT * FROM bookings WHERE seq = ?", cursor.lastrowid))
 
     def _flight(self, item_id: str) -> tuple[str, str, str, str, float]:
         flight, _, day = item_id.partition("@")
@@ -304,13 +310,6 @@ def _nights(nights: int) -> int:
     return nights
 
 
-def _key(ctx: Context) -> str | None:
-    """The idempotency key in the request's `_meta`, if the caller sent one."""
-    request = ctx.request_context
-    key = (request.meta or {}).get("idempotency_key") if request is not None else None
-    return str(key) if key else None
-
-
 def make_travel_server(db_path: str | Path | None = None) -> FastMCP:
     """The travel server over `db_path` (default `$MOOT_HOME/travel.db`; `":memory:"` for none)."""
     inventory = Inventory(db_path if db_path is not None else moot_home() / "travel.db")
@@ -358,7 +357,7 @@ def make_travel_server(db_path: str | Path | None = None) -> FastMCP:
             checkin: for a hotel, day of arrival, YYYY-MM-DD
             nights: for a hotel, number of nights
         """
-        return inventory.book(kind, item_id, traveller, checkin, nights, _key(ctx))
+        return inventory.book(kind, item_id, traveller, checkin, nights, idempotency_key(ctx))
 
     @mcp.tool
     async def cancel(booking_id: str) -> Booking:
