@@ -1,0 +1,64 @@
+"""Records shared by the memory layers and the MemoryManager.
+
+Every item belongs to one user (and usually one session); namespaces built from `user_id` keep
+users apart in every backend, so no call path can return another user's memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+Layer = Literal["episodic", "semantic", "procedural", "summary"]
+
+
+@dataclass(frozen=True)
+class MemoryItem:
+    """One remembered thing, as recall returns it: its text, where it came from, how relevant."""
+
+    id: str
+    layer: Layer
+    text: str
+    user_id: str
+    session_id: str = ""
+    ts: float = 0.0
+    meta: dict[str, Any] = field(default_factory=dict)
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class EpisodicRecord:
+    """What happened in a run: an agent output, a decision, a tool result (execution memory)."""
+
+    user_id: str
+    session_id: str
+    run_id: str
+    task: str
+    stage: str
+    agent: str
+    round: int
+    kind: str
+    """history entry type: proposal, review, decision, tool_call, tool_result, note, turn ..."""
+    text: str
+    ts: float
+    data: dict[str, Any] = field(default_factory=dict)
+    id: str = ""
+
+
+class Embedder(Protocol):
+    """Text to unit-length float32 vectors; one per process, shared by every layer."""
+
+    dim: int
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """An (n, dim) float32 array of L2-normalised embeddings."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` for budgets (the embedder's own tokenizer: offline, deterministic)."""
+        ...
+
+
+__all__ = ["Embedder", "EpisodicRecord", "Layer", "MemoryItem"]
