@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -195,3 +196,20 @@ def test_killed_after_the_booking_returned_and_before_the_checkpoint_books_once(
     exported = subprocess.run(moot_cmd("state", "export", str(run_id)), env=cli_env(home), capture_output=True, text=True, timeout=60)
     history = json.loads(exported.stdout)["values"]["history"]
     assert [e["content"]["tool"] for e in history if e["type"] == "tool_result"] == ["search_hotels", "book", "freeze"]
+
+
+async def test_resuming_a_finished_run_reports_its_end_without_running_anything(demo_script: dict[str, Any]) -> None:
+    model = ScriptedChatModel(script=demo_script)
+    runtime = Runtime.load("demo", models={"default": model})
+    bus = EventBus()
+    ends: list[Event] = []
+    bus.add_handler(lambda e: ends.append(e) if e.type == "run_finished" else None)
+    async with runtime.open_store_and_tools() as (saver, index):
+        orch = runtime.orchestrator(saver, index=index, bus=bus)
+        first = await orch.run(TASK, session_id="s1", run_id="r1")
+        await orch.run(TASK, session_id="s1", run_id="r2")  # r1 is no longer the session's latest run
+        calls = len(model.calls)
+        again = await asyncio.wait_for(orch.resume("r1"), timeout=20)
+    assert again.status == "finished" and again.winner == first.winner and again.state["run_id"] == "r1"
+    assert len(model.calls) == calls
+    assert ends[-1].data["already_finished"] is True

@@ -225,8 +225,10 @@ class Orchestrator:
         """The last state of `run_id` in its thread (runs are tagged `moot_run_id` in checkpoints)."""
         checkpointer = self.graph.checkpointer
         if checkpointer:
-            async for found in checkpointer.alist(config, filter={"moot_run_id": run_id}, limit=1):
-                return dict((await self.graph.aget_state(found.config)).values or {})
+            # collect first: the SQLite saver holds its lock while the listing is open
+            found = [c.config async for c in checkpointer.alist(config, filter={"moot_run_id": run_id}, limit=1)]
+            if found:
+                return dict((await self.graph.aget_state(found[0])).values or {})
         raise UsageError(f"run {run_id!r} has no checkpoint left in session {config['configurable']['thread_id']!r}")
 
     def _announce_finished(self, run_id: str, session_id: str, values: dict[str, Any]) -> None:

@@ -30,11 +30,11 @@ async def export_state(
 ) -> dict[str, Any]:
     """The JSON document of a run's latest state (default: the thread's latest run)."""
     if run_id is not None and graph.checkpointer is not None:
-        async for found in graph.checkpointer.alist(config, filter={"moot_run_id": run_id}, limit=1):
-            config = found.config
-            break
-        else:
+        # collect first: the SQLite saver holds its lock while the listing is open
+        found = [c.config async for c in graph.checkpointer.alist(config, filter={"moot_run_id": run_id}, limit=1)]
+        if not found:
             raise UsageError(f"run {run_id!r} has no checkpoint in session {config['configurable']['thread_id']!r}")
+        config = found[0]
     snapshot = await graph.aget_state(config)
     if not snapshot.values:
         raise UsageError(f"thread {config['configurable']['thread_id']!r} has no state to export")

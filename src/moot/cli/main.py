@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from moot.cli.live import JsonLines, LiveView
+from moot.cli.mcp import add_mcp_parser, run_mcp
 from moot.errors import ConfigError, MootError, UsageError
 from moot.events import EventBus
 from moot.orchestrator import new_id
@@ -63,12 +64,15 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--as-copy", action="store_true", help="import under a new run id and session")
     common(imp)
+    add_mcp_parser(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "mcp":  # the MCP servers run their own event loop
+            return run_mcp(args)
         return asyncio.run(_dispatch(args))
     except (ConfigError, UsageError) as exc:
         print(f"moot: error: {exc}", file=sys.stderr)
