@@ -27,6 +27,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from moot.errors import ModelError, UsageError
@@ -101,6 +102,15 @@ class ScriptedChatModel(BaseChatModel):
                 position = len(queue) - 1
             self._cursor[key] = position + 1
             return queue[position]
+
+    def bind_tools(self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any) -> Any:
+        """Bind tools as a provider would (OpenAI format); the script supplies the tool calls.
+
+        The bound tools and the choice reach the script's `info["kwargs"]` and `calls`, so a test
+        can check what the caller offered (LangMem's trustcall binds its schemas this way).
+        """
+        formatted = [convert_to_openai_tool(t) for t in tools]
+        return self.bind(tools=formatted, tool_choice=tool_choice, **kwargs)
 
     def _answer(self, messages: list[BaseMessage], run_manager: Any, kwargs: dict[str, Any]) -> ChatResult:
         meta = dict(getattr(run_manager, "metadata", None) or {})
