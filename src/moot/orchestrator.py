@@ -143,7 +143,7 @@ class Orchestrator:
         if self.index is not None:
             await self.index.add(run_id, session_id, self.workspace, task, user_id, self.workspace_path)
         start = initial_state(task, run_id=run_id, session_id=session_id, user_id=user_id)
-        return await self._drive(start, run_id, session_id, user_id, {"task": task, "resumed": False})
+        return await self._drive(start, run_id, session_id, user_id, {"task": task, "user_id": user_id, "resumed": False})
 
     async def resume(self, run_id: str) -> RunResult:
         """Continue an interrupted run from its last checkpoint; a finished run is returned as is."""
@@ -170,7 +170,7 @@ class Orchestrator:
         if values.get("done") and not snapshot.next:
             self._announce_finished(run_id, record.thread_id, values)
             return RunResult(run_id, record.thread_id, "finished", values)
-        return await self._drive(None, run_id, record.thread_id, record.user_id, {"task": record.task, "resumed": True})
+        return await self._drive(None, run_id, record.thread_id, record.user_id, {"task": record.task, "user_id": record.user_id, "resumed": True})
 
     async def _drive(
         self, start: dict[str, Any] | None, run_id: str, session_id: str, user_id: str, info: dict[str, Any]

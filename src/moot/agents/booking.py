@@ -63,7 +63,7 @@ class BookingAgent(SkillAgent):
             shapes = [
                 {
                     "type": "object",
-                    "properties": {"tool": {"const": t["name"]}, "arguments": t["input_schema"] or {"type": "object"}},
+                    "properties": {"tool": {"const": t["name"]}, "arguments": bounded(t["input_schema"] or {"type": "object"})},
                     "required": ["tool", "arguments"],
                     "additionalProperties": False,
                 }
@@ -72,6 +72,7 @@ class BookingAgent(SkillAgent):
             schema["$defs"]["ToolCallIntent"] = {"anyOf": shapes}
             return BookingOutput, schema, {"tools": {t["name"]: t["input_schema"] for t in catalog}}
         item["properties"]["tool"] = {"type": "string", "enum": [t["name"] for t in catalog]}
+        item["properties"]["arguments"] = {"type": "object", "additionalProperties": SCALAR, "maxProperties": 8}
         return BookingOutput, schema, {"tools": {t["name"]: {"type": "object"} for t in catalog}}
 
     def prompt_values(self, snapshot: Mapping[str, Any], ctx: AgentContext) -> dict[str, str]:
@@ -102,6 +103,28 @@ class BookingAgent(SkillAgent):
             for c in output.tool_calls
         ]
         return AgentResult(updates={"history": entries}, events=events)
+
+
+SCALAR: dict[str, Any] = {"anyOf": [{"type": "string", "maxLength": 80}, {"type": "number"}, {"type": "boolean"}]}
+"""An argument value of a tool without a schema, bounded so that a constrained model closes it."""
+
+
+def bounded(schema: Any, max_length: int = 120) -> Any:
+    """A copy of a tool's JSON schema for the model's *constraint*: strings get a `maxLength`.
+
+    MCP servers rarely bound their strings; a small constrained model then fills one until its
+    token limit and the answer is cut off. Validation still uses the server's own schema.
+    """
+    if isinstance(schema, list):
+        return [bounded(s, max_length) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: bounded(v, max_length) for k, v in schema.items()}
+    kinds = out.get("type")
+    is_string = kinds == "string" or (isinstance(kinds, list) and "string" in kinds)
+    if is_string and not any(k in out for k in ("maxLength", "enum", "const", "format", "pattern")):
+        out["maxLength"] = max_length
+    return out
 
 
 def _outcome_line(entry: Mapping[str, Any], limit: int = 600) -> str:
