@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command != "mcp":
+        # in-process MCP servers log each tool error; the live view and the history already show them
+        logging.getLogger("fastmcp").setLevel(logging.CRITICAL)
     try:
         if args.command == "mcp":  # the MCP servers run their own event loop
             return run_mcp(args)
