@@ -35,9 +35,11 @@ from moot.workspace.loader import Workspace, load_workspace
 class Runtime:
     """Everything a workspace needs to run deliberations."""
 
-    def __init__(self, workspace: Workspace, models: Mapping[str, BaseChatModel]) -> None:
+    def __init__(self, workspace: Workspace, models: Mapping[str, BaseChatModel], memory: Any = None) -> None:
         self.workspace = workspace
         self.models = dict(models)
+        self.memory = memory
+        """The process's MemoryManager (shared by every workspace), or None: no recall."""
         self.agents: dict[str, Agent] = dict(workspace.agents)
         self.tools: ToolCaller | None = None
 
@@ -88,13 +90,14 @@ class Runtime:
         *,
         models: Mapping[str, BaseChatModel] | None = None,
         model_override: str | None = None,
+        memory: Any = None,
     ) -> Runtime:
         """Load a workspace (built-in name or folder) and make its models (or use `models`)."""
         ws = load_workspace(workspace)
         if models is None:
             specs = {name: spec.model_dump() for name, spec in ws.spec.models.items()}
             models = make_models(specs, root=ws.root, override=model_override)
-        return cls(ws, models)
+        return cls(ws, models, memory)
 
     def graph(self, checkpointer: BaseCheckpointSaver | None = None, *, drawing: bool = False) -> CompiledStateGraph:
         """The compiled graph. With `drawing`, a workspace's tool node is drawn without connecting
@@ -113,6 +116,8 @@ class Runtime:
             token_budget=ws.spec.limits.token_budget,
             tools=tools,
             tool_errors=ws.spec.tool_errors,
+            memory=self.memory,
+            memory_budget=ws.spec.memory.budget,
             name=ws.name,
         )
 

@@ -57,6 +57,8 @@ class AgentContext:
     model: BaseChatModel
     stage_weights: Mapping[str, float] = field(default_factory=dict)
     max_repairs: int = 2
+    memory: str = ""
+    """What the MemoryManager recalled for this call (within the agent's token budget), or ''."""
 
 
 @dataclass

@@ -86,6 +86,7 @@ class BookingAgent(SkillAgent):
 
     def brief_sections(self) -> tuple[tuple[str, str], ...]:
         return (
+            ("memory", "What you remember"),
             ("task", "Task"),
             ("decision", "Decision"),
             ("candidates", "Chosen candidate"),

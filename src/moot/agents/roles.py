@@ -53,7 +53,7 @@ class ProposerAgent(SkillAgent):
         return schema, schema.model_json_schema(), {}
 
     def brief_sections(self) -> tuple[tuple[str, str], ...]:
-        return (("task", "Task"), ("candidates", "Earlier candidates"), ("reviews", "Reviews"), ("decision", "Last decision"))
+        return (("memory", "What you remember"), ("task", "Task"), ("candidates", "Earlier candidates"), ("reviews", "Reviews"), ("decision", "Last decision"))
 
     def to_result(self, output: Any, snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
         cands = _unique_ids(output.candidates)

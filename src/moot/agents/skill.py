@@ -97,7 +97,13 @@ class SkillAgent(Agent):
 
     def brief_sections(self) -> tuple[tuple[str, str], ...]:
         """The parts of the snapshot shown to the model under the system prompt, in order."""
-        return (("task", "Task"), ("candidates", "Candidates"), ("reviews", "Reviews"), ("ranking", "Ranking"))
+        return (
+            ("memory", "What you remember"),
+            ("task", "Task"),
+            ("candidates", "Candidates"),
+            ("reviews", "Reviews"),
+            ("ranking", "Ranking"),
+        )
 
     def prompt_values(self, snapshot: Mapping[str, Any], ctx: AgentContext) -> dict[str, str]:
         """Short text renderings of the snapshot for the prompt: small models need small prompts."""
@@ -118,6 +124,8 @@ class SkillAgent(Agent):
                 for r in e["content"].get("reviews", [])
             ),
         }
+        if ctx.memory:
+            values["memory"] = ctx.memory
         decision = snapshot.get("decision") or {}
         if decision:
             values["decision"] = f"winner {decision.get('winner')}: {decision.get('rationale', '')}"

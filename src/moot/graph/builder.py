@@ -53,6 +53,8 @@ def build_graph(
     token_budget: int | None = None,
     tools: ToolCaller | None = None,
     tool_errors: Literal["continue", "fail"] = "continue",
+    memory: Any = None,
+    memory_budget: int = 0,
     name: str = "moot",
 ) -> CompiledStateGraph:
     """Compile the deliberation graph of a workspace; with `tools`, a tool node executes intents."""
@@ -73,6 +75,8 @@ def build_graph(
                 model=model_for(agent, models),
                 max_repairs=max_repairs,
                 token_budget=token_budget,
+                memory=memory,
+                memory_budget=memory_budget,
             ),
         )
         graph.add_edge(agent.name, STAGE_ROUTER)

@@ -11,6 +11,7 @@ therefore never emit lifecycle events themselves.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -39,6 +40,8 @@ def make_agent_node(
     model: BaseChatModel,
     max_repairs: int,
     token_budget: int | None = None,
+    memory: Any = None,
+    memory_budget: int = 0,
 ) -> NodeFn:
     """The LangGraph node that runs `agent` under the write policy."""
 
@@ -58,6 +61,11 @@ def make_agent_node(
         )
         if token_budget is not None and (used := used_tokens(state.get("usage"))) >= token_budget:
             raise TokenBudgetExceeded(used, token_budget, agent=agent.name, stage=stage)
+        recalled = ""
+        if memory is not None and memory_budget > 0 and state.get("user_id"):
+            found = await memory.recall(state.get("session_id", ""), state["user_id"], state.get("task") or "", memory_budget)
+            recalled = found.text
+        ctx = replace(ctx, memory=recalled) if recalled else ctx
         snapshot = {key: state.get(key) for key in agent.reads}
         emit({"type": "agent_started", "agent": agent.name, "stage": stage, "data": {"round": round_}})
         started = time.perf_counter()

@@ -49,6 +49,13 @@ class PriceSpec(_Spec):
     completion_per_mtok: float = Field(ge=0)
 
 
+class MemorySpec(_Spec):
+    """How agents use the process's MemoryManager, when the runtime has one."""
+
+    budget: int = Field(default=300, ge=0, le=8000)
+    """Tokens of recalled memory in each agent's prompt; 0 turns recall off."""
+
+
 class WorkspaceSpec(_Spec):
     """`moot.yaml`: name, models, limits and run settings of the workspace."""
 
@@ -62,6 +69,7 @@ class WorkspaceSpec(_Spec):
     mcp_servers: dict[str, ServerSpec] = Field(default_factory=dict)
     """MCP servers whose tools the booking agent may call (design §5)."""
     tool_errors: Literal["continue", "fail"] = "continue"
+    memory: MemorySpec = Field(default_factory=MemorySpec)
     """What a failed tool call does to the run: record it in history and go on, or end the run."""
 
 

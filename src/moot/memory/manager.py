@@ -1,0 +1,179 @@
+"""The MemoryManager: one per process, the only door agents and sessions use to memory (design §6).
+
+It owns the process's embedder and hybrid index and fronts the three layers:
+
+- **episodic**: what happened in runs (agent outputs, decisions, tool results) and the dialogue's
+  turns, recorded in an `EpisodicStore` (in-process or Redis) and indexed for recall;
+- **semantic**: facts, preferences and profile extracted by LangMem (`SemanticMemory`), searched
+  by meaning;
+- **procedural**: per-agent rules (`ProceduralMemory`), which shape prompts rather than recall.
+
+`recall(session, user, query, budget_tokens)` returns what fits the budget, with its sources:
+first the user's semantic memories (a bounded share of the budget: they are dense), then the
+hybrid retriever's packed context from the index. Every read and write is keyed by `user_id`,
+so no call path returns another user's memory.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from moot.errors import UsageError
+from moot.memory.episodic import EpisodicStore
+from moot.memory.index import HybridIndex
+from moot.memory.retrieval import RecallConfig, Retriever
+from moot.memory.types import Embedder, EpisodicRecord, MemoryItem
+
+SEMANTIC_HEADER = "Known about the user:"
+EPISODIC_HEADER = "From earlier conversations and runs:"
+
+
+@dataclass
+class MemoryRecall:
+    """Recalled context for a prompt: `text` never holds more than `budget` tokens."""
+
+    text: str
+    tokens: int
+    budget: int
+    items: list[MemoryItem] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def sources(self) -> dict[str, int]:
+        """How many recalled items came from each layer."""
+        return dict(Counter(item.layer for item in self.items))
+
+
+class MemoryManager:
+    """Recall within a token budget over every layer; record turns and runs."""
+
+    def __init__(
+        self,
+        *,
+        embedder: Embedder | None = None,
+        episodic: EpisodicStore | None = None,
+        semantic: Any = None,
+        procedural: Any = None,
+        config: RecallConfig | None = None,
+        semantic_share: float = 0.3,
+        semantic_limit: int = 5,
+    ) -> None:
+        if embedder is None:
+            from moot.memory.embedder import get_embedder
+
+            embedder = get_embedder()
+        self.embedder = embedder
+        self.index = HybridIndex(embedder)
+        self.retriever = Retriever(self.index, config)
+        self.episodic = episodic
+        self.semantic = semantic
+        self.procedural = procedural
+        self.semantic_share = semantic_share
+        self.semantic_limit = semantic_limit
+
+    # -- writing ----------------------------------------------------------------------------
+    def add_turn(
+        self,
+        user_id: str,
+        session_id: str,
+        speaker: str,
+        text: str,
+        *,
+        ts: float | None = None,
+        date: str | None = None,
+        turn_id: str | None = None,
+    ) -> MemoryItem:
+        """Index one dialogue turn of a session (what later questions will ask about)."""
+        _require(user_id)
+        meta: dict[str, Any] = {"speaker": speaker}
+        if date:
+            meta["date"] = date
+        item = MemoryItem(
+            id=turn_id or f"turn-{uuid.uuid4().hex[:12]}",
+            layer="episodic",
+            text=f"{speaker}: {text}",
+            user_id=user_id,
+            session_id=session_id,
+            ts=ts if ts is not None else time.time(),
+            meta=meta,
+        )
+        self.index.add([item])
+        return item
+
+    async def record(self, records: list[EpisodicRecord]) -> None:
+        """Record run entries in the episodic store and index them for recall."""
+        for record in records:
+            _require(record.user_id)
+        if self.episodic is not None:
+            await self.episodic.record(records)
+        self.index.add(
+            [
+                MemoryItem(
+                    id=r.id or f"ep-{uuid.uuid4().hex[:12]}",
+                    layer="episodic",
+                    text=r.text,
+                    user_id=r.user_id,
+                    session_id=r.session_id,
+                    ts=r.ts,
+                    meta={"speaker": r.agent, "kind": r.kind, "stage": r.stage, "run_id": r.run_id},
+                )
+                for r in records
+            ]
+        )
+
+    def forget_user(self, user_id: str) -> int:
+        """Drop a user's items from the index (the stores delete their own: `delete_user`)."""
+        _require(user_id)
+        shard = self.index.shard(user_id)
+        if shard is None:
+            return 0
+        return self.index.remove([item.id for row, item in enumerate(shard.items) if item is not None and shard.alive[row]])
+
+    # -- reading ----------------------------------------------------------------------------
+    async def recall(self, session_id: str, user_id: str, query: str, budget_tokens: int = 1000) -> MemoryRecall:
+        """The user's most relevant memories for `query`, within `budget_tokens` (a hard cap)."""
+        _require(user_id)
+        started = time.perf_counter()
+        parts: list[str] = []
+        items: list[MemoryItem] = []
+        used = 0
+        if self.semantic is not None and budget_tokens > 0:
+            share = int(budget_tokens * self.semantic_share)
+            found = await self.semantic.search(user_id, query, limit=self.semantic_limit)
+            lines = [SEMANTIC_HEADER]
+            spent = self.embedder.count_tokens(SEMANTIC_HEADER)
+            for item in found:
+                cost = self.embedder.count_tokens(item.text) + 1
+                if spent + cost > share:
+                    break
+                lines.append(item.text)
+                items.append(item)
+                spent += cost
+            if len(lines) > 1:
+                parts.append("\n".join(lines))
+                used = spent
+        searched = time.perf_counter()
+        header_cost = self.embedder.count_tokens(EPISODIC_HEADER) + 2
+        rest = budget_tokens - used - header_cost
+        packed = self.retriever.recall(user_id, query, rest) if rest > 0 else None
+        if packed is not None and packed.items:
+            parts.append(f"{EPISODIC_HEADER}\n{packed.text}")
+            items.extend(packed.items)
+            used += packed.tokens + header_cost
+        text = "\n\n".join(parts)
+        timings = {"semantic": searched - started, "total": time.perf_counter() - started}
+        if packed is not None:
+            timings.update({f"episodic_{k}": v for k, v in packed.timings.items()})
+        return MemoryRecall(text=text, tokens=used if text else 0, budget=budget_tokens, items=items, timings=timings)
+
+
+def _require(user_id: str) -> None:
+    if not user_id:
+        raise UsageError("memory needs a user_id: every memory belongs to one user")
+
+
+__all__ = ["EPISODIC_HEADER", "SEMANTIC_HEADER", "MemoryManager", "MemoryRecall"]

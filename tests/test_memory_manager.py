@@ -1,0 +1,105 @@
+"""The MemoryManager: recall over the layers within a budget, isolation, and recall in agents' prompts."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from conftest import scripted_runtime
+
+from moot.errors import UsageError
+from moot.memory.embedder import get_embedder
+from moot.memory.episodic import InProcessEpisodic
+from moot.memory.manager import EPISODIC_HEADER, SEMANTIC_HEADER, MemoryManager
+from moot.memory.semantic import SemanticMemory
+from moot.memory.stores import memory_store
+from moot.memory.types import EpisodicRecord
+
+TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
+DIALOGUE = [
+    ("Ana", "I am vegetarian, so no seafood dinners please."),
+    ("Bot", "Noted, vegetarian restaurants only."),
+    ("Ana", "My sister Rita lives in Porto and might join for a day."),
+    ("Bot", "Then a day trip to Porto could work."),
+    ("Ana", "I hate early flights; anything before 9 am is out."),
+    ("Bot", "Understood, late morning departures."),
+] + [("Ana", f"Small talk number {i} about the weather and football.") for i in range(30)]
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Any:
+    return get_embedder("wordllama")
+
+
+def _manager(embedder: Any, **kwargs: Any) -> MemoryManager:
+    manager = MemoryManager(embedder=embedder, **kwargs)
+    for i, (speaker, text) in enumerate(DIALOGUE):
+        manager.add_turn("ana", f"s{i // 6}", speaker, text, ts=1_700_000_000 + i * 60, turn_id=f"t{i}")
+    return manager
+
+
+async def test_recall_finds_what_matters_within_the_budget(embedder: Any) -> None:
+    manager = _manager(embedder)
+    for budget in (40, 120, 400):
+        found = await manager.recall("s9", "ana", "Which flight times does Ana refuse?", budget)
+        assert found.tokens <= budget
+        assert embedder.count_tokens(found.text) <= budget
+    found = await manager.recall("s9", "ana", "Which flight times does Ana refuse?", 400)
+    assert "early flights" in found.text and found.text.startswith(EPISODIC_HEADER)
+    assert found.sources == {"episodic": len(found.items)}
+    assert "t4" in [item.id for item in found.items]
+
+
+async def test_no_call_path_returns_another_users_memory(embedder: Any) -> None:
+    manager = _manager(embedder)
+    manager.add_turn("bob", "b1", "Bob", "I love seafood and early flights.", turn_id="b-t1")
+    for query in ("early flights", "seafood", "vegetarian", "Ana"):
+        found = await manager.recall("b1", "bob", query, 500)
+        assert {item.user_id for item in found.items} <= {"bob"}
+        assert "vegetarian" not in found.text and "Porto" not in found.text
+    with pytest.raises(UsageError):
+        await manager.recall("s", "", "anything", 100)
+    assert manager.forget_user("bob") == 1
+    assert (await manager.recall("b1", "bob", "seafood", 500)).items == []
+
+
+async def test_semantic_memories_come_first_in_a_bounded_share(embedder: Any) -> None:
+    semantic = SemanticMemory(memory_store(embedder=embedder), None, embedder=embedder)
+    await semantic.remember("ana", "Ana is vegetarian")
+    await semantic.remember("ana", "Ana refuses flights before 9 am")
+    await semantic.remember("zoe", "Zoe only flies business class")
+    manager = _manager(embedder, semantic=semantic, semantic_share=0.3)
+    found = await manager.recall("s9", "ana", "What does Ana eat and when does she fly?", 300)
+    assert found.text.startswith(SEMANTIC_HEADER) and "Ana is vegetarian" in found.text
+    assert "business class" not in found.text
+    assert found.sources.get("semantic", 0) >= 1 and found.sources.get("episodic", 0) >= 1
+    assert found.tokens <= 300
+
+
+async def test_run_records_go_to_the_episodic_store_and_to_recall(embedder: Any) -> None:
+    episodic = InProcessEpisodic()
+    manager = MemoryManager(embedder=embedder, episodic=episodic)
+    record = EpisodicRecord(
+        user_id="ana", session_id="s1", run_id="r1", task=TASK, stage="synthesis", agent="synthesizer", round=1,
+        kind="decision", text="synthesizer chose alfama-walks: walkable, cheap, low risk", ts=time.time(), id="r1-d",
+    )
+    await manager.record([record])
+    assert [r.id for r in await episodic.query("ana", kind="decision")] == ["r1-d"]
+    found = await manager.recall("s2", "ana", "which plan did the synthesizer choose last time?", 200)
+    assert "alfama-walks" in found.text
+
+
+async def test_agents_receive_recall_in_their_prompt(embedder: Any, demo_script: dict[str, Any]) -> None:
+    manager = _manager(embedder)
+    runtime, model = scripted_runtime(demo_script)
+    runtime.memory = manager
+    await runtime.orchestrator().run(TASK, user_id="ana")
+    prompts = {c["agent"]: c["messages"][-1].content for c in model.calls}
+    assert "What you remember:" in prompts["optimistic"]
+    assert any(t in prompts["optimistic"] for t in ("vegetarian", "early flights", "Porto"))
+
+    stranger, model2 = scripted_runtime(demo_script)
+    stranger.memory = manager
+    await stranger.orchestrator().run(TASK, user_id="someone-else")
+    assert all("What you remember" not in c["messages"][-1].content for c in model2.calls)
