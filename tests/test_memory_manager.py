@@ -6,15 +6,18 @@ import time
 from typing import Any
 
 import pytest
+from langchain_core.messages import AIMessage
 from conftest import scripted_runtime
 
 from moot.errors import UsageError
+from moot.events import EventBus
 from moot.memory.embedder import get_embedder
 from moot.memory.episodic import InProcessEpisodic
 from moot.memory.manager import EPISODIC_HEADER, SEMANTIC_HEADER, MemoryManager
 from moot.memory.semantic import SemanticMemory
 from moot.memory.stores import memory_store
 from moot.memory.types import EpisodicRecord
+from moot.models.scripted import ScriptedChatModel
 
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
 DIALOGUE = [
@@ -103,3 +106,43 @@ async def test_agents_receive_recall_in_their_prompt(embedder: Any, demo_script:
     stranger.memory = manager
     await stranger.orchestrator().run(TASK, user_id="someone-else")
     assert all("What you remember" not in c["messages"][-1].content for c in model2.calls)
+
+
+async def test_compaction_keeps_the_facts_that_later_turns_ask_about(embedder: Any) -> None:
+    """A long scripted dialogue: the old turns become one summary; recall of a fact the summary
+    kept still finds it, and the recalled context no longer grows with the dialogue."""
+    manager = MemoryManager(embedder=embedder, episodic=InProcessEpisodic())
+    for i, (speaker, text) in enumerate(DIALOGUE):
+        manager.add_turn("ana", "long", speaker, text, ts=time.time() + i, turn_id=f"L{i}")
+    summary = "Ana is vegetarian. Her sister Rita lives in Porto and may join for a day. Ana refuses flights before 9 am."
+    model = ScriptedChatModel(script=[summary])
+    before = manager.index.count("ana")
+    made = await manager.compact("ana", "long", model, keep_recent=10)
+    assert made is not None and manager.index.count("ana") == before - (len(DIALOGUE) - 10) + 1
+    assert "Keep every fact" in model.calls[0]["messages"][0].content
+    assert "vegetarian, so no seafood" in model.calls[0]["messages"][1].content  # the old turns were summarised
+    found = await manager.recall("long", "ana", "Where does Ana's sister live?", 150)
+    assert "Rita lives in Porto" in found.text and found.tokens <= 150
+    stored = await manager.episodic.query("ana", kind="summary")
+    assert stored and stored[0].data["replaces"][0] == "L0"
+    assert await manager.compact("ana", "long", model, keep_recent=10) is None  # nothing old enough is left
+
+
+async def test_observed_runs_are_recorded_and_recalled_by_their_user(embedder: Any, demo_script: dict[str, Any]) -> None:
+    episodic = InProcessEpisodic()
+    extractor = ScriptedChatModel(script=[AIMessage(content="")])  # extracts nothing; we check what it was given
+    semantic = SemanticMemory(memory_store(embedder=embedder), extractor, embedder=embedder)
+    manager = MemoryManager(embedder=embedder, episodic=episodic, semantic=semantic)
+    runtime, _ = scripted_runtime(demo_script)
+    bus = EventBus()
+    recorder = manager.observe(bus)
+    await runtime.orchestrator(bus=bus).run(TASK, user_id="ana", session_id="trip")
+    await recorder.flush()
+    kinds = {r.kind for r in await episodic.query("ana", session_id="trip")}
+    assert {"proposal", "review", "decision"} <= kinds
+    found = await manager.recall("next", "ana", "Which Lisbon plan was chosen last time?", 300)
+    assert "alfama-walks" in found.text
+    assert (await manager.recall("next", "bob", "Which Lisbon plan was chosen last time?", 300)).items == []
+    await semantic.flush()  # extraction ran in the background, after the run had finished
+    seen = " ".join(str(m.content) for call in extractor.calls for m in call["messages"])
+    assert "The moot chose alfama-walks" in seen and TASK in seen

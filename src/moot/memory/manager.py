@@ -22,12 +22,22 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+
 from moot.errors import UsageError
+from moot.events import Event, EventBus
 from moot.memory.episodic import EpisodicStore
 from moot.memory.index import HybridIndex
+from moot.memory.recorder import EpisodicRecorder
 from moot.memory.retrieval import RecallConfig, Retriever
 from moot.memory.types import Embedder, EpisodicRecord, MemoryItem
 
+COMPACT_PROMPT = (
+    "Summarise this part of a conversation for a memory that later questions will be asked of. "
+    "Keep every fact: names, places, dates, numbers, preferences, plans and decisions. Drop "
+    "greetings and small talk. Answer with the summary only, as short sentences."
+)
 SEMANTIC_HEADER = "Known about the user:"
 EPISODIC_HEADER = "From earlier conversations and runs:"
 
@@ -132,6 +142,73 @@ class MemoryManager:
         if shard is None:
             return 0
         return self.index.remove([item.id for row, item in enumerate(shard.items) if item is not None and shard.alive[row]])
+
+    def observe(self, bus: EventBus) -> EpisodicRecorder:
+        """Record every run on `bus` (episodic store and index), and after each finished run
+        schedule semantic extraction of its task and outcome in the background."""
+        recorder = EpisodicRecorder(self)
+        recorder.attach(bus)
+        runs: dict[str, tuple[str, str]] = {}
+
+        def on_event(event: Event) -> None:
+            if event.type == "run_started":
+                runs[event.run_id] = (str(event.data.get("user_id") or ""), str(event.data.get("task") or ""))
+            elif event.type in ("run_finished", "run_failed"):
+                user, task = runs.pop(event.run_id, ("", ""))
+                if event.type == "run_finished" and user and self.semantic is not None:
+                    decision = event.data.get("decision") or {}
+                    outcome = f"The moot chose {decision.get('winner')}: {decision.get('rationale', '')}"
+                    self.semantic.schedule(user, task, session_id=event.session_id, outcome=outcome)
+
+        bus.add_handler(on_event)
+        return recorder
+
+    async def compact(self, user_id: str, session_id: str, model: BaseChatModel, *, keep_recent: int = 20) -> MemoryItem | None:
+        """Fold a session's older items into one summary stored with the session.
+
+        The newest `keep_recent` items stay as they are; the older ones are summarised by
+        `model` (told to keep every name, date, number and preference), the summary is indexed
+        and recorded as an episodic `summary`, and the originals leave the index (the episodic
+        store keeps them). Recall then packs one dense summary instead of many turns, so the
+        prompt does not grow with the dialogue.
+        """
+        _require(user_id)
+        shard = self.index.shard(user_id)
+        rows = list(shard.session_rows.get(session_id, [])) if shard is not None else []
+        old = [shard.items[r] for r in rows[: max(0, len(rows) - keep_recent)]] if shard is not None else []
+        old = [item for item in old if item is not None]
+        if len(old) < 2:
+            return None
+        transcript = "\n".join(item.text for item in old)
+        answer = await model.ainvoke(
+            [
+                SystemMessage(content=COMPACT_PROMPT),
+                HumanMessage(content=transcript[:24_000]),
+            ]
+        )
+        text = answer.content if isinstance(answer.content, str) else str(answer.content)
+        summary = MemoryItem(
+            id=f"summary-{session_id}-{uuid.uuid4().hex[:8]}",
+            layer="summary",
+            text=f"Summary of earlier turns: {text.strip()}",
+            user_id=user_id,
+            session_id=session_id,
+            ts=old[-1].ts,
+            meta={k: v for k, v in old[-1].meta.items() if k == "date"} | {"speaker": "summary"},
+        )
+        self.index.remove([item.id for item in old])
+        self.index.add([summary])
+        if self.episodic is not None:
+            await self.episodic.record(
+                [
+                    EpisodicRecord(
+                        user_id=user_id, session_id=session_id, run_id="", task="", stage="", agent="memory",
+                        round=0, kind="summary", text=summary.text, ts=time.time(), id=summary.id,
+                        data={"replaces": [item.id for item in old]},
+                    )
+                ]
+            )
+        return summary
 
     # -- reading ----------------------------------------------------------------------------
     async def recall(self, session_id: str, user_id: str, query: str, budget_tokens: int = 1000) -> MemoryRecall:
