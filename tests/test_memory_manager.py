@@ -9,13 +9,14 @@ import pytest
 from langchain_core.messages import AIMessage
 from conftest import scripted_runtime
 
-from moot.errors import UsageError
+from moot.errors import PolicyViolation, UsageError
 from moot.events import EventBus
 from moot.memory.embedder import get_embedder
 from moot.memory.episodic import InProcessEpisodic
 from moot.memory.manager import EPISODIC_HEADER, SEMANTIC_HEADER, MemoryManager
 from moot.memory.semantic import SemanticMemory
 from moot.memory.stores import memory_store
+from moot.memory.tools import MemoryTools
 from moot.memory.types import EpisodicRecord
 from moot.models.scripted import ScriptedChatModel
 
@@ -146,3 +147,30 @@ async def test_observed_runs_are_recorded_and_recalled_by_their_user(embedder: A
     await semantic.flush()  # extraction ran in the background, after the run had finished
     seen = " ".join(str(m.content) for call in extractor.calls for m in call["messages"])
     assert "The moot chose alfama-walks" in seen and TASK in seen
+
+
+async def test_memory_tools_follow_the_write_policy_and_stay_in_the_users_namespace(embedder: Any) -> None:
+    semantic = SemanticMemory(memory_store(embedder=embedder), None, embedder=embedder)
+    tools = MemoryTools(semantic, writers=["synthesizer"])
+    with pytest.raises(PolicyViolation, match="'critic' may not write 'memory'; allowed writers: synthesizer"):
+        tools.for_agent("critic", "ana", write=True)
+    search, manage = tools.for_agent("synthesizer", "ana", write=True)
+    assert (search.name, manage.name) == ("search_memory", "manage_memory")
+    await manage.ainvoke({"action": "create", "content": "Ana prefers trains to planes"})
+    (bob_search,) = tools.for_agent("critic", "bob")
+    assert "trains" not in str(await bob_search.ainvoke({"query": "trains"}))
+    assert "trains" in str(await search.ainvoke({"query": "how does Ana like to travel?"}))
+    assert [m.text for m in await semantic.search("ana", "travel", 5) if "trains" in m.text]
+
+
+def test_memory_writers_come_from_the_policy_file(workspace_copy: Any) -> None:
+    from moot.errors import WorkspaceError
+    from moot.workspace.loader import load_workspace
+
+    policy = workspace_copy / "policy.yaml"
+    policy.write_text(policy.read_text() + "memory_writers: [synthesizer]\n")
+    assert load_workspace(workspace_copy).policy.memory_writers == {"synthesizer"}
+    policy.write_text(policy.read_text().replace("memory_writers: [synthesizer]", "memory_writers: [nobody]"))
+    with pytest.raises(WorkspaceError, match="memory writer 'nobody'") as info:
+        load_workspace(workspace_copy)
+    assert info.value.line == len(policy.read_text().splitlines())

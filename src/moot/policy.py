@@ -52,6 +52,8 @@ class WritePolicy:
     writers: Mapping[str, frozenset[str]]
     on_violation: Literal["fail", "skip"] = "fail"
     agents: frozenset[str] = field(default_factory=frozenset)
+    memory_writers: frozenset[str] = field(default_factory=frozenset)
+    """Agents that may write semantic memory through the `manage_memory` tool (none by default)."""
 
     @classmethod
     def from_mapping(
@@ -67,10 +69,10 @@ class WritePolicy:
         """
         agent_names = frozenset(agents)
         data = dict(data or {})
-        unknown_top = set(data) - {"writers", "on_violation"}
+        unknown_top = set(data) - {"writers", "on_violation", "memory_writers"}
         if unknown_top:
             raise PolicyConfigError(
-                f"{where}: unknown field(s) {sorted(unknown_top)}; expected 'writers', 'on_violation'",
+                f"{where}: unknown field(s) {sorted(unknown_top)}; expected 'writers', 'on_violation', 'memory_writers'",
                 loc=(sorted(unknown_top)[0],),
             )
         on_violation = data.get("on_violation", "fail")
@@ -101,7 +103,15 @@ class WritePolicy:
                         loc=("writers", key, i),
                     )
             writers[key] = frozenset(names)
-        return cls(writers=writers, on_violation=on_violation, agents=agent_names)
+        memory_writers = data.get("memory_writers") or []
+        if isinstance(memory_writers, str) or not isinstance(memory_writers, Iterable):
+            raise PolicyConfigError(f"{where}: memory_writers must be a list of agents", loc=("memory_writers",))
+        for i, name in enumerate(memory_writers):
+            if name not in agent_names:
+                raise PolicyConfigError(
+                    f"{where}: memory writer {name!r} is not an agent of the workspace", loc=("memory_writers", i)
+                )
+        return cls(writers=writers, on_violation=on_violation, agents=agent_names, memory_writers=frozenset(memory_writers))
 
     def allowed(self, key: str) -> frozenset[str]:
         """The writers of `key`, with `*` expanded to the workspace's agents."""
