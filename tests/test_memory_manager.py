@@ -174,3 +174,28 @@ def test_memory_writers_come_from_the_policy_file(workspace_copy: Any) -> None:
     with pytest.raises(WorkspaceError, match="memory writer 'nobody'") as info:
         load_workspace(workspace_copy)
     assert info.value.line == len(policy.read_text().splitlines())
+
+
+def test_moot_run_with_a_user_remembers_across_processes(tmp_path: Any) -> None:
+    """`moot run --user` records the run in the embedded memory under $MOOT_HOME; the next
+    process loads it (the recall index snapshot) and recalls it for that user only."""
+    import subprocess
+
+    import numpy as np
+    from clitools import cli_env, moot_cmd
+    from conftest import DATA
+
+    home = tmp_path / "home"
+    script = f"scripted:{DATA / 'demo_script.json'}"
+    for user in ("ana", "ana"):
+        done = subprocess.run(moot_cmd("run", TASK, "--model", script, "--user", user, "--json"), env=cli_env(home),
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    snapshot = np.load(home / "memory" / "index.npz", allow_pickle=False)
+    assert set(snapshot["user_ids"].tolist()) == {"ana"}
+    texts = snapshot["texts"].tolist()
+    assert any("alfama-walks" in t for t in texts) and len(texts) >= 2 * 8  # both runs' entries
+    anon = subprocess.run(moot_cmd("run", TASK, "--model", script, "--user", "bob", "--no-memory"), env=cli_env(home),
+                          capture_output=True, text=True, timeout=120)
+    assert anon.returncode == 0
+    assert set(np.load(home / "memory" / "index.npz")["user_ids"].tolist()) == {"ana"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -42,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--session", default=None, help="session id (a LangGraph thread); default: a new session")
     run.add_argument("--user", default="", help="user id")
     run.add_argument("--json", action="store_true", help="print events as JSON lines instead of the live view")
+    run.add_argument(
+        "--no-memory", action="store_true", help="with --user, do not recall or record memory (default: both)"
+    )
     common(run)
 
     resume = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint")
@@ -105,10 +109,28 @@ async def _dispatch(args: argparse.Namespace) -> int:
         print(runtime.graph(drawing=True).get_graph().draw_mermaid())
         return 0
     task = runtime.orchestrator().check_task(args.task)  # before anything is written
-    async with runtime.open_store_and_tools(args.db) as (saver, index):
-        orch = runtime.orchestrator(saver, index=index, bus=_bus(args))
+    async with runtime.open_store_and_tools(args.db) as (saver, index), _memory(args) as memory:
+        runtime.memory = memory
+        bus = _bus(args)
+        recorder = memory.observe(bus) if memory is not None else None
+        orch = runtime.orchestrator(saver, index=index, bus=bus)
         result = await orch.run(task, session_id=args.session, user_id=args.user)
+        if recorder is not None:
+            await recorder.flush()
     return 0 if result.status == "finished" else 1
+
+
+def _memory(args: argparse.Namespace) -> Any:
+    """The user's embedded memory under $MOOT_HOME (recall before agents, record after), or none.
+
+    Memory belongs to a user: without `--user` there is nothing to recall or record. Semantic
+    extraction is left to the service, where it runs in the background of long-lived sessions.
+    """
+    if not args.user or args.no_memory:
+        return contextlib.nullcontext(None)
+    from moot.memory.setup import embedded_memory
+
+    return embedded_memory(None)
 
 
 async def _of_recorded_run(args: argparse.Namespace) -> int:

@@ -16,11 +16,15 @@ so no call path returns another user's memory.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -209,6 +213,24 @@ class MemoryManager:
                 ]
             )
         return summary
+
+    def save(self, path: str | Path) -> None:
+        """Write the index (items and vectors, no pickle) so a later process recalls the same."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, **self.index.to_arrays())
+        os.replace(tmp, path)  # a crash mid-write leaves the previous snapshot whole
+
+    def load(self, path: str | Path) -> bool:
+        """Replace the index with a snapshot from `save`, if there is one; True when loaded."""
+        path = Path(path)
+        if not path.is_file():
+            return False
+        with np.load(path, allow_pickle=False) as arrays:
+            self.index = HybridIndex.from_arrays(self.embedder, dict(arrays))
+        self.retriever = Retriever(self.index, self.retriever.config)
+        return True
 
     # -- reading ----------------------------------------------------------------------------
     async def recall(self, session_id: str, user_id: str, query: str, budget_tokens: int = 1000) -> MemoryRecall:
