@@ -199,3 +199,19 @@ def test_moot_run_with_a_user_remembers_across_processes(tmp_path: Any) -> None:
                           capture_output=True, text=True, timeout=120)
     assert anon.returncode == 0
     assert set(np.load(home / "memory" / "index.npz")["user_ids"].tolist()) == {"ana"}
+
+
+async def test_an_agents_prompt_is_built_from_its_procedural_rules(embedder: Any, demo_script: dict[str, Any]) -> None:
+    from moot.memory.procedural import RULES_HEADING, ProceduralMemory
+
+    procedural = ProceduralMemory(memory_store(embedder=embedder))
+    await procedural.set("critic", "Always check the total against the stated budget.", "budget misses in past runs")
+    await procedural.set("critic", "Always check the total against the budget; flag hidden fees.", "feedback: fees")
+    manager = MemoryManager(embedder=embedder, procedural=procedural)
+    runtime, model = scripted_runtime(demo_script)
+    runtime.memory = manager
+    await runtime.orchestrator().run(TASK, user_id="ana")
+    systems = {c["agent"]: c["messages"][0].content for c in model.calls}
+    assert systems["critic"].endswith(f"{RULES_HEADING}\nAlways check the total against the budget; flag hidden fees.")
+    assert RULES_HEADING not in systems["optimistic"]  # only the critic has rules
+    assert len(await procedural.history("critic")) == 2

@@ -59,6 +59,8 @@ class AgentContext:
     max_repairs: int = 2
     memory: str = ""
     """What the MemoryManager recalled for this call (within the agent's token budget), or ''."""
+    rules: str = ""
+    """The agent's current procedural rules (latest version in procedural memory), or ''."""
 
 
 @dataclass

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from moot.agents.base import Agent, AgentContext, AgentResult
 from moot.agents.schemas import NoteOutput
 from moot.agents.structured import ainvoke_structured, takes_response_format
+from moot.memory.rules import build_prompt
 from moot.stages.router import candidate_ids
 from moot.stages.rules import ExitRule
 
@@ -86,7 +87,7 @@ class SkillAgent(Agent):
 
     def messages(self, snapshot: Mapping[str, Any], ctx: AgentContext, json_schema: dict[str, Any]) -> list[BaseMessage]:
         values = self.prompt_values(snapshot, ctx)
-        system = render(self.prompt, values).strip()
+        system = build_prompt(render(self.prompt, values).strip(), ctx.rules)
         brief = "\n".join(f"{label}:\n{values[key]}" for key, label in self.brief_sections() if values.get(key))
         if takes_response_format(ctx.model):
             # the schema travels as the model's constraint, which also shows it to the LLM

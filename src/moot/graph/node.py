@@ -65,7 +65,12 @@ def make_agent_node(
         if memory is not None and memory_budget > 0 and state.get("user_id"):
             found = await memory.recall(state.get("session_id", ""), state["user_id"], state.get("task") or "", memory_budget)
             recalled = found.text
-        ctx = replace(ctx, memory=recalled) if recalled else ctx
+        rules = ""
+        if memory is not None and getattr(memory, "procedural", None) is not None:
+            procedure = await memory.procedural.get(agent.name)
+            rules = procedure.text if procedure is not None else ""
+        if recalled or rules:
+            ctx = replace(ctx, memory=recalled, rules=rules)
         snapshot = {key: state.get(key) for key in agent.reads}
         emit({"type": "agent_started", "agent": agent.name, "stage": stage, "data": {"round": round_}})
         started = time.perf_counter()

@@ -26,10 +26,11 @@ from langmem import create_prompt_optimizer
 
 from moot.errors import UsageError
 
+from moot.memory.rules import RULES_HEADING, build_prompt
+
 log = logging.getLogger(__name__)
 
 Source = Literal["manual", "optimizer", "feedback"]
-RULES_HEADING = "## Instructions and rules learned from experience"
 UPDATE_INSTRUCTIONS = (
     "These are the learned rules of the agent {agent!r}; they are appended to its fixed base "
     "prompt, which you cannot change:\n<base_prompt>\n{base}\n</base_prompt>\n"
@@ -71,14 +72,6 @@ def _procedure(item: Item) -> Procedure:
         source=value.get("source", "manual"),
         ts=float(value.get("ts", item.created_at.timestamp())),
     )
-
-
-def build_prompt(base_prompt: str, procedure: Procedure | str | None) -> str:
-    """The agent's prompt: its base prompt, then its current rules (if it has any)."""
-    text = procedure.text if isinstance(procedure, Procedure) else (procedure or "")
-    if not text.strip():
-        return base_prompt
-    return f"{base_prompt.rstrip()}\n\n{RULES_HEADING}\n{text.strip()}"
 
 
 def is_capable(model: BaseChatModel | None) -> bool:
@@ -203,4 +196,4 @@ class ProceduralMemory:
         return improved
 
 
-__all__ = ["ProceduralMemory", "Procedure", "build_prompt", "is_capable"]
+__all__ = ["RULES_HEADING", "ProceduralMemory", "Procedure", "build_prompt", "is_capable"]
