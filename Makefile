@@ -30,3 +30,7 @@ test: setup services
 bench: setup
 	$(PY) bench/overhead.py
 	$(PY) bench/checkpoints.py
+	$(PY) bench/tools.py
+	$(PY) bench/models.py
+	$(PY) bench/memory/locomo.py --systems moot,dense,store,rag
+	$(PY) bench/memory/scale.py

@@ -14,197 +14,21 @@ previous and next item, which is what neighbour expansion in `retrieval.py` walk
 from __future__ import annotations
 
 import json
-import math
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 
 from moot.errors import UsageError
 from moot.memory.embedder import count_tokens_batch, embed_query
-from moot.memory.retrieval_text import term_counts, terms
+from moot.memory.retrieval_rank import fuse_scores, rrf, top_rows
+from moot.memory.retrieval_shard import Filters, Shard
+from moot.memory.retrieval_text import terms
 from moot.memory.types import Embedder, MemoryItem
 
-Filters = Mapping[str, Any]
-_SCALARS = (str, int, float, bool)
-
-
-class _Postings:
-    """One term's rows and frequencies in growable arrays (amortised O(1) append)."""
-
-    __slots__ = ("rows", "tfs", "n")
-
-    def __init__(self) -> None:
-        self.rows = np.empty(4, dtype=np.int32)
-        self.tfs = np.empty(4, dtype=np.float32)
-        self.n = 0
-
-    def append(self, row: int, tf: int) -> None:
-        if self.n == len(self.rows):
-            self.rows = np.resize(self.rows, 2 * self.n)
-            self.tfs = np.resize(self.tfs, 2 * self.n)
-        self.rows[self.n] = row
-        self.tfs[self.n] = tf
-        self.n += 1
-
-
-class Shard:
-    """One user's items as parallel arrays; rows are never reused, removal clears `alive`."""
-
-    def __init__(self, dim: int, capacity: int = 256) -> None:
-        self.dim = dim
-        self.n = 0
-        self.vecs = np.zeros((capacity, dim), dtype=np.float32)
-        self.alive = np.zeros(capacity, dtype=bool)
-        self.ntok = np.zeros(capacity, dtype=np.int32)
-        self.doclen = np.zeros(capacity, dtype=np.float32)
-        self.ts = np.zeros(capacity, dtype=np.float64)
-        self.seq = np.zeros(capacity, dtype=np.float64)
-        self.prev = np.full(capacity, -1, dtype=np.int64)
-        self.next = np.full(capacity, -1, dtype=np.int64)
-        self.items: list[MemoryItem | None] = []
-        self.postings: dict[str, _Postings] = {}
-        self.columns: dict[str, np.ndarray] = {}
-        self.codes: dict[str, dict[Any, int]] = {}
-        self.session_rows: dict[str, list[int]] = {}
-        """rows of each session, sorted by seq (alive rows only)"""
-        self.dead = 0
-
-    # -- writing ------------------------------------------------------------------------------
-    def _grow(self, need: int) -> None:
-        cap = len(self.alive)
-        if need <= cap:
-            return
-        new = max(need, 2 * cap)
-        self.vecs = np.resize(self.vecs, (new, self.dim))
-        for name in ("alive", "ntok", "doclen", "ts", "seq"):
-            old = getattr(self, name)
-            grown = np.zeros(new, dtype=old.dtype)
-            grown[:cap] = old
-            setattr(self, name, grown)
-        for name in ("prev", "next"):
-            old = getattr(self, name)
-            grown = np.full(new, -1, dtype=old.dtype)
-            grown[:cap] = old
-            setattr(self, name, grown)
-        for key, col in self.columns.items():
-            grown = np.full(new, -1, dtype=np.int32)
-            grown[:cap] = col
-            self.columns[key] = grown
-
-    def _set_column(self, key: str, row: int, value: Any) -> None:
-        book = self.codes.setdefault(key, {})
-        if key not in self.columns:
-            self.columns[key] = np.full(len(self.alive), -1, dtype=np.int32)
-        code = book.setdefault(_norm(value), len(book))
-        self.columns[key][row] = code
-
-    def append(self, item: MemoryItem, vec: np.ndarray, ntok: int) -> int:
-        row = self.n
-        self._grow(row + 1)
-        self.n += 1
-        self.items.append(item)
-        self.vecs[row] = vec
-        self.alive[row] = True
-        self.ntok[row] = ntok
-        self.ts[row] = item.ts
-        self._set_column("layer", row, item.layer)
-        self._set_column("session_id", row, item.session_id)
-        for key, value in item.meta.items():
-            if isinstance(value, _SCALARS) and key != "seq":
-                self._set_column(key, row, value)
-        counts = term_counts(item.text)
-        self.doclen[row] = sum(counts.values())
-        for term, tf in counts.items():
-            postings = self.postings.get(term)
-            if postings is None:
-                postings = self.postings[term] = _Postings()
-            postings.append(row, tf)
-        self._link(row, item)
-        return row
-
-    def _link(self, row: int, item: MemoryItem) -> None:
-        rows = self.session_rows.setdefault(item.session_id, [])
-        seq = item.meta.get("seq")
-        self.seq[row] = float(seq) if isinstance(seq, (int, float)) else (self.seq[rows[-1]] + 1 if rows else 0.0)
-        pos = len(rows)
-        if rows and self.seq[rows[-1]] > self.seq[row]:  # out of order: find its place
-            pos = int(np.searchsorted(self.seq[np.asarray(rows)], self.seq[row], side="right"))
-        rows.insert(pos, row)
-        before = rows[pos - 1] if pos > 0 else -1
-        after = rows[pos + 1] if pos + 1 < len(rows) else -1
-        self.prev[row], self.next[row] = before, after
-        if before >= 0:
-            self.next[before] = row
-        if after >= 0:
-            self.prev[after] = row
-
-    def remove(self, row: int) -> None:
-        item = self.items[row]
-        if item is None:
-            return
-        before, after = int(self.prev[row]), int(self.next[row])
-        if before >= 0:
-            self.next[before] = after
-        if after >= 0:
-            self.prev[after] = before
-        self.session_rows[item.session_id].remove(row)
-        self.alive[row] = False
-        self.prev[row] = self.next[row] = -1
-        self.items[row] = None
-        self.dead += 1
-
-    # -- reading ------------------------------------------------------------------------------
-    def mask(self, filters: Filters | None = None) -> np.ndarray:
-        """Alive rows that match every filter (a value, or any of a list/tuple/set of values)."""
-        mask = self.alive[: self.n].copy()
-        for key, wanted in (filters or {}).items():
-            col = self.columns.get(key)
-            book = self.codes.get(key, {})
-            values = wanted if isinstance(wanted, (list, tuple, set, frozenset)) else [wanted]
-            codes = [book[_norm(v)] for v in values if _norm(v) in book]
-            if col is None or not codes:
-                return np.zeros(self.n, dtype=bool)
-            mask &= np.isin(col[: self.n], codes)
-        return mask
-
-    def dense(self, qvec: np.ndarray) -> np.ndarray:
-        """Cosine of every row with a unit query vector (rows are unit vectors too)."""
-        return self.vecs[: self.n] @ qvec
-
-    def bm25(self, query_terms: Iterable[str], mask: np.ndarray, k1: float = 1.2, b: float = 0.75) -> np.ndarray:
-        """Okapi BM25 of every row, statistics (N, df, avgdl) taken over the masked rows."""
-        scores = np.zeros(self.n, dtype=np.float32)
-        total = int(mask.sum())
-        if total == 0:
-            return scores
-        doclen = self.doclen[: self.n]
-        avgdl = max(float(doclen[mask].mean()), 1.0)
-        for term in set(query_terms):
-            postings = self.postings.get(term)
-            if postings is None:
-                continue
-            rows = postings.rows[: postings.n]
-            valid = mask[rows]
-            df = int(valid.sum())
-            if df == 0:
-                continue
-            idf = math.log(1.0 + (total - df + 0.5) / (df + 0.5))
-            tf = postings.tfs[: postings.n]
-            gain = idf * tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * doclen[rows] / avgdl))
-            scores[rows] += np.where(valid, gain, 0.0).astype(np.float32)
-        return scores
-
-    def idf(self, term: str, mask: np.ndarray) -> float:
-        postings = self.postings.get(term)
-        total = int(mask.sum())
-        df = int(mask[postings.rows[: postings.n]].sum()) if postings else 0
-        return math.log(1.0 + (total - df + 0.5) / (df + 0.5))
-
-
-def _norm(value: Any) -> Any:
-    return value.lower() if isinstance(value, str) else value
+COMPACT_MIN_DEAD = 1024
+"""a shard is rebuilt without its removed rows once it has this many, and they are half of it"""
 
 
 class HybridIndex:
@@ -213,17 +37,15 @@ class HybridIndex:
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
         self._shards: dict[str, Shard] = {}
-        self._where: dict[str, tuple[str, int]] = {}
+        self.lock = threading.RLock()
+        """held by writers and by readers while they touch a shard (never while embedding)"""
 
     def __len__(self) -> int:
-        return len(self._where)
-
-    def __contains__(self, item_id: object) -> bool:
-        return item_id in self._where
+        return sum(len(shard.ids) for shard in list(self._shards.values()))
 
     def count(self, user_id: str) -> int:
         shard = self._shards.get(user_id)
-        return 0 if shard is None else int(shard.alive[: shard.n].sum())
+        return 0 if shard is None else len(shard.ids)
 
     def shard(self, user_id: str) -> Shard | None:
         """The user's shard (None if they have no items); only retrieval code should need it."""
@@ -231,15 +53,38 @@ class HybridIndex:
             raise UsageError("memory index: user_id is required; every read is scoped to one user")
         return self._shards.get(user_id)
 
-    def get(self, item_id: str) -> MemoryItem | None:
-        where = self._where.get(item_id)
-        return None if where is None else self._shards[where[0]].items[where[1]]
+    def items(self, user_id: str, session_id: str | None = None) -> list[MemoryItem]:
+        """The user's live items (of one session, in session order, if `session_id` is given)."""
+        with self.lock:
+            shard = self.shard(user_id)
+            if shard is None:
+                return []
+            if session_id is not None:
+                return [shard.items[r] for r in shard.session_rows.get(session_id, [])]  # type: ignore[misc]
+            return [item for item in shard.items if item is not None]
+
+    def remove_user(self, user_id: str) -> int:
+        """Forget every item of a user. Returns how many were removed."""
+        with self.lock:
+            shard = self.shard(user_id)
+            if shard is None:
+                return 0
+            removed = len(shard.ids)
+            del self._shards[user_id]
+            return removed
+
+    def get(self, user_id: str, item_id: str) -> MemoryItem | None:
+        with self.lock:
+            shard = self.shard(user_id)
+            row = shard.ids.get(item_id) if shard is not None else None
+            return None if row is None else shard.items[row]  # type: ignore[union-attr]
 
     def add(self, items: Sequence[MemoryItem], vectors: np.ndarray | None = None) -> None:
         """Index items (embedding their texts in batches unless `vectors` is given).
 
-        An item whose id is already indexed replaces the old one. Items of one session may come
-        in any order; `meta["seq"]` orders them, insertion order otherwise.
+        An item whose id the same user already has replaces the old one (ids are scoped by user:
+        no write can touch another user's item). Items of one session may come in any order;
+        `meta["seq"]` orders them, insertion order otherwise.
         """
         if not items:
             return
@@ -257,28 +102,35 @@ class HybridIndex:
                 f"dimension {self.embedder.dim}"
             )
         ntoks = count_tokens_batch(self.embedder, [item.text for item in items])
-        self.remove([item.id for item in items if item.id in self._where])
-        for item, vec, ntok in zip(items, vectors, ntoks, strict=True):
-            shard = self._shards.get(item.user_id)
-            if shard is None:
-                shard = self._shards[item.user_id] = Shard(self.embedder.dim)
-            self._where[item.id] = (item.user_id, shard.append(item, vec, ntok))
+        with self.lock:
+            for item, vec, ntok in zip(items, vectors, ntoks, strict=True):
+                shard = self._shards.get(item.user_id)
+                if shard is None:
+                    shard = self._shards[item.user_id] = Shard(self.embedder.dim)
+                shard.append(item, vec, ntok)  # replaces a live item of the same id
 
-    def remove(self, ids: Iterable[str]) -> int:
-        """Forget items by id; unknown ids are ignored. Returns how many were removed."""
+    def remove(self, ids: Iterable[str], user_id: str | None = None) -> int:
+        """Forget items by id; unknown ids are ignored. Returns how many were removed.
+
+        Ids are unique within a user only: pass `user_id` (the MemoryManager always should).
+        Without it, an id is removed from every user that has it.
+        """
         removed = 0
-        touched = set()
-        for item_id in ids:
-            where = self._where.pop(item_id, None)
-            if where is None:
-                continue
-            self._shards[where[0]].remove(where[1])
-            touched.add(where[0])
-            removed += 1
-        for user_id in touched:
-            shard = self._shards[user_id]
-            if shard.dead > 1024 and shard.dead > shard.n // 2:
-                self._compact(user_id)
+        with self.lock:
+            if user_id is not None:
+                shard = self.shard(user_id)
+                shards = {user_id: shard} if shard is not None else {}
+            else:
+                shards = dict(self._shards)
+            wanted = list(ids)
+            for owner, shard in shards.items():
+                for item_id in wanted:
+                    row = shard.ids.get(item_id)
+                    if row is not None:
+                        shard.remove(row)
+                        removed += 1
+                if shard.dead > COMPACT_MIN_DEAD and shard.dead > shard.n // 2:
+                    self._compact(owner)
         return removed
 
     def _compact(self, user_id: str) -> None:
@@ -287,30 +139,34 @@ class HybridIndex:
         rows = [r for r in range(old.n) if old.items[r] is not None]
         fresh = Shard(self.embedder.dim, capacity=max(256, len(rows)))
         for row in rows:
-            item = old.items[row]
-            assert item is not None
-            self._where[item.id] = (user_id, fresh.append(item, old.vecs[row], int(old.ntok[row])))
+            fresh.append(old.items[row], old.vecs[row], int(old.ntok[row]))  # type: ignore[arg-type]
         self._shards[user_id] = fresh
 
     def search(self, user_id: str, query: str, k: int = 10, filters: Filters | None = None) -> list[MemoryItem]:
         """The user's k best items for `query` by fused cosine and BM25 (no hops, no budget)."""
-        shard = self.shard(user_id)
-        if shard is None or k <= 0:
+        self.shard(user_id)  # validates user_id
+        if k <= 0:
             return []
-        mask = shard.mask(filters)
-        scores = fuse_scores(shard.dense(embed_query(self.embedder, query)), shard.bm25(terms(query), mask), mask)
-        top = top_rows(scores, mask, k)
-        return [replace(shard.items[r], score=float(scores[r])) for r in top]  # type: ignore[arg-type]
+        qvec = embed_query(self.embedder, query)
+        with self.lock:
+            shard = self._shards.get(user_id)
+            if shard is None:
+                return []
+            mask = shard.mask(filters)
+            scores = fuse_scores(shard.dense(qvec), shard.bm25(terms(query), mask), mask)
+            top = top_rows(scores, mask, k)
+            return [replace(shard.items[r], score=float(scores[r])) for r in top]
 
     # -- snapshots ----------------------------------------------------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Every live item as plain arrays (`numpy.savez`-able without pickle)."""
         items: list[MemoryItem] = []
         vecs: list[np.ndarray] = []
-        for shard in self._shards.values():
-            rows = np.flatnonzero(shard.alive[: shard.n])
-            items.extend(shard.items[r] for r in rows)  # type: ignore[misc]
-            vecs.append(shard.vecs[rows])
+        with self.lock:
+            for shard in self._shards.values():
+                rows = np.flatnonzero(shard.alive[: shard.n])
+                items.extend(shard.items[r] for r in rows)  # type: ignore[misc]
+                vecs.append(shard.vecs[rows])
         return {
             "vectors": np.concatenate(vecs) if vecs else np.zeros((0, self.embedder.dim), np.float32),
             "ids": np.array([i.id for i in items], dtype=str),
@@ -335,53 +191,14 @@ class HybridIndex:
             )
         index = cls(embedder)
         items = [
-            MemoryItem(id=str(i), layer=str(layer), text=str(text), user_id=str(u), session_id=str(s),  # type: ignore[arg-type]
-                       ts=float(ts), meta=json.loads(str(meta)))
+            MemoryItem(id=str(i), layer=str(layer), text=str(text), user_id=str(u),  # type: ignore[arg-type]
+                       session_id=str(s), ts=float(ts), meta=json.loads(str(meta)))
             for i, u, s, layer, text, ts, meta in zip(
                 arrays["ids"], arrays["user_ids"], arrays["session_ids"], arrays["layers"],
                 arrays["texts"], arrays["ts"], arrays["meta"], strict=True)
         ]
         index.add(items, vectors=np.asarray(arrays["vectors"], dtype=np.float32))
         return index
-
-
-def fuse_scores(dense: np.ndarray, lexical: np.ndarray, mask: np.ndarray, *, w_dense: float = 1.0,
-                w_lexical: float = 0.5) -> np.ndarray:
-    """Weighted sum of min-max-scaled cosine and max-scaled BM25 over the masked rows.
-
-    Measured on LoCoMo it beats reciprocal-rank fusion (0.79 against 0.76 all-evidence recall):
-    rank fusion throws away how far apart scores are, and lexical evidence is often decisive
-    for one or two rows and meaningless for the rest.
-    """
-    if not mask.any():
-        return np.zeros(len(mask))
-    d = np.where(mask, dense, np.inf)
-    low = float(d.min())
-    d = np.where(mask, dense, low)
-    high = float(d.max())
-    scaled = (d - low) / max(high - low, 1e-9)
-    top = float(lexical.max()) if len(lexical) else 0.0
-    fused = w_dense * scaled + (w_lexical / top) * lexical if top > 0 else w_dense * scaled
-    return np.where(mask, fused, 0.0)
-
-
-def rrf(dense: np.ndarray, lexical: np.ndarray, mask: np.ndarray, *, k0: float = 60.0,
-        w_dense: float = 1.0, w_lexical: float = 1.0, depth: int = 1000) -> np.ndarray:
-    """Reciprocal-rank fusion of two score vectors over the masked rows' top `depth`, vectorised."""
-    fused = np.zeros(len(mask), dtype=np.float64)
-    for scores, weight, rows_mask in ((dense, w_dense, mask), (lexical, w_lexical, mask & (lexical > 0))):
-        if weight:
-            order = top_rows(scores, rows_mask, depth)
-            fused[order] += weight / (k0 + np.arange(1, len(order) + 1))
-    return fused
-
-
-def top_rows(scores: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
-    """Rows of the k highest masked scores, best first (argpartition, then a small sort)."""
-    rows = np.flatnonzero(mask)
-    if len(rows) > k:
-        rows = rows[np.argpartition(-scores[rows], k - 1)[:k]]
-    return rows[np.argsort(-scores[rows], kind="stable")]
 
 
 __all__ = ["Filters", "HybridIndex", "Shard", "fuse_scores", "rrf", "top_rows"]

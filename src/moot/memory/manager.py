@@ -142,10 +142,7 @@ class MemoryManager:
     def forget_user(self, user_id: str) -> int:
         """Drop a user's items from the index (the stores delete their own: `delete_user`)."""
         _require(user_id)
-        shard = self.index.shard(user_id)
-        if shard is None:
-            return 0
-        return self.index.remove([item.id for row, item in enumerate(shard.items) if item is not None and shard.alive[row]])
+        return self.index.remove_user(user_id)
 
     def observe(self, bus: EventBus) -> EpisodicRecorder:
         """Record every run on `bus` (episodic store and index), and after each finished run
@@ -177,10 +174,8 @@ class MemoryManager:
         prompt does not grow with the dialogue.
         """
         _require(user_id)
-        shard = self.index.shard(user_id)
-        rows = list(shard.session_rows.get(session_id, [])) if shard is not None else []
-        old = [shard.items[r] for r in rows[: max(0, len(rows) - keep_recent)]] if shard is not None else []
-        old = [item for item in old if item is not None]
+        items = self.index.items(user_id, session_id)
+        old = items[: max(0, len(items) - keep_recent)]
         if len(old) < 2:
             return None
         transcript = "\n".join(item.text for item in old)
@@ -200,7 +195,7 @@ class MemoryManager:
             ts=old[-1].ts,
             meta={k: v for k, v in old[-1].meta.items() if k == "date"} | {"speaker": "summary"},
         )
-        self.index.remove([item.id for item in old])
+        self.index.remove([item.id for item in old], user_id=user_id)
         self.index.add([summary])
         if self.episodic is not None:
             await self.episodic.record(

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from moot.memory.embedder import embed_query
-from moot.memory.index import Filters, HybridIndex, Shard, fuse_scores, rrf, top_rows
+from moot.memory.index import Filters, HybridIndex, Shard
 from moot.memory.retrieval_pack import Packer, Recall
+from moot.memory.retrieval_rank import fuse_scores, rrf, top_rows
 from moot.memory.retrieval_text import mentioned, strip_words, terms
 
 
@@ -82,21 +83,25 @@ class Retriever:
         (a value, or a list of accepted values). Another user's items are never read.
         """
         started = time.perf_counter()
-        shard = self.index.shard(user_id)
         empty = Recall(items=[], text="", tokens=0, budget=budget_tokens)
-        if shard is None or budget_tokens <= 0 or not query.strip():
-            return empty
-        mask = shard.mask(filters)
-        if not mask.any():
-            return empty
-        mentions = self._mentions(shard, query)
-        qvec = embed_query(self.index.embedder, self._without_mentions(shard, query, mentions))
+        index = self.index
+        with index.lock:
+            shard = index.shard(user_id)
+            if shard is None or budget_tokens <= 0 or not query.strip():
+                return empty
+            dense_query = self._without_mentions(shard, query, self._mentions(shard, query))
+        qvec = embed_query(index.embedder, dense_query)  # outside the lock: the slow part
         embedded = time.perf_counter()
-        scores = self.score(shard, query, qvec, mask, mentions)
-        rows = top_rows(scores, mask, self.config.candidates)
-        rows, scores = self._with_neighbours(shard, rows, scores, mask)
-        ranked = time.perf_counter()
-        result = self.packer.pack(shard, rows, scores, budget_tokens)
+        with index.lock:
+            shard = index.shard(user_id)  # again: the user may have been forgotten meanwhile
+            mask = shard.mask(filters) if shard is not None else None
+            if shard is None or mask is None or not mask.any():
+                return empty
+            scores = self.score(shard, query, qvec, mask, self._mentions(shard, query))
+            rows = top_rows(scores, mask, self.config.candidates)
+            rows, scores = self._with_neighbours(shard, rows, scores, mask)
+            ranked = time.perf_counter()
+            result = self.packer.pack(shard, rows, scores, budget_tokens)
         done = time.perf_counter()
         result.timings.update(embed=embedded - started, rank=ranked - embedded, pack=done - ranked,
                               total=done - started)
@@ -120,9 +125,13 @@ class Retriever:
             sessions = shard.columns["session_id"][:n]
             best = np.zeros(len(shard.codes["session_id"]))
             np.maximum.at(best, sessions, total)
+            sessionless = shard.codes["session_id"].get("")
+            if sessionless is not None:
+                best[sessionless] = 0.0  # items outside any session get no session boost
             total = total + cfg.session_boost * best[sessions]
         if cfg.neighbour_smoothing:
-            total = total + cfg.neighbour_smoothing * (_at(total, shard.prev[:n]) + _at(total, shard.next[:n]))
+            padded = np.append(total, 0.0)  # a missing neighbour (-1) reads the trailing 0
+            total = total + cfg.neighbour_smoothing * (padded[shard.prev[:n]] + padded[shard.next[:n]])
         return np.where(mask, total, 0.0)
 
     def _fuse(self, dense: np.ndarray, lexical: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -162,19 +171,20 @@ class Retriever:
         have = set(qterms)
         counts: dict[str, int] = {}
         for row in seeds.tolist():
-            for term in set(terms(shard.items[row].text)) - have:  # type: ignore[union-attr]
+            for term in set(terms(shard.items[row].text)) - have:
                 counts[term] = counts.get(term, 0) + 1
         expansion = sorted(counts, key=lambda t: (-counts[t] * shard.idf(t, mask), t))[: cfg.expansion_terms]
         lexical = shard.bm25(qterms + expansion, mask)
         if shard.n <= cfg.full_scan_limit:
             return self._fuse(shard.dense(q2), lexical, mask)
+        # Large shard: re-score only the best rows of the first hop and of the expanded BM25.
+        rows = np.union1d(top_rows(first, mask, cfg.second_hop_pool),
+                          top_rows(lexical, mask & (lexical > 0), cfg.second_hop_pool))
         pool = np.zeros(shard.n, dtype=bool)
-        pool[top_rows(first, mask, cfg.second_hop_pool)] = True
-        pool |= (lexical > 0) & mask
-        dense = np.full(shard.n, -1.0, dtype=np.float32)
-        rows = np.flatnonzero(pool)
+        pool[rows] = True
+        dense = np.zeros(shard.n, dtype=np.float32)
         dense[rows] = shard.vecs[rows] @ q2
-        return self._fuse(dense, lexical, pool)
+        return self._fuse(dense, np.where(pool, lexical, 0.0), pool)
 
     def _with_neighbours(self, shard: Shard, rows: np.ndarray, scores: np.ndarray,
                          mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -192,11 +202,6 @@ class Retriever:
                     added.append(at)
         pool = np.unique(np.concatenate([rows, np.asarray(added, dtype=rows.dtype)]))
         return pool[np.argsort(-scores[pool], kind="stable")], scores
-
-
-def _at(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """values[rows], 0 where a row is -1 (no neighbour)."""
-    return np.where(rows >= 0, values[np.maximum(rows, 0)], 0.0)
 
 
 __all__ = ["RecallConfig", "Retriever"]

@@ -35,14 +35,30 @@ class Recall:
 
 
 def session_header(item: MemoryItem) -> str:
-    """The header of an item's session: `meta["date"]`, else the day of `ts`, else its session id."""
+    """The header of an item's session: `meta["date"]`, else the day of `ts`, else its session id.
+
+    Items outside any session (semantic facts, say) share one header naming their layer.
+    """
+    if not item.session_id:
+        return f"[{item.layer}]"
     date = item.meta.get("date")
     if isinstance(date, str) and date:
         return f"[{date}]"
     if item.ts > 0:
         day = time.gmtime(item.ts)
         return f"[{day.tm_mday} {time.strftime('%B %Y', day)}]"
-    return f"[session {item.session_id}]" if item.session_id else "[memory]"
+    return f"[session {item.session_id}]"
+
+
+def _live(shard: Shard, row: int) -> MemoryItem:
+    item = shard.items[row]
+    assert item is not None, "a removed row was ranked"
+    return item
+
+
+def _group(item: MemoryItem) -> str:
+    """What shares one header: a session, or all session-less items of one layer."""
+    return item.session_id or f"\0{item.layer}"
 
 
 class Packer:
@@ -51,40 +67,47 @@ class Packer:
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
         self._header_tokens: dict[str, int] = {}
+        # What a newline between two lines costs beyond the lines themselves: 0 for WordPiece,
+        # often 1 for byte-level BPE tokenizers.
+        probe = embedder.count_tokens("memory")
+        self.newline = max(0, embedder.count_tokens("memory\nmemory") - 2 * probe)
 
     def header_tokens(self, header: str) -> int:
         cost = self._header_tokens.get(header)
         if cost is None:
+            if len(self._header_tokens) > 100_000:
+                self._header_tokens.clear()
             cost = self._header_tokens[header] = self.embedder.count_tokens(header)
         return cost
 
     def pack(self, shard: Shard, rows: np.ndarray, scores: np.ndarray, budget: int) -> Recall:
         """Fit the ranked `rows` (best first) with their `scores` into `budget` tokens."""
         chosen: list[int] = []
-        headers: dict[str, str] = {}  # session id -> header, for sessions already opened
+        opened: set[str] = set()
+        header_cost: dict[str, int] = {}
         used = 0
         for row in rows.tolist():
             item = shard.items[row]
             if item is None:
                 continue
-            cost = int(shard.ntok[row])
-            header = None
-            if item.session_id not in headers:
-                header = session_header(item)
-                cost += self.header_tokens(header)
-            if used + cost > budget:
+            cost = int(shard.ntok[row]) + self.newline
+            group = _group(item)
+            if group not in opened:
+                if group not in header_cost:
+                    header_cost[group] = self.header_tokens(session_header(item)) + self.newline
+                cost += header_cost[group]
+            if used + cost > budget + self.newline:  # the last line has no newline after it
                 continue
             used += cost
             chosen.append(row)
-            if header is not None:
-                headers[item.session_id] = header
+            opened.add(group)
         while True:
             text, ordered = self._render(shard, chosen)
             tokens = self.embedder.count_tokens(text) if text else 0
             if tokens <= budget:
                 break
             chosen.pop()  # rank order: the last chosen is the least relevant
-        items = [replace(shard.items[r], score=float(scores[r])) for r in ordered]  # type: ignore[arg-type]
+        items = [replace(_live(shard, r), score=float(scores[r])) for r in ordered]
         return Recall(items=items, text=text, tokens=tokens, budget=budget)
 
     @staticmethod
@@ -94,14 +117,14 @@ class Packer:
             return "", []
         by_session: dict[str, list[int]] = {}
         for row in rows:
-            by_session.setdefault(shard.items[row].session_id, []).append(row)  # type: ignore[union-attr]
+            by_session.setdefault(_group(_live(shard, row)), []).append(row)
         sessions = sorted(by_session.values(), key=lambda rs: (min(shard.ts[r] for r in rs), min(rs)))
         lines: list[str] = []
         ordered: list[int] = []
         for session in sessions:
             session.sort(key=lambda r: shard.seq[r])
-            lines.append(session_header(shard.items[session[0]]))  # type: ignore[arg-type]
-            lines.extend(shard.items[r].text for r in session)  # type: ignore[union-attr]
+            lines.append(session_header(_live(shard, session[0])))
+            lines.extend(_live(shard, r).text for r in session)
             ordered.extend(session)
         return "\n".join(lines), ordered
 
