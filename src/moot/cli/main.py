@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import fastmcp
+
 from moot.cli.live import JsonLines, LiveView
 from moot.cli.mcp import add_mcp_parser, run_mcp
 from moot.errors import ConfigError, MootError, UsageError
@@ -77,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command != "mcp":
         # in-process MCP servers log each tool error; the live view and the history already show them
+        # (fastmcp re-applies its settings' level when a transport starts, so set both)
+        fastmcp.settings.log_level = "CRITICAL"
         logging.getLogger("fastmcp").setLevel(logging.CRITICAL)
     try:
         if args.command == "mcp":  # the MCP servers run their own event loop
