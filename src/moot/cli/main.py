@@ -21,6 +21,7 @@ import fastmcp
 
 from moot.cli.live import JsonLines, LiveView
 from moot.cli.mcp import add_mcp_parser, run_mcp
+from moot.cli.workspace import add_workspace_parser, run_workspace
 from moot.errors import ConfigError, MootError, UsageError
 from moot.events import EventBus
 from moot.orchestrator import new_id
@@ -72,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--as-copy", action="store_true", help="import under a new run id and session")
     common(imp)
     add_mcp_parser(sub)
+    add_workspace_parser(sub)
     return p
 
 
@@ -85,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "mcp":  # the MCP servers run their own event loop
             return run_mcp(args)
+        if args.command == "workspace":
+            return run_workspace(args)
         return asyncio.run(_dispatch(args))
     except (ConfigError, UsageError) as exc:
         print(f"moot: error: {exc}", file=sys.stderr)
