@@ -134,6 +134,22 @@ def _optional(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+def _keyed(provider: Provider, settings: Any, entry: str, url_env: str, key_env: str) -> dict[str, Any]:
+    """The keyword arguments every keyed hosted provider takes: model, endpoint, key, limits, metadata."""
+    base_url = settings.base_url or os.environ.get(url_env) or None
+    key, env = _api_key(settings.model_copy(update={"base_url": base_url}), key_env, entry)
+    return _optional(
+        model=settings.model,
+        base_url=base_url,
+        api_key=key,
+        timeout=settings.timeout,
+        max_retries=settings.max_retries,
+        metadata=_metadata(provider, settings, entry, base_url, env),
+        temperature=settings.temperature,
+        max_tokens=settings.max_tokens,
+    )
+
+
 def build_openai(settings: OpenAISettings, entry: str) -> BaseChatModel:
     """`ChatOpenAI` on Chat Completions (what OpenAI-compatible servers implement).
 
@@ -144,19 +160,9 @@ def build_openai(settings: OpenAISettings, entry: str) -> BaseChatModel:
     module = OPENAI.require(entry)
     import openai  # a dependency of langchain-openai
 
-    base_url = settings.base_url or os.environ.get("OPENAI_BASE_URL") or None
-    key, env = _api_key(settings.model_copy(update={"base_url": base_url}), "OPENAI_API_KEY", entry)
-    kwargs = _optional(
-        model=settings.model,
-        base_url=base_url,
-        api_key=key,
-        timeout=settings.timeout,
-        max_retries=settings.max_retries,
+    kwargs = _keyed(OPENAI, settings, entry, "OPENAI_BASE_URL", "OPENAI_API_KEY") | _optional(
         use_responses_api=False,
         http_async_client=openai.DefaultAsyncHttpxClient(timeout=settings.timeout),
-        metadata=_metadata(OPENAI, settings, entry, base_url, env),
-        temperature=settings.temperature,
-        max_tokens=settings.max_tokens,
         seed=settings.seed,
         top_p=settings.top_p,
         default_headers=settings.headers,
@@ -166,17 +172,7 @@ def build_openai(settings: OpenAISettings, entry: str) -> BaseChatModel:
 
 def build_anthropic(settings: AnthropicSettings, entry: str) -> BaseChatModel:
     module = ANTHROPIC.require(entry)
-    base_url = settings.base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
-    key, env = _api_key(settings.model_copy(update={"base_url": base_url}), "ANTHROPIC_API_KEY", entry)
-    kwargs = _optional(
-        model=settings.model,
-        base_url=base_url,
-        api_key=key,
-        timeout=settings.timeout,
-        max_retries=settings.max_retries,
-        metadata=_metadata(ANTHROPIC, settings, entry, base_url, env),
-        temperature=settings.temperature,
-        max_tokens=settings.max_tokens,
+    kwargs = _keyed(ANTHROPIC, settings, entry, "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY") | _optional(
         top_p=settings.top_p,
         top_k=settings.top_k,
     )
