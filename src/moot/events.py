@@ -29,7 +29,18 @@ EventType = Literal[
     "policy_violation",
     "run_finished",
     "run_failed",
+    # the service's run lifecycle (issue 6): queued, paused for a human, decided, cancelled
+    "run_queued",
+    "approval_requested",
+    "approval_given",
+    "run_cancelled",
+    # workspaces (issue 7): a new version is serving, or an edit was refused
+    "workspace_reloaded",
+    "workspace_reload_failed",
 ]
+
+TERMINAL_EVENTS = frozenset({"run_finished", "run_failed", "run_cancelled"})
+"""After one of these a run emits nothing more (until it is started again, e.g. resumed)."""
 
 
 class Event(BaseModel):
@@ -126,4 +137,4 @@ class EventBus:
                 self._handlers.remove(handler)
 
 
-__all__ = ["Event", "EventBus", "EventType", "Handler", "Subscription"]
+__all__ = ["TERMINAL_EVENTS", "Event", "EventBus", "EventType", "Handler", "Subscription"]
