@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Overwrite
+from langgraph.types import Command, Overwrite
 
 from moot.accounting import summarize
 from moot.events import Event, EventBus
 from moot.errors import UsageError
+from moot.graph.approval import check_answer, parse_answer
 from moot.persistence import RunIndex, compact_run
 
 Durability = Literal["sync", "async", "exit"]
@@ -30,9 +31,11 @@ class RunResult:
 
     run_id: str
     session_id: str
-    status: Literal["finished", "failed"]
+    status: Literal["finished", "failed", "awaiting_approval"]
     state: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    pending: dict[str, Any] | None = None
+    """With `awaiting_approval`: what the human is asked about (stage, decision, winner)."""
 
     @property
     def winner(self) -> str | None:
@@ -100,6 +103,7 @@ class Orchestrator:
         compact: bool = True,
         workspace_path: str = "",
         prices: Mapping[str, Mapping[str, float]] | None = None,
+        policy: Any = None,
     ) -> None:
         self.graph = graph
         self.workspace = workspace
@@ -111,6 +115,8 @@ class Orchestrator:
         self.compact = compact
         self.workspace_path = workspace_path
         self.prices = dict(prices or {})
+        self.policy = policy
+        """The workspace's WritePolicy, to refuse an approval edit it forbids before resuming."""
 
     def check_task(self, task: str) -> str:
         """Refuse an empty or oversized task before anything is written."""
@@ -172,6 +178,34 @@ class Orchestrator:
             return RunResult(run_id, record.thread_id, "finished", values)
         return await self._drive(None, run_id, record.thread_id, record.user_id, {"task": record.task, "user_id": record.user_id, "resumed": True})
 
+    async def approve(self, run_id: str, answer: Any) -> RunResult:
+        """Answer a run paused for approval (approve, edit or reject) and continue it.
+
+        The answer is checked (shape, and the policy for an edit) before anything is resumed,
+        so a bad answer leaves the run paused exactly as it was.
+        """
+        parsed = parse_answer(answer)
+        if self.policy is not None:
+            check_answer(parsed, self.policy)
+        if self.index is None:
+            raise UsageError("answering an approval needs the run index of a persistent store")
+        record = await self.index.get(run_id)
+        config = self.config(record.thread_id, record.user_id)
+        snapshot = await self.graph.aget_state(config)
+        if (snapshot.values or {}).get("run_id") != run_id or not snapshot.interrupts:
+            raise UsageError(f"run {run_id!r} is not waiting for approval (its status is {record.status!r})")
+        info = {"task": record.task, "user_id": record.user_id, "resumed": True, "approval": parsed.action}
+        return await self._drive(
+            Command(resume=parsed.model_dump(exclude_none=True)), run_id, record.thread_id, record.user_id, info
+        )
+
+    async def pending_approval(self, session_id: str, run_id: str) -> dict[str, Any] | None:
+        """The approval request a paused run waits on, or None."""
+        snapshot = await self.graph.aget_state(self.config(session_id))
+        if (snapshot.values or {}).get("run_id") != run_id or not snapshot.interrupts:
+            return None
+        return dict(snapshot.interrupts[0].value)
+
     async def _drive(
         self, start: dict[str, Any] | None, run_id: str, session_id: str, user_id: str, info: dict[str, Any]
     ) -> RunResult:
@@ -212,7 +246,14 @@ class Orchestrator:
             await self._fail(run_id, exc, publish)
             raise
         if durable:
-            values = dict((await self.graph.aget_state(config)).values or {})
+            snapshot = await self.graph.aget_state(config)
+            values = dict(snapshot.values or {})
+            if snapshot.interrupts:
+                request = dict(snapshot.interrupts[0].value)
+                if self.index is not None:
+                    await self.index.set_status(run_id, "awaiting_approval")
+                publish("approval_requested", stage=request.get("stage"), data=request)
+                return RunResult(run_id, session_id, "awaiting_approval", values, pending=request)
         if self.index is not None:
             await self.index.set_status(run_id, "finished")
         if self.compact:

@@ -22,10 +22,12 @@ RUNTIME = "runtime"
 """The writer identity of the node wrapper's own bookkeeping (executed agents, token usage)."""
 TOOL_RUNTIME = "tool_runtime"
 """The writer identity of the tool runtime (tool results into history)."""
+HUMAN = "human"
+"""The writer identity of a person answering an approval request (moot.graph.approval)."""
 ANY_AGENT = "*"
 """In a writer list: every agent of the workspace."""
 
-SYSTEM_WRITERS = frozenset({ORCHESTRATOR, RUNTIME, TOOL_RUNTIME})
+SYSTEM_WRITERS = frozenset({ORCHESTRATOR, RUNTIME, TOOL_RUNTIME, HUMAN})
 
 DEFAULT_WRITERS: dict[str, tuple[str, ...]] = {
     "task": (ORCHESTRATOR,),
@@ -35,10 +37,10 @@ DEFAULT_WRITERS: dict[str, tuple[str, ...]] = {
     "stage": (ORCHESTRATOR,),
     "done": (ORCHESTRATOR,),
     "round": (ORCHESTRATOR,),
-    "history": (ANY_AGENT, TOOL_RUNTIME),
+    "history": (ANY_AGENT, TOOL_RUNTIME, HUMAN),
     "rewards": (),
     "winner": ("synthesizer",),
-    "decision": ("synthesizer",),
+    "decision": ("synthesizer", HUMAN),
     "executed_agents_per_stage": (RUNTIME,),
     "usage": (RUNTIME,),
 }
@@ -177,5 +179,6 @@ __all__ = [
     "ORCHESTRATOR",
     "RUNTIME",
     "TOOL_RUNTIME",
+    "HUMAN",
     "WritePolicy",
 ]

@@ -140,6 +140,7 @@ class Runtime:
             task_max_chars=limits.task_max_chars,
             workspace_path=str(self.workspace.root),
             prices={name: price.model_dump() for name, price in self.workspace.spec.prices.items()},
+            policy=self.workspace.policy,
         )
 
 

@@ -63,7 +63,7 @@ def build_graph(
         raise PolicyConfigError(f"the workspace has MCP tools but its policy does not let {TOOL_RUNTIME!r} write 'history'")
     rules = {agent.name: agent.exit_rule for agent in agents.values()}
     graph: StateGraph[Any] = StateGraph(MootState)
-    graph.add_node(STAGE_ROUTER, make_router_node(plan, rules, tools=tools is not None))
+    graph.add_node(STAGE_ROUTER, make_router_node(plan, rules, tools=tools is not None, policy=policy))
     used = [a for a in agents.values() if any(a.name in s.agents for s in plan.stages.values())]
     for agent in used:
         graph.add_node(

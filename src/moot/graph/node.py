@@ -21,7 +21,8 @@ from langgraph.config import get_stream_writer
 from moot.agents.base import Agent, AgentContext
 from moot.accounting import used_tokens
 from moot.errors import PolicyViolation, TokenBudgetExceeded
-from moot.policy import WritePolicy
+from moot.graph import approval
+from moot.policy import HUMAN, WritePolicy
 from moot.stages.router import advance
 from moot.stages.rules import ExitRule
 from moot.stages.stage import StagePlan
@@ -115,17 +116,30 @@ def make_agent_node(
     return node
 
 
-def make_router_node(plan: StagePlan, rules: Mapping[str, ExitRule], *, tools: bool = False) -> NodeFn:
-    """The stage router: the orchestrator's hand in the graph, sole writer of stage/round/done."""
+def make_router_node(
+    plan: StagePlan, rules: Mapping[str, ExitRule], *, tools: bool = False, policy: WritePolicy | None = None
+) -> NodeFn:
+    """The stage router: the orchestrator's hand in the graph, sole writer of stage/round/done.
+
+    Entering a stage marked `approval` pauses the run for a human (LangGraph `interrupt`);
+    the stage events are emitted after the answer, so a paused-and-resumed router emits them once.
+    """
 
     def stage_router(state: MootState) -> dict[str, Any]:
         step = advance(state, plan, rules, tools=tools)
+        updates = step.updates
+        gated = [name for name in step.entered if plan[name].approval]
+        if gated and policy is not None:
+            updates = approval.request(gated[-1], state, updates, policy)
         if step.entered:
             emit = get_stream_writer()
-            round_ = step.updates.get("round", state.get("round") or 1)
+            round_ = updates.get("round", state.get("round") or 1)
             for stage in step.entered:
                 emit({"type": "stage_entered", "stage": stage, "data": {"round": round_}})
-        return step.updates
+            if gated and policy is not None:
+                answer = updates["history"][-1]["content"]
+                emit({"type": "approval_given", "stage": gated[-1], "agent": HUMAN, "data": answer})
+        return updates
 
     return stage_router
 

@@ -37,6 +37,8 @@ class Stage:
     should_exit: Expression | None = None
     transitions: tuple[Transition, ...] = ()
     terminal: bool = False
+    approval: bool = False
+    """Pause for a human's approval when the router enters this stage (moot.graph.approval)."""
 
     @property
     def agents(self) -> tuple[str, ...]:

@@ -144,6 +144,7 @@ def _stage(
         should_exit=expr(spec.should_exit, "should_exit") if spec.should_exit else None,
         transitions=tuple(transitions),
         terminal=spec.terminal,
+        approval=spec.approval,
     )
 
 

@@ -56,6 +56,22 @@ class MemorySpec(_Spec):
     """Tokens of recalled memory in each agent's prompt; 0 turns recall off."""
 
 
+class LogsSpec(_Spec):
+    """`logs:` in moot.yaml: the workspace's JSON-line logs under `$MOOT_HOME/logs/workspaces/<name>/`."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    """Lines below this level are not written; DEBUG adds every state patch, summarised."""
+    max_bytes: int = Field(default=5_000_000, ge=1024)
+    """A log file is rotated (renamed to `<file>.1`) before it would grow past this size."""
+    backups: int = Field(default=3, ge=1, le=100)
+    """Rotated files kept per log (`.1` … `.N`); at least 1, or rotation could not bound the size."""
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
 class WorkspaceSpec(_Spec):
     """`moot.yaml`: name, models, limits and run settings of the workspace."""
 
@@ -71,6 +87,8 @@ class WorkspaceSpec(_Spec):
     tool_errors: Literal["continue", "fail"] = "continue"
     memory: MemorySpec = Field(default_factory=MemorySpec)
     """What a failed tool call does to the run: record it in history and go on, or end the run."""
+    logs: LogsSpec = Field(default_factory=LogsSpec)
+    """Level and rotation of the workspace's logs (see `moot.logs`)."""
 
 
 class AgentSpec(_Spec):
@@ -104,6 +122,8 @@ class StageSpec(_Spec):
     should_exit: str | None = None
     transitions: list[TransitionSpec] = Field(default_factory=list)
     terminal: bool = False
+    approval: bool = False
+    """Ask a human to approve, edit or reject the decision before this stage runs (issue 6)."""
 
 
 class StagesSpec(_Spec):
@@ -114,4 +134,4 @@ class StagesSpec(_Spec):
     stages: dict[str, StageSpec]
 
 
-__all__ = ["AgentSpec", "LimitsSpec", "ModelSpec", "PriceSpec", "StageSpec", "StagesSpec", "TransitionSpec", "WorkspaceSpec"]
+__all__ = ["AgentSpec", "LimitsSpec", "LogsSpec", "ModelSpec", "PriceSpec", "StageSpec", "StagesSpec", "TransitionSpec", "WorkspaceSpec"]
