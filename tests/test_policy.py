@@ -64,7 +64,7 @@ def _demo_with(agent: Agent, demo_script: dict[str, Any], *, on_violation: str |
 
 REFUSALS = [
     ("winner", "alfama-walks", ("synthesizer",)),
-    ("decision", {"winner": "x", "next_stage": "final"}, ("synthesizer",)),
+    ("decision", {"winner": "x", "next_stage": "final"}, ("human", "synthesizer")),
     ("stage", "final", ("orchestrator",)),
     ("done", True, ("orchestrator",)),
     ("task", "something else", ("orchestrator",)),
