@@ -226,7 +226,7 @@ def test_invalid_policy_mapping_is_a_config_error(data: dict[str, Any], fragment
 
 def test_policy_defaults_and_star() -> None:
     policy = WritePolicy.from_mapping({"writers": {"rewards": ["critic"]}}, agents=["critic", "synthesizer"])
-    assert policy.allowed("history") == {"critic", "synthesizer", "tool_runtime"}
+    assert policy.allowed("history") == {"critic", "synthesizer", "tool_runtime", "human"}
     assert policy.may_write("critic", "rewards") and not policy.may_write("synthesizer", "rewards")
     assert policy.may_write("synthesizer", "winner") and not policy.may_write("critic", "winner")
     assert policy.may_write("orchestrator", "stage") and not policy.may_write("synthesizer", "stage")
