@@ -1,0 +1,101 @@
+"""`moot serve` (the HTTP API on uvicorn) and `moot worker` (arq run workers).
+
+Open mode: without an active API key the server answers every request as tenant `local`, so it
+binds to 127.0.0.1 only, whatever `--host` says, and says so. With keys, `--host 0.0.0.0` is
+allowed. In a fleet, API processes (`moot serve --queue arq`) and `moot worker` processes scale
+apart; they share PostgreSQL (`--database-url`) and Redis (`--redis-url`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+LOOPBACK = "127.0.0.1"
+
+
+def add_serve_parsers(sub: argparse._SubParsersAction) -> None:
+    serve = sub.add_parser("serve", help="serve deliberations over HTTP (FastAPI on uvicorn)")
+    serve.add_argument("--host", default=LOOPBACK, help="interface to bind (needs API keys for anything but loopback)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    serve.add_argument("--reload", action="store_true", help="serve workspace edits to new runs without a restart")
+    _shared(serve)
+    worker = sub.add_parser("worker", help="execute queued runs (arq on Redis)")
+    worker.add_argument("--name", default=None, help="worker name in run records (default: random)")
+    worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    _shared(worker)
+
+
+def _shared(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--database-url", default=None, help="postgresql://... (default: $MOOT_DATABASE_URL, else SQLite under $MOOT_HOME)")
+    p.add_argument("--redis-url", default=None, help="redis://... (default: $MOOT_REDIS_URL, else in process)")
+    p.add_argument("--queue", choices=("inline", "arq"), default=None, help="where runs execute (default: arq with Redis, else inline)")
+    p.add_argument("-W", "--workspaces", action="append", default=None, help="a folder of workspaces (repeatable; also $MOOT_WORKSPACES)")
+    p.add_argument("--model", default=None, help="one chat model for every agent (as MOOT_MODEL)")
+
+
+def _settings(args: argparse.Namespace, **extra: object):  # noqa: ANN202 - ServiceSettings, imported lazily
+    from moot.service.settings import ServiceSettings
+
+    # the worker processes of `uvicorn --workers` read the environment: put the flags there
+    for flag, var in (("database_url", "MOOT_DATABASE_URL"), ("redis_url", "MOOT_REDIS_URL"), ("queue", "MOOT_QUEUE"), ("model", "MOOT_MODEL")):
+        value = getattr(args, flag)
+        if value:
+            os.environ[var] = value
+    if args.workspaces:
+        os.environ["MOOT_WORKSPACES"] = os.pathsep.join(args.workspaces)
+    return ServiceSettings.from_env(**extra)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from moot.service.keys import key_store
+
+    settings = _settings(args, reload=args.reload or None)
+    host = args.host
+
+    async def active_keys() -> int:
+        store = key_store(settings.database_url)
+        try:
+            return sum(1 for k in await store.list() if k.revoked_at is None)
+        finally:
+            await store.aclose()
+
+    if not asyncio.run(active_keys()) and host != LOOPBACK:
+        print(
+            f"moot: no API keys are configured, so the service binds to {LOOPBACK} only (not {host}); "
+            "create a key with `moot keys create --tenant NAME` to serve other machines",
+            file=sys.stderr,
+        )
+        host = LOOPBACK
+    if args.reload:
+        os.environ["MOOT_RELOAD"] = "1"
+    print(f"moot: serving on http://{host}:{args.port} (queue: {settings.queue}; docs at /docs)", file=sys.stderr)
+    uvicorn.run(
+        "moot.service.app:app_from_env", factory=True, host=host, port=args.port, workers=args.workers,
+        log_level="warning", timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    from arq.worker import Worker
+
+    from moot.service.queue import worker_settings
+
+    settings = _settings(args, queue="arq")
+    if not settings.redis_url:
+        from moot.errors import ConfigError
+
+        raise ConfigError("a worker needs Redis: pass --redis-url or set MOOT_REDIS_URL")
+    print(f"moot: worker {args.name or ''} taking runs from {settings.queue_name}", file=sys.stderr)
+    worker = Worker(**worker_settings(settings, name=args.name, burst=args.burst))
+    worker.run()
+    return 0
+
+
+__all__ = ["add_serve_parsers", "run_serve", "run_worker"]

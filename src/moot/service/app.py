@@ -1,0 +1,93 @@
+"""The moot HTTP service: `create_app(settings)` → a FastAPI app (run it with `moot serve`).
+
+The lifespan opens one ServiceContext (models, embedder, stores, Redis pool, MCP clients, the
+SessionControl and the WorkspaceHub) and every request borrows it. Routes are versioned under
+`/v1` and documented in the OpenAPI schema (`/openapi.json`, `/docs`). Every refusal is a 4xx
+JSON body (moot.service.problems); request bodies over `limits.max_body_bytes` get a 413 before
+they are read in full.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from langchain_core.language_models import BaseChatModel
+
+import moot
+from moot.service import problems
+from moot.service.context import ServiceContext
+from moot.service.routes import misc, runs, sessions
+from moot.service.settings import ServiceSettings
+
+log = logging.getLogger("moot.service")
+
+DESCRIPTION = """\
+State-driven multi-agent deliberation on LangGraph, as a service.
+
+A **session** is a LangGraph thread of one user on one workspace. A **run** deliberates one task
+in a session, in the background: follow it with Server-Sent Events (`GET /v1/runs/{id}/events`,
+reconnect with `Last-Event-ID`), answer its approval request if its workspace asks for one, and
+read its result. Authenticate with `Authorization: Bearer <key>` (keys: `moot keys create`).
+"""
+
+
+def create_app(
+    settings: ServiceSettings | None = None,
+    *,
+    models: Mapping[str, BaseChatModel] | None = None,
+    context: ServiceContext | None = None,
+) -> FastAPI:
+    """The app; `models` replaces every workspace's chat models (tests), `context` an open context."""
+    settings = settings or ServiceSettings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx = context or await ServiceContext(settings, models=models).start()
+        try:
+            app.state.ctx = ctx
+            app.state.keys_required = any(k.revoked_at is None for k in await ctx.keys.list())
+            if not app.state.keys_required:
+                log.warning("no API keys are configured: every request is tenant 'local' (create one: moot keys create)")
+            if settings.queue == "inline":
+                await _recover(ctx)
+            yield
+        finally:
+            if context is None:
+                await ctx.aclose()
+
+    app = FastAPI(
+        title="moot",
+        version=getattr(moot, "__version__", "0.1.0"),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        max_body_size=settings.limits.max_body_bytes,
+    )
+    problems.install(app)
+    app.include_router(sessions.router)
+    app.include_router(runs.router)
+    app.include_router(misc.router)
+    return app
+
+
+async def _recover(ctx: ServiceContext) -> None:
+    """Inline queue: runs that were queued or running when this process last stopped go again.
+
+    Their checkpoints survived; the executor resumes each from its last one.
+    """
+    stale = await ctx.persistence.index.stale_running(0.0, limit=1000)
+    queued = [r for r in await ctx.persistence.index.latest(1000) if r.status == "queued"]
+    for record in [*stale, *queued]:
+        log.warning("run %s was %s when the service stopped; resuming it", record.run_id, record.status)
+        await ctx.queue.submit(record.run_id, "resume")
+
+
+def app_from_env() -> Any:
+    """`uvicorn --factory moot.service.app:app_from_env` (what `moot serve --workers N` runs)."""
+    return create_app(ServiceSettings.from_env())
+
+
+__all__ = ["app_from_env", "create_app"]

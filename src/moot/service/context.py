@@ -1,0 +1,177 @@
+"""The service's singletons, built once per process (API lifespan or worker start-up) and shared.
+
+Chat models, the embedder, the stores, the Redis pool and the MCP clients are expensive and hold
+connections; requests and jobs only borrow them. A fresh Orchestrator is made per run by the
+workspace's RuntimeManager. The same context serves an API process and a `moot worker`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+from moot.events import EventBus
+from moot.service.executor import RunExecutor
+from moot.service.lease import InProcessLeases, Leases, RedisLeases
+from moot.service.settings import ServiceSettings
+
+log = logging.getLogger("moot.service")
+
+
+class ServiceContext:
+    """Everything a request or a run job needs, opened by `start()` and closed by `aclose()`."""
+
+    def __init__(self, settings: ServiceSettings, *, worker: str | None = None, models: Any = None) -> None:
+        self.settings = settings
+        self.worker = worker or f"api-{uuid.uuid4().hex[:8]}"
+        self.models = models
+        """Chat models for every workspace (tests pass scripted ones); None: from each workspace."""
+        self.in_progress_timeout_s = settings.limits.run_timeout_s + 70
+        self._stack = AsyncExitStack()
+        self.redis: Any = None
+        self.persistence: Any = None
+        self.hub: Any = None
+        self.sessions: Any = None
+        self.keys: Any = None
+        self.events: Any = None
+        self.leases: Leases = InProcessLeases(settings.lease_s)
+        self.memory: Any = None
+        self.queue: Any = None
+        self.reloader: Any = None
+        self.bus = EventBus()
+        """Service-wide events (workspace reloads); runs have a bus each."""
+        self.executor = RunExecutor(self, self.worker)
+        self._logs: dict[str, Any] = {}
+
+    async def start(self) -> ServiceContext:
+        from moot.persistence import open_persistence
+        from moot.service.events_log import event_log
+        from moot.service.keys import key_store
+        from moot.service.queue import ArqQueue, InlineQueue
+        from moot.service.sessions import session_control
+        from moot.workspace.hub import WorkspaceHub
+
+        s = self.settings
+        stack = self._stack
+        try:
+            if s.redis_url:
+                from redis.asyncio import Redis
+
+                self.redis = Redis.from_url(s.redis_url)
+                stack.push_async_callback(self.redis.aclose)
+                await self.redis.ping()
+                self.leases = RedisLeases(self.redis, s.lease_s, prefix=s.key_prefix)
+            self.persistence = await stack.enter_async_context(open_persistence(s.database_url))
+            self.keys = key_store(s.database_url)
+            stack.push_async_callback(self.keys.aclose)
+            self.sessions = session_control(s.redis_url, default_ttl_s=s.limits.session_ttl_s, prefix=s.key_prefix)
+            stack.push_async_callback(self.sessions.aclose)
+            self.events = event_log(s.redis_url, prefix=s.key_prefix)
+            stack.push_async_callback(self.events.aclose)
+            if s.memory:
+                self.memory = await stack.enter_async_context(_memory(s))
+            self.hub = WorkspaceHub(
+                s.workspaces,
+                models=self.models,
+                model_override=s.model_override,
+                memory=self.memory,
+                checkpointer=self.persistence.checkpointer,
+                ledger=self.persistence.ledger,
+                bus=self.bus,
+            )
+            stack.push_async_callback(self.hub.aclose)
+            if s.queue == "arq":
+                self.queue = await ArqQueue.connect(s)
+            else:
+                self.queue = InlineQueue(self.executor)
+            stack.push_async_callback(self.queue.aclose)
+            if s.reload:
+                from moot.workspace.reload import ReloadManager
+
+                self.reloader = await stack.enter_async_context(ReloadManager(self.hub))
+        except BaseException:
+            await stack.aclose()
+            raise
+        return self
+
+    async def aclose(self) -> None:
+        for logs in self._logs.values():
+            logs.close()
+        await self._stack.aclose()
+
+    def observe(self, bus: EventBus, workspace: str) -> Callable[[], None]:
+        """Attach the workspace's logs and the memory recorder to a run's bus; returns a detacher."""
+        detachers: list[Callable[[], None]] = []
+        logs = self._workspace_logs(workspace)
+        if logs is not None:
+            detachers.append(logs.attach(bus))
+        if self.memory is not None:
+            recorder = self.memory.observe(bus)
+            detach = getattr(recorder, "detach", None)
+            if callable(detach):
+                detachers.append(detach)
+        return lambda: [d() for d in detachers] and None
+
+    def _workspace_logs(self, workspace: str) -> Any:
+        if workspace not in self._logs:
+            try:
+                from moot.logs import WorkspaceLogs
+            except ImportError:  # pragma: no cover - logs are part of the package
+                return None
+            self._logs[workspace] = WorkspaceLogs(workspace)
+        return self._logs[workspace]
+
+    async def sessions_touch(self, record: Any) -> None:
+        """A run slides its session's TTL (a session lives as long as it is used)."""
+        from moot.service.sessions import SessionNotFound
+
+        try:
+            await self.sessions.touch(record.tenant, record.thread_id)
+        except SessionNotFound:
+            pass
+
+    async def ready(self) -> dict[str, str]:
+        """Readiness of each backing service: "ok" or the error."""
+        checks: dict[str, str] = {}
+        if self.redis is not None:
+            try:
+                await self.redis.ping()
+                checks["redis"] = "ok"
+            except Exception as exc:
+                checks["redis"] = f"{type(exc).__name__}: {exc}"
+        try:
+            await self.persistence.index.latest(1)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"{type(exc).__name__}: {exc}"
+        return checks
+
+
+def _memory(settings: ServiceSettings) -> Any:
+    """The process's MemoryManager: episodic records in Redis for a fleet, recall in process."""
+    from contextlib import asynccontextmanager
+
+    from moot.memory.episodic import InProcessEpisodic
+    from moot.memory.manager import MemoryManager
+
+    @asynccontextmanager
+    async def opened() -> Any:
+        if settings.redis_url:
+            from moot.memory.episodic_redis import RedisEpisodic
+
+            episodic: Any = RedisEpisodic(settings.redis_url)
+        else:
+            episodic = InProcessEpisodic()
+        manager = MemoryManager(episodic=episodic)
+        try:
+            yield manager
+        finally:
+            await episodic.aclose()
+
+    return opened()
+
+
+__all__ = ["ServiceContext"]

@@ -1,0 +1,466 @@
+"""A durable, ordered log of each run's events: the service's SSE source and fan-out (design §7).
+
+The EventBus lives in one process and forgets. The service needs more: a client streaming from
+API worker B must see a run executing on worker A, a client reconnecting with `Last-Event-ID`
+must get exactly what it missed, and a run resumed in another process after a crash must go on
+in the same stream. So `log.attach(bus)` copies every published event into the log (without
+ever blocking the run) and readers read the log, not the bus:
+
+    async for entry in log.read(run_id, after=last_event_id):
+        ...  # None: `heartbeat_s` of silence, send an SSE comment; else send `id: entry.id`
+
+**The entry id is the durable order, not `Event.seq`**: `seq` restarts at 1 whenever a run is
+driven again (resumed, here or in another process); the log id keeps increasing, per run.
+
+`RedisEventLog` keeps one stream per run, `<prefix>events:<run_id>`: Redis assigns the ids, so
+appends from any number of processes stay ordered and never collide; `XREAD BLOCK` is the live
+wait, `MAXLEN ~` bounds a run and `EXPIRE` (refreshed on append) forgets it. `InProcessEventLog`
+keeps lists and a condition per run with counter ids: one process only.
+
+A reader cannot miss an event between catching up and waiting: every wait asks for what comes
+after the last id it yielded (`XREAD` from that id, never from `$`; in process, the check and the
+wait have no suspension point between them), so an event appended meanwhile comes back at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import logging
+import re
+import time
+from abc import ABC, abstractmethod
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from moot.errors import UsageError
+from moot.events import TERMINAL_EVENTS, Event, EventBus
+
+logger = logging.getLogger(__name__)
+
+_PAGE = 500  # entries per round trip when catching up, and per recorder write
+_WIDTH = 20  # digits of an in-process id: any unsigned 64-bit counter fits
+
+
+class InvalidEventId(UsageError, ValueError):
+    """An `after` / `Last-Event-ID` that is not an id of this log's kind (the API answers 400)."""
+
+    def __init__(self, value: object, expected: str) -> None:
+        self.value = value
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        super().__init__(
+            f"invalid event id {shown}: expected {expected}, an id this log returned (an SSE `id:` "
+            f"line); omit it to read from the start of the run"
+        )
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One event in a run's log; `id` is its place in the durable order (the SSE `id`)."""
+
+    id: str
+    event: Event
+
+
+class EventLog(ABC):
+    """Per-run, append-only, ordered event logs with follow-reads (see the module docstring)."""
+
+    transient_errors: tuple[type[BaseException], ...] = ()
+    """Errors after which a write may succeed if tried again (the recorder retries these)."""
+
+    @abstractmethod
+    async def append_many(self, events: Sequence[Event]) -> list[str]:
+        """Append events (of any runs) in order, in one round trip; their ids, in the same order."""
+
+    @abstractmethod
+    def check_id(self, value: str) -> str:
+        """`value` in canonical form if it is an id of this log's kind, else `InvalidEventId`.
+
+        Call it before starting an SSE response: `read` validates too, but only when first iterated.
+        """
+
+    @abstractmethod
+    async def _fetch(self, run_id: str, after: str | None, count: int, wait_s: float | None) -> list[LogEntry]:
+        """Up to `count` entries after `after` (canonical; None: from the start). When there are
+        none yet and `wait_s` is not None, wait up to `wait_s` seconds for the first of them."""
+
+    @abstractmethod
+    async def last(self, run_id: str) -> LogEntry | None:
+        """The newest entry of the run, or None if it has none (unknown, deleted or expired)."""
+
+    @abstractmethod
+    async def delete(self, run_id: str) -> None:
+        """Forget the run's entries (readers waiting on it keep waiting for new ones)."""
+
+    async def aclose(self) -> None:
+        """Release connections the log owns."""
+
+    async def append(self, event: Event) -> str:
+        """Append one event; its id (strictly greater than every earlier id of its run)."""
+        return (await self.append_many([event]))[0]
+
+    def attach(self, bus: EventBus, *, max_pending: int = 100_000) -> EventRecorder:
+        """Copy every event published on `bus` into this log, in publish order, off the run's path."""
+        return EventRecorder(self, bus, max_pending=max_pending)
+
+    async def read(
+        self, run_id: str, *, after: str | None = None, follow: bool = True, heartbeat_s: float = 15.0
+    ) -> AsyncIterator[LogEntry | None]:
+        """The run's entries after `after` (None: from the start), oldest first.
+
+        With `follow`, waits for new entries (also for a run that has none yet) and stops after
+        the first terminal event (`TERMINAL_EVENTS`); a resumed run continues after it, and a
+        reader that wants that part reads again from the terminal entry's id. While nothing comes
+        for `heartbeat_s` seconds it yields None, so an SSE endpoint can send a keep-alive.
+        Without `follow`, yields what is there now and returns. Entries trimmed by the log's
+        bound (`maxlen`) or expired are gone: a reader that far behind resumes at the oldest left.
+        """
+        if not heartbeat_s > 0:
+            raise ValueError(f"heartbeat_s must be a positive number of seconds, not {heartbeat_s!r}")
+        cursor = None if after is None else self.check_id(after)
+        wait: float | None = None  # catch up first, without waiting
+        while True:
+            batch = await self._fetch(run_id, cursor, _PAGE, wait)
+            for entry in batch:
+                yield entry
+                cursor = entry.id
+                if follow and entry.event.type in TERMINAL_EVENTS:
+                    return
+            if len(batch) == _PAGE:
+                continue
+            if not follow:
+                return
+            if wait is not None and not batch:
+                yield None
+            wait = heartbeat_s
+
+
+class EventRecorder:
+    """Copies a bus's events into a log: an O(1) synchronous handler feeds one writer task.
+
+    The handler only queues, so `bus.publish` never waits for the log, however slow or absent
+    the backend is. The writer sends what has queued up in batches, in publish order, retries
+    `transient_errors` with backoff (so a Redis restart loses nothing, at worst duplicates the
+    batch in flight), and counts what it had to give up: `dropped` (the oldest pending events
+    once `max_pending` are waiting) and `failed` (a batch the backend refused for good).
+    """
+
+    def __init__(self, log: EventLog, bus: EventBus, *, max_pending: int = 100_000) -> None:
+        if max_pending < 1:
+            raise ValueError(f"max_pending must be at least 1, not {max_pending!r}")
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise UsageError("EventLog.attach() needs a running event loop: call it from async code") from None
+        self.log = log
+        self.max_pending = max_pending
+        self.enqueued = self.written = self.dropped = self.failed = 0
+        self._pending: deque[Event] = deque()
+        self._wake = asyncio.Event()
+        self._progress = asyncio.Event()
+        self._remove = bus.add_handler(self._on_event)
+        self._task = loop.create_task(self._writer(), name="moot-event-recorder")
+        self._task.add_done_callback(lambda _t: self._progress.set())
+
+    @property
+    def pending(self) -> int:
+        """Events queued but not yet written."""
+        return self.enqueued - self.written - self.dropped - self.failed
+
+    def _on_event(self, event: Event) -> None:
+        if len(self._pending) >= self.max_pending:
+            self._pending.popleft()
+            self.dropped += 1
+        self._pending.append(event)
+        self.enqueued += 1
+        self._wake.set()
+
+    async def _writer(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch = [self._pending.popleft() for _ in range(min(_PAGE, len(self._pending)))]
+                await self._write(batch)
+                self._progress.set()
+
+    async def _write(self, batch: list[Event]) -> None:
+        delay = 0.05
+        while True:
+            try:
+                await self.log.append_many(batch)
+                self.written += len(batch)
+                return
+            except self.log.transient_errors as exc:
+                logger.warning("event log unreachable (%s); retrying %d event(s) in %.2fs", exc, len(batch), delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            except Exception:
+                logger.exception("event log refused %d event(s) of run(s) %s; they are lost", len(batch), sorted({e.run_id for e in batch}))
+                self.failed += len(batch)
+                return
+
+    async def flush(self, timeout: float | None = None) -> None:
+        """Wait until every event published before this call is written (or given up on).
+
+        Raises TimeoutError after `timeout` seconds (the backend is down and retries go on).
+        """
+        target = self.enqueued
+        async with asyncio.timeout(timeout):
+            while self.enqueued - self.pending < target:
+                if self._task.done():
+                    raise RuntimeError(f"the event recorder has stopped with {self.pending} event(s) unwritten")
+                self._progress.clear()
+                await self._progress.wait()
+
+    async def aclose(self, timeout: float | None = 10.0) -> None:
+        """Detach from the bus, flush (up to `timeout` seconds), stop the writer."""
+        self._remove()
+        try:
+            await self.flush(timeout)
+        except TimeoutError:
+            logger.error("event recorder closed with %d event(s) unwritten after %ss", self.pending, timeout)
+        finally:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def __aenter__(self) -> EventRecorder:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class _Run:
+    __slots__ = ("entries", "cond", "waiting", "touched")
+
+    def __init__(self) -> None:
+        self.entries: list[LogEntry] = []
+        self.cond = asyncio.Condition()
+        self.waiting = 0
+        self.touched = time.monotonic()
+
+
+class InProcessEventLog(EventLog):
+    """Event logs in this process's memory: for one process only (the CLI, tests, one worker).
+
+    Ids come from one counter per log, so they are ordered and unique only within this object;
+    a run that continues in another process needs `RedisEventLog`. Each run keeps about its last
+    `maxlen` entries; a run with no append for `ttl_s` seconds is forgotten.
+    """
+
+    _ID = re.compile(r"[0-9]{1,20}")
+
+    def __init__(self, *, maxlen: int = 10_000, ttl_s: float = 7 * 24 * 3600) -> None:
+        _check_bounds(maxlen, ttl_s)
+        self.maxlen = maxlen
+        self.ttl_s = ttl_s
+        self._runs: OrderedDict[str, _Run] = OrderedDict()  # least recently appended first
+        self._counter = 0
+
+    def check_id(self, value: str) -> str:
+        if not isinstance(value, str) or not self._ID.fullmatch(value):
+            raise InvalidEventId(value, "up to 20 decimal digits")
+        return value.zfill(_WIDTH)
+
+    def _run(self, run_id: str) -> _Run:
+        run = self._runs.get(run_id)
+        if run is None:
+            run = self._runs[run_id] = _Run()
+        return run
+
+    async def append_many(self, events: Sequence[Event]) -> list[str]:
+        ids: list[str] = []
+        touched: dict[str, _Run] = {}
+        now = time.monotonic()
+        for event in events:  # no suspension point: concurrent appends cannot interleave here
+            self._counter += 1
+            run = touched.get(event.run_id) or self._run(event.run_id)
+            touched[event.run_id] = run
+            entry = LogEntry(str(self._counter).zfill(_WIDTH), event)
+            run.entries.append(entry)
+            if len(run.entries) > self.maxlen + max(1, self.maxlen // 8):  # trim in chunks, like MAXLEN ~
+                del run.entries[: len(run.entries) - self.maxlen]
+            ids.append(entry.id)
+        for run_id, run in touched.items():
+            run.touched = now
+            self._runs.move_to_end(run_id)
+        self._expire(now)
+        for run in touched.values():
+            if run.waiting:
+                async with run.cond:
+                    run.cond.notify_all()
+        return ids
+
+    def _expire(self, now: float) -> None:
+        while self._runs:
+            run_id, run = next(iter(self._runs.items()))
+            if now - run.touched < self.ttl_s:
+                return
+            del self._runs[run_id]
+            if run.waiting:  # keep the object its readers wait on, emptied
+                run.entries.clear()
+                run.touched = now
+                self._runs[run_id] = run
+
+    def _after(self, run: _Run, after: str | None, count: int) -> list[LogEntry]:
+        start = 0 if after is None else bisect.bisect_right(run.entries, after, key=lambda e: e.id)
+        return run.entries[start : start + count]
+
+    async def _fetch(self, run_id: str, after: str | None, count: int, wait_s: float | None) -> list[LogEntry]:
+        run = self._runs.get(run_id) if wait_s is None else self._run(run_id)  # only waiters make a run
+        found = self._after(run, after, count) if run else []
+        if found or run is None or wait_s is None:
+            return found
+        run.waiting += 1
+        try:
+            async with run.cond:
+                await asyncio.wait_for(run.cond.wait_for(lambda: bool(self._after(run, after, 1))), wait_s)
+        except TimeoutError:
+            return []
+        finally:
+            run.waiting -= 1
+        return self._after(run, after, count)
+
+    async def last(self, run_id: str) -> LogEntry | None:
+        run = self._runs.get(run_id)
+        return run.entries[-1] if run and run.entries else None
+
+    async def delete(self, run_id: str) -> None:
+        run = self._runs.get(run_id)
+        if run is not None:
+            run.entries.clear()
+            if not run.waiting:
+                del self._runs[run_id]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _jsonable(value: Any) -> str:
+    """What an event's data holds that JSON cannot (a client's object): its repr, not a lost event."""
+    return repr(value)
+
+
+class RedisEventLog(EventLog):
+    """One Redis stream per run, `<prefix>events:<run_id>`; safe for any number of processes.
+
+    Redis assigns the ids (`<ms>-<seq>`, increasing per stream whichever client appends), the
+    stream holds about `maxlen` entries (`XADD MAXLEN ~`, trimmed by whole nodes, so a little
+    more) and expires `ttl_s` after its last append. A follow-read holds one connection of the
+    pool while it blocks; its wait is cut into pieces shorter than the client's socket timeout.
+    """
+
+    transient_errors = (RedisConnectionError, RedisTimeoutError, OSError)
+    _ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
+
+    def __init__(
+        self,
+        url_or_client: str | aioredis.Redis = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str = "moot:",
+        maxlen: int = 10_000,
+        ttl_s: float = 7 * 24 * 3600,
+    ) -> None:
+        _check_bounds(maxlen, ttl_s)
+        self._owned = isinstance(url_or_client, str)
+        self.redis: aioredis.Redis = aioredis.from_url(url_or_client) if isinstance(url_or_client, str) else url_or_client
+        self.prefix = prefix
+        self.maxlen = maxlen
+        self.ttl_s = max(1, round(ttl_s))
+        timeout = self.redis.connection_pool.connection_kwargs.get("socket_timeout")
+        self._max_block_s = None if timeout is None else max(0.001, timeout / 2)
+
+    def key(self, run_id: str) -> str:
+        return f"{self.prefix}events:{run_id}"
+
+    def check_id(self, value: str) -> str:
+        match = self._ID.fullmatch(value) if isinstance(value, str) else None
+        if match is None or any(int(part) >= 2**64 for part in match.groups()):
+            raise InvalidEventId(value, "a Redis stream id '<milliseconds>-<sequence>' (e.g. '1732530000000-0')")
+        return f"{int(match[1])}-{int(match[2])}"
+
+    async def append_many(self, events: Sequence[Event]) -> list[str]:
+        if not events:
+            return []
+        keys = dict.fromkeys(self.key(e.run_id) for e in events)
+        async with self.redis.pipeline(transaction=False) as pipe:  # one connection: sent in order
+            for event in events:
+                payload = event.model_dump_json(fallback=_jsonable)
+                pipe.xadd(self.key(event.run_id), {"e": payload}, maxlen=self.maxlen, approximate=True)
+            for key in keys:
+                pipe.expire(key, self.ttl_s)
+            results = await pipe.execute()
+        return [_text(r) for r in results[: len(events)]]
+
+    def _decode(self, key: str, raw: Sequence[Any]) -> list[LogEntry]:
+        out: list[LogEntry] = []
+        for entry_id, fields in raw:
+            payload = fields.get(b"e", fields.get("e")) if fields else None
+            try:
+                if payload is None:
+                    raise ValueError("no 'e' field")
+                out.append(LogEntry(_text(entry_id), Event.model_validate_json(payload)))
+            except ValueError:  # also pydantic's ValidationError
+                logger.warning("skipping entry %s of %s: not an event written by moot", _text(entry_id), key)
+        return out
+
+    async def _fetch(self, run_id: str, after: str | None, count: int, wait_s: float | None) -> list[LogEntry]:
+        key = self.key(run_id)
+        streams = {key: after or "0-0"}
+        if wait_s is None:
+            return self._decode(key, self._entries(await self.redis.xread(streams, count=count)))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while True:
+            left = deadline - loop.time()
+            piece = left if self._max_block_s is None else min(left, self._max_block_s)
+            response = await self.redis.xread(streams, count=count, block=max(1, int(piece * 1000)))
+            found = self._decode(key, self._entries(response))
+            if found or loop.time() >= deadline - 0.001:
+                return found
+
+    @staticmethod
+    def _entries(response: Any) -> list[Any]:
+        """The entries of a one-stream XREAD reply (RESP2: [[key, entries]], RESP3: {key: [entries]})."""
+        streams = response.values() if isinstance(response, dict) else [r[1:] for r in response or ()]
+        return [e for wrapped in streams for entries in wrapped for e in entries]
+
+    async def last(self, run_id: str) -> LogEntry | None:
+        key = self.key(run_id)
+        found = self._decode(key, await self.redis.xrevrange(key, count=1))
+        return found[0] if found else None
+
+    async def delete(self, run_id: str) -> None:
+        await self.redis.delete(self.key(run_id))
+
+    async def aclose(self) -> None:
+        if self._owned:
+            await self.redis.aclose()
+
+
+def _check_bounds(maxlen: int, ttl_s: float) -> None:
+    if not isinstance(maxlen, int) or maxlen < 1:
+        raise ValueError(f"maxlen must be a positive number of events per run, not {maxlen!r}")
+    if not ttl_s > 0:
+        raise ValueError(f"ttl_s must be a positive number of seconds, not {ttl_s!r}")
+
+
+def event_log(redis_url: str | None = None, *, prefix: str = "moot:", maxlen: int = 10_000, ttl_s: float = 7 * 24 * 3600) -> EventLog:
+    """The Redis log at `redis_url` (every worker of a fleet), or an in-process one when None."""
+    if redis_url is None:
+        return InProcessEventLog(maxlen=maxlen, ttl_s=ttl_s)
+    return RedisEventLog(redis_url, prefix=prefix, maxlen=maxlen, ttl_s=ttl_s)
+
+
+__all__ = ["EventLog", "EventRecorder", "InProcessEventLog", "InvalidEventId", "LogEntry", "RedisEventLog", "event_log"]

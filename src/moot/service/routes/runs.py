@@ -1,0 +1,179 @@
+"""Runs: start in the background, status and result, cancel, resume, approval, events (SSE)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from moot.events import Event
+from moot.graph.approval import ApprovalAnswer, check_answer
+from moot.orchestrator import new_id
+from moot.service.auth import Principal, principal
+from moot.service.problems import ERROR_SCHEMA, ApiError
+from moot.service.routes.common import conflict, ctx_of, run_of, run_out, session_of
+from moot.service.schemas import ApprovalRequest, RunCreate, RunList, RunOut, RunStatus
+
+router = APIRouter(tags=["runs"], responses={401: ERROR_SCHEMA, 404: ERROR_SCHEMA})
+
+ACTIVE = ("queued", "running", "awaiting_approval")
+
+
+@router.post(
+    "/v1/sessions/{session_id}/runs",
+    status_code=202,
+    response_model=RunOut,
+    responses={409: ERROR_SCHEMA, 422: ERROR_SCHEMA, 429: ERROR_SCHEMA},
+)
+async def start_run(session_id: str, body: RunCreate, request: Request, response: Response, who: Principal = Depends(principal)) -> RunOut:
+    """Queue a deliberation of `task` in the session; follow it at `links.events`."""
+    ctx = ctx_of(request)
+    session = await session_of(request, who, session_id)
+    limits = ctx.settings.limits
+    manager = await ctx.hub.get(session.workspace)
+    version = manager.current
+    task_limit = min(limits.max_task_chars, version.workspace.spec.limits.task_max_chars)
+    task = body.task.strip()
+    if not task:
+        raise ApiError(422, "empty_task", "the task is empty; say what the moot should decide")
+    if len(task) > task_limit:
+        raise ApiError(422, "task_too_long", f"the task is {len(task)} characters long; the limit is {task_limit}")
+    index = ctx.persistence.index
+    if await index.count_active(who.tenant) >= limits.max_active_runs:
+        raise ApiError(
+            429, "too_many_runs",
+            f"the tenant already has {limits.max_active_runs} runs queued, running or waiting for approval; "
+            "wait for one to end", headers={"Retry-After": "5"},
+        )
+    busy = [r for r in await index.list(who.tenant, session_id=session.thread_id, limit=5) if r.status in ACTIVE]
+    if busy:
+        raise conflict("session_busy", f"run {busy[0].run_id!r} of this session is still {busy[0].status}; one run at a time per session")
+    run_id = new_id("run")
+    await index.add(
+        run_id, session.thread_id, session.workspace, task, session.user_id, str(manager.root),
+        tenant=who.tenant, workspace_version=version.hash, status="queued",
+    )
+    await ctx.events.append(
+        Event(type="run_queued", run_id=run_id, session_id=session.thread_id, workspace=session.workspace, data={"task": task})
+    )
+    await ctx.queue.submit(run_id, "start")
+    await ctx.sessions.touch(who.tenant, session.thread_id)
+    response.headers["Location"] = f"/v1/runs/{run_id}"
+    return run_out(await index.get(run_id, tenant=who.tenant))
+
+
+@router.get("/v1/runs", response_model=RunList)
+async def list_runs(
+    request: Request,
+    session_id: str | None = Query(default=None, max_length=64),
+    user_id: str | None = Query(default=None, max_length=128),
+    status: RunStatus | None = Query(default=None),
+    limit: int = Query(default=50, ge=1, le=200),
+    who: Principal = Depends(principal),
+) -> RunList:
+    records = await ctx_of(request).persistence.index.list(
+        who.tenant, user_id=user_id, session_id=session_id, status=status, limit=limit
+    )
+    return RunList(runs=[run_out(r) for r in records])
+
+
+@router.get("/v1/runs/{run_id}", response_model=RunOut)
+async def get_run(run_id: str, request: Request, who: Principal = Depends(principal)) -> RunOut:
+    """Status, and when the run has ended its result (decision, tokens, cost) or error."""
+    return run_out(await run_of(request, who, run_id))
+
+
+@router.post("/v1/runs/{run_id}/cancel", status_code=202, response_model=RunOut, responses={409: ERROR_SCHEMA})
+async def cancel_run(run_id: str, request: Request, who: Principal = Depends(principal)) -> RunOut:
+    """Stop a queued, running or paused run; its checkpoints stay (it can be resumed)."""
+    ctx = ctx_of(request)
+    record = await run_of(request, who, run_id)
+    if record.status not in ACTIVE:
+        raise conflict("run_ended", f"run {run_id!r} has already ended ({record.status})")
+    await ctx.persistence.index.set_status(run_id, "cancelled", error={"error": "Cancelled", "message": "cancelled by request"})
+    await ctx.queue.cancel(run_id)
+    await ctx.events.append(
+        Event(type="run_cancelled", run_id=run_id, session_id=record.thread_id, workspace=record.workspace, data={"reason": "cancelled by request"})
+    )
+    return run_out(await run_of(request, who, run_id))
+
+
+@router.post("/v1/runs/{run_id}/resume", status_code=202, response_model=RunOut, responses={409: ERROR_SCHEMA})
+async def resume_run(run_id: str, request: Request, who: Principal = Depends(principal)) -> RunOut:
+    """Continue a failed, cancelled or imported run from its last checkpoint."""
+    ctx = ctx_of(request)
+    record = await run_of(request, who, run_id)
+    if record.status not in ("failed", "cancelled"):
+        raise conflict("not_resumable", f"run {run_id!r} is {record.status}; only failed or cancelled runs resume")
+    await ctx.persistence.index.set_status(run_id, "queued")
+    await ctx.queue.submit(run_id, "resume")
+    return run_out(await run_of(request, who, run_id))
+
+
+@router.get("/v1/runs/{run_id}/approval", response_model=ApprovalRequest, responses={409: ERROR_SCHEMA})
+async def get_approval(run_id: str, request: Request, who: Principal = Depends(principal)) -> ApprovalRequest:
+    """What the paused run asks a human to approve: the stage and the synthesizer's decision."""
+    record = await run_of(request, who, run_id)
+    pending = _pending(record)
+    return ApprovalRequest(run_id=run_id, **{k: pending.get(k) for k in ("stage", "decision", "winner", "round")})
+
+
+@router.post("/v1/runs/{run_id}/approval", status_code=202, response_model=RunOut, responses={409: ERROR_SCHEMA})
+async def answer_approval(run_id: str, answer: ApprovalAnswer, request: Request, who: Principal = Depends(principal)) -> RunOut:
+    """Approve, edit (replace the decision) or reject; the run continues in the background."""
+    ctx = ctx_of(request)
+    record = await run_of(request, who, run_id)
+    _pending(record)
+    manager = await ctx.hub.get(record.workspace)
+    try:
+        policy = manager.version(record.workspace_version).workspace.policy
+    except Exception:
+        policy = manager.current.workspace.policy
+    check_answer(answer, policy)  # a forbidden edit is refused now; the run stays paused
+    await ctx.persistence.index.set_status(run_id, "queued", result=record.result)
+    await ctx.queue.submit(run_id, "approve", answer.model_dump(exclude_none=True))
+    return run_out(await run_of(request, who, run_id))
+
+
+def _pending(record: Any) -> dict[str, Any]:
+    if record.status != "awaiting_approval":
+        raise conflict("not_awaiting_approval", f"run {record.run_id!r} is {record.status}, not waiting for approval")
+    pending = (record.result or {}).get("pending") if isinstance(record.result, dict) else None
+    if not isinstance(pending, dict):
+        raise conflict("not_awaiting_approval", f"run {record.run_id!r} is being paused; try again in a moment")
+    return pending
+
+
+@router.get(
+    "/v1/runs/{run_id}/events",
+    response_class=EventSourceResponse,
+    responses={400: ERROR_SCHEMA, 200: {"description": "Server-Sent Events: one `Event` per message, `id` for Last-Event-ID"}},
+)
+async def run_events(
+    run_id: str,
+    request: Request,
+    last_event_id: str | None = Header(default=None, alias="Last-Event-ID", max_length=64),
+    after: str | None = Query(default=None, max_length=64, description="Resume after this event id (same as Last-Event-ID)."),
+    follow: bool = Query(default=True, description="Keep streaming until the run ends."),
+    who: Principal = Depends(principal),
+) -> AsyncIterator[ServerSentEvent]:
+    """The run's events in order; reconnect with `Last-Event-ID` to continue without loss or repeats."""
+    ctx = ctx_of(request)
+    await run_of(request, who, run_id)
+    start = last_event_id or after
+    if start is not None:
+        try:
+            ctx.events.check_id(start)
+        except ValueError as exc:
+            raise ApiError(400, "invalid_event_id", str(exc)) from None
+    async for entry in ctx.events.read(run_id, after=start, follow=follow, heartbeat_s=10.0):
+        if entry is None:
+            if await request.is_disconnected():
+                return
+            continue
+        yield ServerSentEvent(id=entry.id, event=entry.event.type, data=entry.event.model_dump(mode="json"))
+
+
+__all__ = ["router"]
