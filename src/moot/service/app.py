@@ -15,6 +15,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from langchain_core.language_models import BaseChatModel
 
 import moot
@@ -64,13 +66,52 @@ def create_app(
         version=getattr(moot, "__version__", "0.1.0"),
         description=DESCRIPTION,
         lifespan=lifespan,
-        max_body_size=settings.limits.max_body_bytes,
     )
     problems.install(app)
+    app.add_middleware(BodySizeLimit, max_body_size=settings.limits.max_body_bytes)
     app.include_router(sessions.router)
     app.include_router(runs.router)
     app.include_router(misc.router)
     return app
+
+
+class BodySizeLimit:
+    """413 with moot's JSON error for a body over `limits.max_body_bytes`.
+
+    A declared `Content-Length` over the limit is refused before a byte is read; a body sent
+    without one is counted as it arrives, and the read that crosses the limit raises a 413
+    `HTTPException`, which the app's handlers turn into the same JSON error. (FastAPI's own
+    `max_body_size` answers in plain text, outside the app's exception handlers.)
+    """
+
+    def __init__(self, app: Any, max_body_size: int) -> None:
+        self.app = app
+        self.max_body_size = max_body_size
+
+    def _message(self) -> str:
+        return f"the request body is larger than {self.max_body_size} bytes (limits.max_body_bytes)"
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_size):
+            response = JSONResponse(problems.body("request_too_large", self._message()), status_code=413)
+            await response(scope, receive, send)
+            return
+        total = 0
+
+        async def counted() -> Any:
+            nonlocal total
+            message = await receive()
+            if message["type"] == "http.request":
+                total += len(message.get("body", b""))
+                if total > self.max_body_size:
+                    raise StarletteHTTPException(413, self._message())
+            return message
+
+        await self.app(scope, counted, send)
 
 
 async def _recover(ctx: ServiceContext) -> None:

@@ -31,6 +31,15 @@ class Limits(BaseModel):
     max_sessions_listed: int = Field(default=200, ge=1)
 
 
+_LIMIT_VARS = {
+    "max_body_bytes": "MOOT_MAX_BODY_BYTES",
+    "max_task_chars": "MOOT_MAX_TASK_CHARS",
+    "max_active_runs": "MOOT_MAX_ACTIVE_RUNS",
+    "run_timeout_s": "MOOT_RUN_TIMEOUT_S",
+    "session_ttl_s": "MOOT_SESSION_TTL_S",
+}
+
+
 class ServiceSettings(BaseModel):
     """Everything `create_app` and `moot worker` need; `from_env()` reads `MOOT_*` variables."""
 
@@ -66,6 +75,12 @@ class ServiceSettings(BaseModel):
             "model_override": env.get("MOOT_MODEL") or None,
             "reload": env.get("MOOT_RELOAD") == "1",
         }
+        for key, var in (("queue_name", "MOOT_QUEUE_NAME"), ("key_prefix", "MOOT_KEY_PREFIX"), ("lease_s", "MOOT_LEASE_S")):
+            if env.get(var):
+                data[key] = env[var]
+        limits = {key: env[var] for key, var in _LIMIT_VARS.items() if env.get(var)}
+        if limits:
+            data["limits"] = limits
         data.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls.model_validate(data)
         if settings.queue == "arq" and not settings.redis_url:

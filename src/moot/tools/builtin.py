@@ -16,6 +16,12 @@ def _travel() -> Any:
     return make_travel_server()
 
 
-BUILTIN_SERVERS: dict[str, Callable[[], Any]] = {"travel": _travel}
+def _review_desk() -> Any:
+    from moot.tools.review_desk import make_review_desk
+
+    return make_review_desk()
+
+
+BUILTIN_SERVERS: dict[str, Callable[[], Any]] = {"travel": _travel, "review_desk": _review_desk}
 
 __all__ = ["BUILTIN_SERVERS"]

@@ -146,6 +146,24 @@ def _pending(record: Any) -> dict[str, Any]:
     return pending
 
 
+async def _stream_start(
+    run_id: str,
+    request: Request,
+    last_event_id: str | None = Header(default=None, alias="Last-Event-ID", max_length=64),
+    after: str | None = Query(default=None, max_length=64, description="Resume after this event id (same as Last-Event-ID)."),
+    who: Principal = Depends(principal),
+) -> str | None:
+    """Checks made before the stream opens (an SSE body cannot turn into an error response)."""
+    await run_of(request, who, run_id)
+    start = last_event_id or after
+    if start is not None:
+        try:
+            return ctx_of(request).events.check_id(start)
+        except ValueError as exc:
+            raise ApiError(400, "invalid_event_id", str(exc)) from None
+    return None
+
+
 @router.get(
     "/v1/runs/{run_id}/events",
     response_class=EventSourceResponse,
@@ -154,21 +172,11 @@ def _pending(record: Any) -> dict[str, Any]:
 async def run_events(
     run_id: str,
     request: Request,
-    last_event_id: str | None = Header(default=None, alias="Last-Event-ID", max_length=64),
-    after: str | None = Query(default=None, max_length=64, description="Resume after this event id (same as Last-Event-ID)."),
     follow: bool = Query(default=True, description="Keep streaming until the run ends."),
-    who: Principal = Depends(principal),
+    start: str | None = Depends(_stream_start),
 ) -> AsyncIterator[ServerSentEvent]:
     """The run's events in order; reconnect with `Last-Event-ID` to continue without loss or repeats."""
-    ctx = ctx_of(request)
-    await run_of(request, who, run_id)
-    start = last_event_id or after
-    if start is not None:
-        try:
-            ctx.events.check_id(start)
-        except ValueError as exc:
-            raise ApiError(400, "invalid_event_id", str(exc)) from None
-    async for entry in ctx.events.read(run_id, after=start, follow=follow, heartbeat_s=10.0):
+    async for entry in ctx_of(request).events.read(run_id, after=start, follow=follow, heartbeat_s=10.0):
         if entry is None:
             if await request.is_disconnected():
                 return
