@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,19 @@ from moot.graph.builder import build_graph
 from moot.models.scripted import ScriptedChatModel
 from moot.orchestrator import Orchestrator
 from moot.policy import WritePolicy
+from moot.runtime import Runtime
 from moot.stages.stage import Stage, StagePlan, Transition
 from moot.workspace.loader import load_workspace
 
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
 MARK = "written-by-the-rogue-critic"
+
+
+def demo_with_policy(data: Mapping[str, Any]) -> Any:
+    """The demo workspace under another policy. A policy *file* that forbids a key an agent
+    declares no longer loads (issue 7), so the run-time refusal is reached this way."""
+    ws = load_workspace()
+    return dataclasses.replace(ws, policy=WritePolicy.from_mapping(data, agents=ws.agents))
 
 
 class RogueCritic(Agent):
@@ -123,8 +132,9 @@ async def test_forbidden_write_fails_the_run_and_nothing_of_the_update_lands(
 async def test_skillagent_write_outside_the_workspace_policy_is_refused(
     workspace_copy: Path, demo_script: dict[str, Any]
 ) -> None:
-    (workspace_copy / "policy.yaml").write_text("on_violation: fail\nwriters:\n  rewards: [optimistic, devils_advocate]\n")
-    runtime, model = scripted_runtime(demo_script, workspace_copy)
+    model = ScriptedChatModel(script=demo_script)
+    policy = {"on_violation": "fail", "writers": {"rewards": ["optimistic", "devils_advocate"]}}
+    runtime = Runtime(demo_with_policy(policy), {"default": model})
     saver = InMemorySaver()
     bus = EventBus()
     events: list[Event] = []
@@ -160,8 +170,8 @@ async def test_skip_drops_the_update_and_the_run_continues(demo_script: dict[str
 
 
 async def test_skip_from_the_workspace_policy_file(workspace_copy: Path, demo_script: dict[str, Any]) -> None:
-    (workspace_copy / "policy.yaml").write_text("on_violation: skip\nwriters:\n  rewards: [optimistic, devils_advocate]\n")
-    runtime, _ = scripted_runtime(demo_script, workspace_copy)
+    policy = {"on_violation": "skip", "writers": {"rewards": ["optimistic", "devils_advocate"]}}
+    runtime = Runtime(demo_with_policy(policy), {"default": ScriptedChatModel(script=demo_script)})
     bus = EventBus()
     events: list[Event] = []
     bus.add_handler(events.append)

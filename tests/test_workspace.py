@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from conftest import scripted_runtime
 
-from moot.errors import ConfigError, ExpressionError, WorkspaceError
+from moot.errors import ConfigError, WorkspaceError
 from moot.models.scripted import ScriptedChatModel
 from moot.runtime import Runtime
 from moot.workspace.loader import load_workspace
+from moot.workspace.problems import WorkspaceInvalid
 
 
 def edit(root: Path, file: str, old: str, new: str) -> Path:
@@ -76,7 +77,7 @@ def test_malformed_yaml_names_file_and_line(workspace_copy: Path, file: str, old
     assert err.path == str(path)
     assert "invalid YAML" in str(err)
     assert err.line == line_of(path, needle), str(err)
-    assert str(err).startswith(f"{path}:{err.line}: ")
+    assert str(err).startswith(f"{path}:{err.line}:{err.column}: ")
 
 
 @pytest.mark.parametrize(
@@ -124,7 +125,7 @@ def test_a_file_that_is_not_utf8(workspace_copy: Path) -> None:
         ("stages.yaml", "  final:\n    terminal: true", "  final:\n    terminal: maybe", "terminal: maybe", "stages.final.terminal"),
         ("agents/critic.yaml", "dimensions: [confidence, quality, risk]", "dimensions: 5", "dimensions: 5", "dimensions"),
         ("agents/critic.yaml", "kind: evaluator", "kind: judge", "kind: judge", "kind"),
-        ("agents/critic.yaml", "writes: [history, rewards]", "writes: [history, rewardz]", "writes", "writes"),
+        ("agents/critic.yaml", "writes: [history, rewards]", "writes: [history, rewardz]", "writes", "writes.1"),
         ("agents/critic.yaml", "exit: once_per_stage", "exit: once_per_stage\ncolour: red", "colour", "colour"),
         ("agents/optimistic.yaml", "max_candidates: ", "max_candidates: many  # was ", "max_candidates", "max_candidates"),
         ("moot.yaml", "max_repairs: 2", "max_repairs: two", "max_repairs", "max_repairs"),
@@ -214,15 +215,15 @@ def test_a_transition_expression_that_does_not_parse(
 ) -> None:
     path = edit(workspace_copy, "stages.yaml", old, new)
     err = load_error(workspace_copy, ConfigError)
-    assert isinstance(err, ExpressionError)
-    assert str(err).startswith(f"{path}:{line_of(path, needle)}: ")
+    assert isinstance(err, WorkspaceInvalid) and len(err.problems) == 1
+    assert str(err).startswith(f"{path}:{line_of(path, needle)}:{err.column}: invalid expression")
     assert fragment in str(err)
 
 
 def test_a_should_exit_that_does_not_parse(workspace_copy: Path) -> None:
     path = edit(workspace_copy, "stages.yaml", "    agents: [booking]\n", "    agents: [booking]\n    should_exit: \"len(executed) >=\"\n")
     err = load_error(workspace_copy, ConfigError)
-    assert str(err).startswith(f"{path}:{line_of(path, 'should_exit')}: ") and "syntax error" in str(err)
+    assert str(err).startswith(f"{path}:{line_of(path, 'should_exit')}:{err.column}: ") and "syntax error" in str(err)
 
 
 @pytest.mark.parametrize(

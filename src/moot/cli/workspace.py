@@ -10,11 +10,12 @@ import argparse
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
 from moot.errors import UsageError
-from moot.workspace.loader import builtin_path, load_workspace
+from moot.workspace.loader import builtin_path, load_workspace, validate_workspace
 from moot.workspace.spec import NAME, AgentSpec, StagesSpec, WorkspaceSpec
 
 SCHEMAS: dict[str, Any] = {"moot.yaml": WorkspaceSpec, "agents/*.yaml": AgentSpec, "stages.yaml": StagesSpec}
@@ -45,7 +46,13 @@ def add_workspace_parser(sub: Any) -> None:
     new = ws_sub.add_parser("new", help="write a working workspace (the demo, renamed) into a new folder")
     new.add_argument("name")
     new.add_argument("--dir", default=None, help="folder to create (default: ./NAME)")
-    check = ws_sub.add_parser("validate", help="load a workspace and report the first problem with file and line")
+    graph = ws_sub.add_parser("graph", help="print the workspace's graph as Mermaid; draw it offline with --png/--svg (Graphviz)")
+    graph.add_argument("dir", help="workspace folder (or built-in name)")
+    graph.add_argument("--png", default=None, metavar="FILE", help="also draw the graph as a PNG into FILE")
+    graph.add_argument("--svg", default=None, metavar="FILE", help="also draw the graph as an SVG into FILE")
+    check = ws_sub.add_parser(
+        "validate", help="check a workspace and report every problem (file:line:col: message (fix: ...)); exit 2 if any"
+    )
     check.add_argument("dir")
 
 
@@ -68,9 +75,36 @@ def run_workspace(args: argparse.Namespace) -> int:
         target = scaffold(Path(args.dir or args.name), args.name)
         print(f"wrote workspace {args.name!r} in {target}; run it with: moot run \"...\" -w {target}")
         return 0
-    ws = load_workspace(args.dir)
+    if args.workspace_command == "graph":
+        return _graph(args)
+    return validate(args.dir)
+
+
+def validate(folder: str) -> int:
+    """Print every problem of the workspace at `folder` to stderr, one per line, and return 2;
+    or print a one-line summary and return 0."""
+    problems = validate_workspace(folder)
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        print(f"moot: {len(problems)} problem{'s' if len(problems) > 1 else ''} in workspace {folder}", file=sys.stderr)
+        return 2
+    ws = load_workspace(folder)
     print(f"{ws.root}: workspace {ws.name!r} is valid ({len(ws.agents)} agents, {len(ws.plan.stages)} stages)")
     return 0
 
 
-__all__ = ["add_workspace_parser", "run_workspace", "scaffold", "schemas"]
+def _graph(args: argparse.Namespace) -> int:
+    """Mermaid on standard output; each picture asked for is drawn before anything is printed."""
+    from moot.graph import picture  # LangGraph loads only for the command that draws
+    from moot.runtime import Runtime
+
+    runtime = Runtime.load(args.dir)
+    written = [picture.write_picture(runtime, path, fmt) for fmt, path in (("png", args.png), ("svg", args.svg)) if path]
+    print(picture.mermaid(runtime))
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+__all__ = ["add_workspace_parser", "run_workspace", "scaffold", "schemas", "validate"]

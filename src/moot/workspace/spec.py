@@ -1,14 +1,14 @@
 """The schemas of a workspace's files: `moot.yaml`, `agents/*.yaml`, `stages.yaml`, `policy.yaml`.
 
-They validate shape and types (with the YAML line of any error, via `yamlio.validate`); the
+They validate shape and types (every error with file, line and column, via `yamlio.validate`); the
 loader then checks what crosses files (stage → agent names, transition targets, policy writers).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from moot.state import STATE_KEYS
 from moot.tools.types import ServerSpec
@@ -20,11 +20,14 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _known_keys(keys: list[str]) -> list[str]:
-    for key in keys:
-        if key not in STATE_KEYS:
-            raise ValueError(f"unknown state key {key!r}; keys are {', '.join(STATE_KEYS)}")
-    return keys
+def _known_key(key: str) -> str:
+    if key not in STATE_KEYS:
+        raise ValueError(f"unknown state key {key!r}; keys are {', '.join(STATE_KEYS)}")
+    return key
+
+
+StateKey = Annotated[str, AfterValidator(_known_key)]
+"""A state key, checked item by item so that an error points at the offending list item."""
 
 
 class ModelSpec(_Spec):
@@ -98,16 +101,13 @@ class AgentSpec(_Spec):
     kind: Literal["note", "proposer", "evaluator", "synthesizer", "booking"] = "note"
     description: str = ""
     prompt: str = Field(min_length=1)
-    reads: list[str] = Field(default_factory=lambda: ["task", "history"])
-    writes: list[str] = Field(default_factory=lambda: ["history"])
+    reads: list[StateKey] = Field(default_factory=lambda: ["task", "history"])
+    writes: list[StateKey] = Field(default_factory=lambda: ["history"])
     dimensions: list[str] = Field(default_factory=list)
     exit: Any = "once_per_stage"
     model: str = "default"
     tools: list[dict[str, Any] | str] = Field(default_factory=list)
     max_candidates: int = Field(default=3, ge=1, le=8)
-
-    _reads = field_validator("reads")(_known_keys)
-    _writes = field_validator("writes")(_known_keys)
 
 
 class TransitionSpec(_Spec):
@@ -126,6 +126,17 @@ class StageSpec(_Spec):
     """Ask a human to approve, edit or reject the decision before this stage runs (issue 6)."""
 
 
+class PolicySpec(_Spec):
+    """`policy.yaml`: who may write each state key (design §2), over `moot.policy`'s defaults.
+
+    Only the shape is checked here; which names are agents or system writers is checked by
+    `WritePolicy.from_mapping`, the one place that knows them."""
+
+    on_violation: Literal["fail", "skip"] = "fail"
+    writers: dict[str, list[str]] = Field(default_factory=dict)
+    memory_writers: list[str] = Field(default_factory=list)
+
+
 class StagesSpec(_Spec):
     """`stages.yaml`: the stage machine."""
 
@@ -134,4 +145,4 @@ class StagesSpec(_Spec):
     stages: dict[str, StageSpec]
 
 
-__all__ = ["AgentSpec", "LimitsSpec", "LogsSpec", "ModelSpec", "PriceSpec", "StageSpec", "StagesSpec", "TransitionSpec", "WorkspaceSpec"]
+__all__ = ["AgentSpec", "LimitsSpec", "LogsSpec", "ModelSpec", "PolicySpec", "PriceSpec", "StageSpec", "StagesSpec", "TransitionSpec", "WorkspaceSpec"]
