@@ -54,7 +54,7 @@ class RunExecutor:
         if record.status in ENDED:
             return record.status
         async with self.ctx.leases.hold(run_id, self.worker) as held:
-            if not held:
+            if held is None:
                 raise LeaseBusy(run_id)
             record = await index.get(run_id)  # re-read under the lease: a cancel may have landed
             if record.status in ENDED:
@@ -63,12 +63,12 @@ class RunExecutor:
             recorder = self.ctx.events.attach(bus)
             detach = self.ctx.observe(bus, record.workspace)
             try:
-                return await self._execute(record, action, answer, bus)
+                return await self._execute(record, action, answer, bus, held)
             finally:
                 detach()
                 await recorder.aclose()
 
-    async def _execute(self, record: Any, action: Action, answer: dict[str, Any] | None, bus: EventBus) -> str:
+    async def _execute(self, record: Any, action: Action, answer: dict[str, Any] | None, bus: EventBus, held: Any) -> str:
         index = self.ctx.persistence.index
         manager = await self.ctx.hub.get(record.workspace)
         await index.claim(record.run_id, self.worker)
@@ -84,6 +84,9 @@ class RunExecutor:
             _publish(bus, record, "run_failed", error)
             return "failed"
         except asyncio.CancelledError:
+            if held.lost:  # another worker owns the run now: write nothing, just stop
+                log.warning("run %s: lease lost to another worker; this attempt stops", record.run_id)
+                raise
             await index.set_status(record.run_id, "cancelled", error={"error": "Cancelled", "message": "cancelled by request"})
             _publish(bus, record, "run_cancelled", {"reason": "cancelled by request"})
             raise

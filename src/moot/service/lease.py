@@ -14,6 +14,8 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -25,6 +27,15 @@ _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
 return 0
 """
+
+
+@dataclass
+class Held:
+    """A lease this process holds; `lost` turns True if another worker took the run over."""
+
+    run_id: str
+    holder: str
+    lost: bool = False
 
 
 class Leases(ABC):
@@ -51,27 +62,40 @@ class Leases(ABC):
         return None
 
     @asynccontextmanager
-    async def hold(self, run_id: str, holder: str) -> AsyncIterator[bool]:
+    async def hold(self, run_id: str, holder: str) -> AsyncIterator[Held | None]:
         """Acquire, keep renewing every third of the TTL while the block runs, release at the end.
 
-        Yields whether the lease was acquired; the caller must not execute the run when it was not.
+        Yields a `Held` (None when the lease is someone else's: the caller must not execute the
+        run). If a renewal finds the lease lost (this process stalled past the TTL and another
+        worker took the run over), the block's task is cancelled with `held.lost` set: the
+        caller must then stop without writing anything, the run is the new holder's.
         """
         if not await self.acquire(run_id, holder):
-            yield False
+            yield None
             return
-        renewer = asyncio.create_task(self._keep(run_id, holder))
+        held = Held(run_id, holder)
+        renewer = asyncio.create_task(self._keep(held, asyncio.current_task()))
         try:
-            yield True
+            yield held
         finally:
             renewer.cancel()
             with suppress(asyncio.CancelledError):
                 await renewer
-            await self.release(run_id, holder)
+            if not held.lost:
+                await self.release(run_id, holder)
 
-    async def _keep(self, run_id: str, holder: str) -> None:
+    async def _keep(self, held: Held, owner: asyncio.Task[Any] | None) -> None:
         while True:
             await asyncio.sleep(self.ttl_s / 3)
-            await self.renew(run_id, holder)
+            try:
+                renewed = await self.renew(held.run_id, held.holder)
+            except Exception:  # a blip of the lease store: try again at the next beat
+                continue
+            if not renewed:
+                held.lost = True
+                if owner is not None:
+                    owner.cancel()
+                return
 
 
 class InProcessLeases(Leases):
@@ -142,4 +166,4 @@ class RedisLeases(Leases):
         return value.decode() if isinstance(value, bytes) else value
 
 
-__all__ = ["InProcessLeases", "Leases", "RedisLeases"]
+__all__ = ["Held", "InProcessLeases", "Leases", "RedisLeases"]
