@@ -15,6 +15,7 @@ import pytest
 from moot.models.scripted import ScriptedChatModel
 from moot.service.app import create_app
 from moot.service.settings import Limits, ServiceSettings
+from moot.workspace.loader import builtin_path
 from servicetools import serving, sse_events, wait_status
 
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
@@ -200,8 +201,9 @@ async def test_limits_answer_4xx_with_json_errors(client: httpx.AsyncClient) -> 
     for path in ("/v1/runs/run-000000000000", "/v1/sessions/session-nope", "/v1/runs/run-x/events", "/v1/workspaces/nope"):
         resp = await client.get(path)
         assert resp.status_code == 404 and resp.json()["error"]["type"] == "not_found", (path, resp.text)
-    unknown_ws = await client.post("/v1/sessions", json={"workspace": "nope"})
-    assert unknown_ws.status_code in (400, 404)
+    for workspace in ("nope", str(builtin_path("demo")), "../demo"):
+        unknown_ws = await client.post("/v1/sessions", json={"workspace": workspace})
+        assert unknown_ws.status_code == 404, unknown_ws.text  # names only, never a server path
     extra = await client.post("/v1/sessions", json={"user_id": "ana", "color": "red"})
     assert extra.status_code == 422 and "color" in extra.json()["error"]["message"]
 

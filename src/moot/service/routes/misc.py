@@ -101,6 +101,8 @@ async def list_workspaces(request: Request, who: Principal = Depends(principal))
 
 
 async def _manager(request: Request, name: str) -> Any:
+    if name not in ctx_of(request).hub.names():  # names only, never a server path
+        raise ApiError(404, "not_found", f"no workspace {name!r}")
     try:
         return await ctx_of(request).hub.get(name)
     except MootError as exc:

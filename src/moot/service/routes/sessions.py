@@ -25,7 +25,10 @@ def _out(session: Any) -> SessionOut:
 async def create_session(body: SessionCreate, request: Request, who: Principal = Depends(principal)) -> SessionOut:
     """Open a session (a LangGraph thread) for a user on a workspace."""
     ctx = ctx_of(request)
-    await ctx.hub.get(body.workspace)  # an unknown workspace is refused now, not at the first run
+    # names only: the hub also opens folders by path, which a client must never choose
+    if body.workspace not in ctx.hub.names():
+        raise ApiError(404, "not_found", f"no workspace {body.workspace!r}; GET /v1/workspaces lists them")
+    await ctx.hub.get(body.workspace)  # a broken workspace is refused now, not at the first run
     session = await ctx.sessions.create(
         tenant=who.tenant, user_id=body.user_id, workspace=body.workspace, ttl_s=body.ttl_s,
         title=body.title, metadata=body.metadata,
