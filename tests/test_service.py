@@ -233,3 +233,15 @@ async def test_workspaces_memory_and_health(client: httpx.AsyncClient) -> None:
     assert ready["status"] == "ok" and ready["checks"]["database"] == "ok" and ready["mode"]["keys_required"] is False
     schema = (await client.get("/openapi.json")).json()
     assert "/v1/runs/{run_id}/events" in schema["paths"] and "/v1/runs/{run_id}/approval" in schema["paths"]
+
+
+@pytest.mark.service(limits=Limits(run_timeout_s=0.6), latency=0.2)
+async def test_a_run_over_its_time_limit_fails_cleanly_and_can_resume(client: httpx.AsyncClient) -> None:
+    run = await _start(client, await _session(client))
+    failed = await wait_status(client, run["run_id"], {"finished", "failed"})
+    assert failed["status"] == "failed" and failed["error"]["error"] == "RunTimeout"
+    assert "0.6 s" in failed["error"]["message"]
+    types = [e["event"] for e in await sse_events(client, run["links"]["events"])]
+    assert types[-1] == "run_failed"
+    state = (await client.get(f"/v1/sessions/{run['session_id']}/state")).json()
+    assert state["values"]["run_id"] == run["run_id"] and state["next"]  # the checkpoint is intact
