@@ -278,8 +278,9 @@ def test_failing_run_exits_1_and_is_marked_failed(cli: dict[str, Any]) -> None:
 def check_refused(code: int, out: str, err: str, home: Path) -> str:
     assert code == 2, (code, out[-500:], err)
     lines = err.strip().splitlines()
-    assert len(lines) == 1, err
     assert lines[0].startswith("moot: error: "), lines[0]
+    # a workspace with several problems lists each on its own line, as file:line:col
+    assert all(re.match(r"^\S+:\d+:\d+: ", line.strip()) for line in lines[1:]), err
     assert out == ""
     assert not home.exists(), "MOOT_HOME was created although the input was refused"
     return lines[0]

@@ -23,10 +23,8 @@ from moot.graph.builder import build_graph
 from moot.graph.tools_node import ToolCaller
 from moot.models.factory import make_models
 from moot.orchestrator import Durability, Orchestrator
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-from moot.persistence import RunIndex, moot_home, open_store
-from moot.tools.ledger import SqliteLedger
+from moot.persistence import RunIndex, moot_home, open_persistence
 from moot.errors import RunError
 from moot.tools.types import Ledger, ToolOutcome
 from moot.workspace.loader import Workspace, load_workspace
@@ -44,14 +42,13 @@ class Runtime:
         self.tools: ToolCaller | None = None
 
     @asynccontextmanager
-    async def open_store_and_tools(self, db: str | Path | None = None) -> AsyncIterator[tuple[AsyncSqliteSaver, RunIndex]]:
-        """The persistent store and, for a workspace with MCP servers, its tools with a SQLite
-        ledger in the same database as the checkpoints (so "exactly once" survives a kill)."""
-        async with open_store(db) as (saver, index):
-            ledger = SqliteLedger.from_saver(saver)
-            await ledger.setup()
-            async with self.open_tools(ledger):
-                yield saver, index
+    async def open_store_and_tools(self, db: str | Path | None = None) -> AsyncIterator[tuple[BaseCheckpointSaver, RunIndex]]:
+        """The persistent store (SQLite file or `postgresql://` URL) and, for a workspace with MCP
+        servers, its tools with a ledger in the same database as the checkpoints (so "exactly
+        once" survives a kill)."""
+        async with open_persistence(db) as store:
+            async with self.open_tools(store.ledger):
+                yield store.checkpointer, store.index
 
     @asynccontextmanager
     async def open_tools(self, ledger: Ledger | None = None) -> AsyncIterator[Runtime]:

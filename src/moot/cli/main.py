@@ -19,11 +19,17 @@ from typing import Any
 
 import fastmcp
 
+from moot.cli.hub import add_hub_parsers, run_diff, run_watch
+from moot.cli.keys import add_keys_parser, run_keys
 from moot.cli.live import JsonLines, LiveView
+from moot.cli.logs import add_logs_parser, run_logs
 from moot.cli.mcp import add_mcp_parser, run_mcp
+from moot.cli.serve import add_serve_parsers, run_serve, run_worker
 from moot.cli.workspace import add_workspace_parser, run_workspace
 from moot.errors import ConfigError, MootError, UsageError
 from moot.events import EventBus
+from moot.graph.picture import mermaid
+from moot.logs import log_runs
 from moot.orchestrator import new_id
 from moot.persistence import default_db, open_store
 from moot.runtime import Runtime
@@ -74,6 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     common(imp)
     add_mcp_parser(sub)
     add_workspace_parser(sub)
+    add_hub_parsers(sub)  # run --watch, workspace diff
+    add_logs_parser(sub)
+    add_keys_parser(sub)
+    add_serve_parsers(sub)
     return p
 
 
@@ -88,7 +98,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "mcp":  # the MCP servers run their own event loop
             return run_mcp(args)
         if args.command == "workspace":
-            return run_workspace(args)
+            return run_diff(args) if args.workspace_command == "diff" else run_workspace(args)
+        if args.command == "logs":
+            return run_logs(args)
+        if args.command == "keys":
+            return run_keys(args)
+        if args.command == "serve":  # uvicorn and arq run their own event loops
+            return run_serve(args)
+        if args.command == "worker":
+            return run_worker(args)
         return asyncio.run(_dispatch(args))
     except (ConfigError, UsageError) as exc:
         print(f"moot: error: {exc}", file=sys.stderr)
@@ -112,14 +130,17 @@ async def _dispatch(args: argparse.Namespace) -> int:
         return await _of_recorded_run(args)
     if args.command == "state":
         return await _import(args)
+    if args.command == "run" and args.watch:
+        return await run_watch(args, _bus(args))
     runtime = Runtime.load(args.workspace, model_override=args.model)
     if args.command == "graph":
-        print(runtime.graph(drawing=True).get_graph().draw_mermaid())
+        print(mermaid(runtime))  # the same labelled drawing as `moot workspace graph`
         return 0
     task = runtime.orchestrator().check_task(args.task)  # before anything is written
     async with runtime.open_store_and_tools(args.db) as (saver, index), _memory(args) as memory:
         runtime.memory = memory
         bus = _bus(args)
+        log_runs(runtime.workspace, bus)  # JSON lines under $MOOT_HOME/logs/workspaces/<name>/
         recorder = memory.observe(bus) if memory is not None else None
         orch = runtime.orchestrator(saver, index=index, bus=bus)
         result = await orch.run(task, session_id=args.session, user_id=args.user)
@@ -149,7 +170,8 @@ async def _of_recorded_run(args: argparse.Namespace) -> int:
     runtime = _runtime_of(args, record.workspace, record.workspace_path)
     if args.command == "resume":
         async with runtime.open_store_and_tools(args.db) as (saver, index):
-            await runtime.orchestrator(saver, index=index, bus=_bus(args)).resume(args.run_id)
+            log_runs(runtime.workspace, bus := _bus(args))
+            await runtime.orchestrator(saver, index=index, bus=bus).resume(args.run_id)
         return 0
     async with runtime.open_store_and_tools(args.db) as (saver, index):  # the same graph as the run's
         orch = runtime.orchestrator(saver, index=index)
@@ -211,7 +233,12 @@ def _bus(args: argparse.Namespace) -> EventBus:
 
 
 def _require_db(path: str | None) -> None:
-    db = Path(path) if path else default_db()
+    from moot.persistence import resolve
+
+    backend, target = resolve(path)
+    if backend != "sqlite":
+        return  # a server database: opening it says whether it is reachable
+    db = Path(target)
     if not db.is_file():
         raise UsageError(f"no runs yet: {db} does not exist")
 

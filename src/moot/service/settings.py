@@ -26,7 +26,7 @@ class Limits(BaseModel):
     """Runs of one tenant queued, running or waiting for approval at once."""
     run_timeout_s: float = Field(default=900.0, gt=0)
     """Wall-clock time a run may take on a worker before it is stopped and marked failed."""
-    session_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+    session_ttl_s: int = Field(default=7 * 24 * 3600, ge=60, le=365 * 24 * 3600)
     """How long an idle session lives (each run or read slides it)."""
     max_sessions_listed: int = Field(default=200, ge=1)
 

@@ -1,9 +1,10 @@
-"""Where tool outcomes are recorded by idempotency key: in memory, or in the run's SQLite file.
+"""Where tool outcomes are recorded by idempotency key: in memory, or beside the run's checkpoints.
 
 The SQLite ledger shares the checkpointer's connection (and its lock), so the outcome of a
 booking lives in the same file as the run that made it, and is committed before the tool node
 returns: a process killed between the ledger write and the next checkpoint finds the outcome on
-resume instead of booking again.
+resume instead of booking again. The PostgreSQL ledger does the same on the fleet's database
+(the pool the checkpointer uses; autocommit), so a run resumed by another worker finds it too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import aiosqlite
 
+from moot.errors import UsageError
 from moot.tools.types import Ledger, ToolOutcome
 
 _SCHEMA = """
@@ -75,6 +77,11 @@ class SqliteLedger(Ledger):
     @classmethod
     def from_saver(cls, saver: Any) -> SqliteLedger:
         """A ledger on an `AsyncSqliteSaver`'s connection, under its lock."""
+        if not isinstance(getattr(saver, "conn", None), aiosqlite.Connection):
+            raise UsageError(
+                f"SqliteLedger needs an AsyncSqliteSaver, got {type(saver).__name__}; "
+                "use ledger_for(saver), or the ledger of moot.persistence.open_persistence()"
+            )
         return cls(saver.conn, lock=saver.lock)
 
     def _locked(self) -> AbstractAsyncContextManager[Any]:
@@ -100,4 +107,51 @@ class SqliteLedger(Ledger):
             await self.conn.commit()
 
 
-__all__ = ["MemoryLedger", "SqliteLedger", "outcome_from_json", "outcome_to_json"]
+class PostgresLedger(Ledger):
+    """The `moot_tool_ledger` table on a psycopg `AsyncConnectionPool` (the checkpointer's, as
+    `moot.persistence.open_persistence` makes it): `put` commits its own transaction before it
+    returns. A key's outcome is written once; a second `put` of the same key is ignored."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    async def setup(self) -> None:
+        from moot.persistence.postgres import run_ddl
+
+        await run_ddl(self.pool, [_SCHEMA.replace("REAL", "DOUBLE PRECISION")])
+
+    async def get(self, key: str) -> ToolOutcome | None:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute("SELECT outcome FROM moot_tool_ledger WHERE key = %s", (key,))
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        return outcome_from_json(row["outcome"] if isinstance(row, dict) else row[0])
+
+    async def put(self, outcome: ToolOutcome) -> None:
+        # an explicit transaction: committed on return even on a pool that is not autocommit
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO moot_tool_ledger (key, tool, outcome, created_at) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (key) DO NOTHING",
+                (outcome.key, outcome.tool, outcome_to_json(outcome), time.time()),
+            )
+
+
+def ledger_for(saver: Any) -> Ledger:
+    """The ledger that lives beside `saver`'s checkpoints (its SQLite connection, its PostgreSQL
+    pool); call `setup()` on it once. For a store opened with `open_persistence`, use its ledger."""
+    if isinstance(getattr(saver, "conn", None), aiosqlite.Connection):
+        return SqliteLedger.from_saver(saver)
+    if type(saver).__module__.startswith("langgraph.checkpoint.postgres"):
+        from psycopg_pool import AsyncConnectionPool
+
+        if isinstance(saver.conn, AsyncConnectionPool):
+            return PostgresLedger(saver.conn)
+    raise UsageError(
+        f"no durable ledger beside checkpointer {type(saver).__name__}: use AsyncSqliteSaver, or AsyncPostgresSaver on an "
+        "AsyncConnectionPool (as moot.persistence.open_persistence makes it)"
+    )
+
+
+__all__ = ["MemoryLedger", "PostgresLedger", "SqliteLedger", "ledger_for", "outcome_from_json", "outcome_to_json"]

@@ -1,0 +1,42 @@
+"""Where runs live: LangGraph's checkpointer, moot's run index and the tool ledger, on SQLite
+(one file under `$MOOT_HOME`, the default) or PostgreSQL (a fleet). See `store.py` for the URL,
+`runs.py` for the index, `sqlite.py` and `postgres.py` for the backends."""
+
+from moot.persistence.records import (
+    ACTIVE,
+    STATUSES,
+    TERMINAL,
+    RunRecord,
+    RunStatus,
+    default_db,
+    moot_home,
+)
+from moot.persistence.runs import RunIndex, RunNotClaimable
+from moot.persistence.sqlite import SqliteRunIndex
+from moot.persistence.store import (
+    DATABASE_URL_ENV,
+    Persistence,
+    compact_run,
+    open_persistence,
+    open_store,
+    resolve,
+)
+
+__all__ = [
+    "ACTIVE",
+    "DATABASE_URL_ENV",
+    "STATUSES",
+    "TERMINAL",
+    "Persistence",
+    "RunIndex",
+    "RunNotClaimable",
+    "RunRecord",
+    "RunStatus",
+    "SqliteRunIndex",
+    "compact_run",
+    "default_db",
+    "moot_home",
+    "open_persistence",
+    "open_store",
+    "resolve",
+]
