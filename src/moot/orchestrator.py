@@ -8,6 +8,7 @@ run in the run index, and resumes an interrupted run from its last checkpoint.
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ class RunResult:
     error: str | None = None
     pending: dict[str, Any] | None = None
     """With `awaiting_approval`: what the human is asked about (stage, decision, winner)."""
+    version: str = ""
+    """The workspace version (content hash) the run ran on; "" when the runtime has none."""
 
     @property
     def winner(self) -> str | None:
@@ -62,6 +65,14 @@ class RunResult:
             "prompt": sum(int(u.get("prompt_tokens", 0)) for u in usage.values()),
             "completion": sum(int(u.get("completion_tokens", 0)) for u in usage.values()),
         }
+
+
+def _takes(method: Any, name: str) -> bool:
+    """Whether `method` accepts the keyword `name` (a run index may not record versions yet)."""
+    try:
+        return name in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def new_id(prefix: str) -> str:
@@ -104,6 +115,7 @@ class Orchestrator:
         workspace_path: str = "",
         prices: Mapping[str, Mapping[str, float]] | None = None,
         policy: Any = None,
+        version: str = "",
     ) -> None:
         self.graph = graph
         self.workspace = workspace
@@ -117,6 +129,8 @@ class Orchestrator:
         self.prices = dict(prices or {})
         self.policy = policy
         """The workspace's WritePolicy, to refuse an approval edit it forbids before resuming."""
+        self.version = version
+        """The workspace version of `graph` (moot.workspace.version), recorded with every run."""
 
     def check_task(self, task: str) -> str:
         """Refuse an empty or oversized task before anything is written."""
@@ -140,14 +154,27 @@ class Orchestrator:
         return config
 
     async def run(
-        self, task: str, *, session_id: str | None = None, user_id: str = "", run_id: str | None = None
+        self,
+        task: str,
+        *,
+        session_id: str | None = None,
+        user_id: str = "",
+        run_id: str | None = None,
+        indexed: bool = False,
     ) -> RunResult:
-        """Run one deliberation to its end in `session_id`'s thread (a new session by default)."""
+        """Run one deliberation to its end in `session_id`'s thread (a new session by default).
+
+        `indexed`: the run is already in the run index (the service records it when it is
+        queued); it is only marked running.
+        """
         task = self.check_task(task)
         run_id = run_id or new_id("run")
         session_id = session_id or new_id("session")
-        if self.index is not None:
-            await self.index.add(run_id, session_id, self.workspace, task, user_id, self.workspace_path)
+        if self.index is not None and indexed:
+            await self.index.set_status(run_id, "running")
+        elif self.index is not None:
+            extra = {"workspace_version": self.version} if self.version and _takes(self.index.add, "workspace_version") else {}
+            await self.index.add(run_id, session_id, self.workspace, task, user_id, self.workspace_path, **extra)
         start = initial_state(task, run_id=run_id, session_id=session_id, user_id=user_id)
         return await self._drive(start, run_id, session_id, user_id, {"task": task, "user_id": user_id, "resumed": False})
 
@@ -219,7 +246,7 @@ class Orchestrator:
                 Event(type=type_, run_id=run_id, session_id=session_id, workspace=self.workspace, seq=seq, **fields)  # type: ignore[arg-type]
             )
 
-        publish("run_started", data=info)
+        publish("run_started", data={**info, "workspace_version": self.version} if self.version else info)
         durable = bool(self.graph.checkpointer)
         values: dict[str, Any] = {}
         try:
@@ -253,12 +280,12 @@ class Orchestrator:
                 if self.index is not None:
                     await self.index.set_status(run_id, "awaiting_approval")
                 publish("approval_requested", stage=request.get("stage"), data=request)
-                return RunResult(run_id, session_id, "awaiting_approval", values, pending=request)
+                return RunResult(run_id, session_id, "awaiting_approval", values, pending=request, version=self.version)
         if self.index is not None:
             await self.index.set_status(run_id, "finished")
         if self.compact:
             await compact_run(self.graph.checkpointer, session_id, run_id)
-        result = RunResult(run_id, session_id, "finished", values)
+        result = RunResult(run_id, session_id, "finished", values, version=self.version)
         publish("run_finished", stage=values.get("stage"), data=result.summary(self.prices))
         return result
 
