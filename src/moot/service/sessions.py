@@ -1,0 +1,447 @@
+"""Sessions of the service: who owns a LangGraph thread, for how long, and who may see it.
+
+A session is a LangGraph thread (`thread_id == session_id`) owned by one tenant and one user. Every
+call names the caller's tenant, and a session of another tenant is answered exactly like one that
+never existed (`SessionNotFound`), so ids cannot be probed across tenants. A session lives `ttl_s`
+seconds after its last use: `touch` (resume) slides the expiry. Ids are `session-` and 32 hex digits
+of `uuid4` (122 random bits), so they are unique without coordination between API workers.
+
+Two backends behave the same (one test suite runs against both): `InProcessSessions` for one
+process, and `RedisSessions`, which any number of stateless API workers share. Redis key layout
+(`P` the prefix, `T` the tenant and `U` the user, percent-encoded; `{T}` puts all of a tenant's keys
+in one Redis Cluster hash slot so that they can change together in one transaction):
+
+```
+P sess:{T}:s:<id>          STRING  the session as JSON; PX ttl, set again by every touch (sliding)
+P sess:{T}:created         ZSET    id → created_at: the tenant's sessions, for listing
+P sess:{T}:expiry          ZSET    id → expires_at: the tenant's sessions, for pruning
+P sess:{T}:u:U:created     ZSET    the same two indexes for one user, so that listing a user's
+P sess:{T}:u:U:expiry      ZSET    sessions reads only theirs
+```
+
+Expired ids leave the indexes when their tenant or user creates or lists sessions, and the index
+keys themselves expire with their longest-lived session, so a tenant that goes quiet leaves nothing
+behind. Expiry is decided on the store's `clock` (Redis only collects the garbage): keep API workers'
+clocks in step (NTP), as for any TTL shared between machines.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import os
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import redis.asyncio as aioredis
+from pydantic import BaseModel, ConfigDict, Field
+
+from moot.errors import UsageError
+
+DEFAULT_TTL_S = 7 * 24 * 3600
+MAX_TTL_S = 365 * 24 * 3600
+MAX_LIST = 1000
+_MAX_NAME = 128
+_MAX_METADATA = 16 * 1024
+
+
+class SessionNotFound(UsageError):
+    """No such session for this tenant: unknown, expired, deleted, or another tenant's (never said which)."""
+
+    def __init__(self, tenant: str, session_id: str) -> None:
+        self.tenant = tenant
+        self.session_id = session_id
+        super().__init__(
+            f"no session {session_id[:_MAX_NAME]!r} for tenant {tenant!r}: it does not exist or has expired; "
+            "create a new session"
+        )
+
+
+class Session(BaseModel):
+    """One session: a LangGraph thread with an owner and an expiry (times are Unix seconds)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+    tenant: str
+    user_id: str
+    workspace: str
+    title: str = ""
+    created_at: float
+    last_active: float
+    ttl_s: int
+    expires_at: float
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def thread_id(self) -> str:
+        """The LangGraph thread that holds the session's checkpoints (the same id)."""
+        return self.session_id
+
+
+def check_name(value: object, what: str) -> str:
+    """A tenant, user or key id: 1-128 printable characters without whitespace (they end up in keys and logs)."""
+    if not isinstance(value, str) or not value:
+        raise UsageError(f"{what} must be a non-empty string, got {value!r}")
+    if len(value) > _MAX_NAME or not value.isprintable() or any(c.isspace() for c in value):
+        raise UsageError(f"{what} {value[:40]!r} is invalid: use 1-{_MAX_NAME} printable characters without spaces")
+    return value
+
+
+def check_ttl(value: object, what: str = "ttl_s") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TTL_S:
+        raise UsageError(f"{what} must be a whole number of seconds from 1 to {MAX_TTL_S} (365 days), got {value!r}")
+    return value
+
+
+def _check_text(value: object, what: str, limit: int) -> str:
+    if not isinstance(value, str) or len(value) > limit or not value.isprintable():
+        raise UsageError(f"{what} must be printable text of at most {limit} characters, got {str(value)[:40]!r}")
+    return value
+
+
+def _check_metadata(value: object) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise UsageError(f"metadata must be a JSON object (a dict), got {type(value).__name__}")
+    try:
+        size = len(json.dumps(value, ensure_ascii=False, allow_nan=False).encode())
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"metadata must be JSON-serialisable: {exc}") from None
+    if size > _MAX_METADATA:
+        raise UsageError(f"metadata is {size} bytes as JSON; the limit is {_MAX_METADATA}: keep large data out of sessions")
+    return dict(value)
+
+
+def new_session_id() -> str:
+    return f"session-{uuid.uuid4().hex}"
+
+
+class SessionControl(ABC):
+    """Create, get, resume (`touch`), list and delete sessions; expiry follows `clock`.
+
+    The public methods validate and decide expiry; a backend stores and indexes sessions through
+    five small methods. Use it as `async with` or call `aclose()`.
+    """
+
+    def __init__(self, *, default_ttl_s: int = DEFAULT_TTL_S, clock: Callable[[], float] = time.time) -> None:
+        self.default_ttl_s = check_ttl(default_ttl_s, "default_ttl_s")
+        self.clock = clock
+
+    async def create(
+        self, *, tenant: str, user_id: str, workspace: str, ttl_s: int | None = None, title: str = "",
+        metadata: dict[str, Any] | None = None,
+    ) -> Session:
+        check_name(tenant, "tenant")
+        check_name(user_id, "user_id")
+        if not isinstance(workspace, str) or not workspace.strip():
+            raise UsageError(f"workspace must name a workspace (a built-in name or a folder), got {workspace!r}")
+        _check_text(workspace, "workspace", 512)
+        ttl = self.default_ttl_s if ttl_s is None else check_ttl(ttl_s)
+        now = self.clock()
+        session = Session(
+            session_id=new_session_id(), tenant=tenant, user_id=user_id, workspace=workspace,
+            title=_check_text(title, "title", 200), created_at=now, last_active=now, ttl_s=ttl,
+            expires_at=now + ttl, metadata=_check_metadata(metadata),
+        )
+        await self._insert(session, now)
+        return session
+
+    async def get(self, tenant: str, session_id: str) -> Session:
+        """The tenant's live session; `SessionNotFound` for anything else, whatever the reason."""
+        found = await self._load(check_name(tenant, "tenant"), session_id) if _plausible(session_id) else None
+        if found is None or found.expires_at <= self.clock():
+            raise SessionNotFound(tenant, str(session_id))
+        return found
+
+    async def touch(self, tenant: str, session_id: str) -> Session:
+        """Resume: the session stays alive `ttl_s` from now. An expired session cannot be revived."""
+        check_name(tenant, "tenant")
+        found = await self._touch(tenant, session_id) if _plausible(session_id) else None
+        if found is None:
+            raise SessionNotFound(tenant, str(session_id))
+        return found
+
+    async def list(self, tenant: str, user_id: str | None = None, *, limit: int = 100) -> list[Session]:
+        """The tenant's live sessions (of one user, if given), newest first (by `created_at`)."""
+        check_name(tenant, "tenant")
+        if user_id is not None:
+            check_name(user_id, "user_id")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
+            raise UsageError(f"limit must be a whole number from 1 to {MAX_LIST}, got {limit!r}")
+        return await self._list(tenant, user_id, limit, self.clock())
+
+    async def delete(self, tenant: str, session_id: str) -> None:
+        check_name(tenant, "tenant")
+        if not _plausible(session_id) or not await self._delete(tenant, session_id, self.clock()):
+            raise SessionNotFound(tenant, str(session_id))
+
+    async def aclose(self) -> None:
+        """Release connections (the in-process store has none)."""
+
+    async def __aenter__(self) -> SessionControl:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    @staticmethod
+    def touched(session: Session, now: float) -> Session | None:
+        """The session resumed at `now`, or None if it had already expired.
+
+        Time never runs backwards for a session: of two racing touches, the one that read the
+        clock first may commit last, and must not undo the other's later expiry.
+        """
+        if session.expires_at <= now:
+            return None
+        now = max(now, session.last_active)
+        return session.model_copy(update={"last_active": now, "expires_at": now + session.ttl_s})
+
+    # -- what a backend implements -------------------------------------------------------
+
+    @abstractmethod
+    async def _insert(self, session: Session, now: float) -> None: ...
+
+    @abstractmethod
+    async def _load(self, tenant: str, session_id: str) -> Session | None:
+        """The stored session, expired or not (the caller checks), or None."""
+
+    @abstractmethod
+    async def _touch(self, tenant: str, session_id: str) -> Session | None:
+        """Store and return `touched(session, self.clock())` atomically; None if missing or expired."""
+
+    @abstractmethod
+    async def _list(self, tenant: str, user_id: str | None, limit: int, now: float) -> list[Session]: ...
+
+    @abstractmethod
+    async def _delete(self, tenant: str, session_id: str, now: float) -> bool:
+        """Remove a live session; False if there was none."""
+
+
+def _plausible(session_id: object) -> bool:
+    return isinstance(session_id, str) and 0 < len(session_id) <= _MAX_NAME
+
+
+def _order(session: Session) -> tuple[float, str]:
+    return (session.created_at, session.session_id)
+
+
+class InProcessSessions(SessionControl):
+    """Sessions in this process's memory: for one process (`moot serve` alone, tests).
+
+    Expired sessions are dropped as new ones arrive (a heap of expiries), so memory follows the
+    number of live sessions, not of all sessions ever made.
+    """
+
+    def __init__(self, *, default_ttl_s: int = DEFAULT_TTL_S, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(default_ttl_s=default_ttl_s, clock=clock)
+        self._sessions: dict[tuple[str, str], Session] = {}
+        self._by_user: dict[tuple[str, str], set[str]] = {}
+        self._by_tenant: dict[str, set[str]] = {}
+        self._expiries: list[tuple[float, str, str]] = []  # (expires_at, tenant, id); stale entries allowed
+
+    def _drop(self, tenant: str, session_id: str) -> None:
+        session = self._sessions.pop((tenant, session_id))
+        user_key = (tenant, session.user_id)
+        self._by_user[user_key].discard(session_id)
+        if not self._by_user[user_key]:
+            del self._by_user[user_key]
+        self._by_tenant[tenant].discard(session_id)
+        if not self._by_tenant[tenant]:
+            del self._by_tenant[tenant]
+
+    def _sweep(self, now: float) -> None:
+        while self._expiries and self._expiries[0][0] <= now:
+            _, tenant, session_id = heapq.heappop(self._expiries)
+            session = self._sessions.get((tenant, session_id))
+            if session is not None and session.expires_at <= now:  # else it was touched since
+                self._drop(tenant, session_id)
+
+    async def _insert(self, session: Session, now: float) -> None:
+        self._sweep(now)
+        self._sessions[(session.tenant, session.session_id)] = session
+        self._by_user.setdefault((session.tenant, session.user_id), set()).add(session.session_id)
+        self._by_tenant.setdefault(session.tenant, set()).add(session.session_id)
+        heapq.heappush(self._expiries, (session.expires_at, session.tenant, session.session_id))
+
+    async def _load(self, tenant: str, session_id: str) -> Session | None:
+        return self._sessions.get((tenant, session_id))
+
+    async def _touch(self, tenant: str, session_id: str) -> Session | None:
+        session = self._sessions.get((tenant, session_id))
+        resumed = self.touched(session, self.clock()) if session is not None else None
+        if resumed is not None:
+            self._sessions[(tenant, session_id)] = resumed
+            heapq.heappush(self._expiries, (resumed.expires_at, tenant, session_id))
+        return resumed
+
+    async def _list(self, tenant: str, user_id: str | None, limit: int, now: float) -> list[Session]:
+        self._sweep(now)
+        ids = self._by_tenant.get(tenant, set()) if user_id is None else self._by_user.get((tenant, user_id), set())
+        live = [s for s in (self._sessions[(tenant, i)] for i in ids) if s.expires_at > now]
+        return heapq.nlargest(limit, live, key=_order)
+
+    async def _delete(self, tenant: str, session_id: str, now: float) -> bool:
+        session = self._sessions.get((tenant, session_id))
+        if session is None:
+            return False
+        self._drop(tenant, session_id)
+        return session.expires_at > now
+
+
+class _Keys:
+    def __init__(self, prefix: str, tenant: str) -> None:
+        self.base = f"{prefix}sess:{{{quote(tenant, safe='')}}}:"
+
+    def session(self, session_id: str) -> str:
+        return self.base + "s:" + quote(session_id, safe="")
+
+    def indexes(self, user_id: str | None) -> tuple[str, str]:
+        """(by created_at, by expires_at) of the tenant, or of one of its users."""
+        base = self.base if user_id is None else f"{self.base}u:{quote(user_id, safe='')}:"
+        return base + "created", base + "expiry"
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _decode(raw: Any) -> Session | None:
+    return None if raw is None else Session.model_validate_json(raw)
+
+
+class RedisSessions(SessionControl):
+    """Sessions in Redis (`url`, or a `redis.asyncio.Redis` you own), shared by every API worker."""
+
+    def __init__(
+        self, url_or_client: str | aioredis.Redis = "redis://127.0.0.1:6379/0", *, prefix: str = "moot:",
+        default_ttl_s: int = DEFAULT_TTL_S, clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(default_ttl_s=default_ttl_s, clock=clock)
+        self._owned = isinstance(url_or_client, str)
+        self.redis: aioredis.Redis = aioredis.from_url(url_or_client) if isinstance(url_or_client, str) else url_or_client
+        self.prefix = prefix
+
+    async def aclose(self) -> None:
+        if self._owned:
+            await self.redis.aclose()
+
+    def _ttl_ms(self, session: Session, now: float) -> int:
+        return max(1, int((session.expires_at - now) * 1000))
+
+    def _index(self, pipe: Any, k: _Keys, session: Session, ttl_ms: int) -> None:
+        """Queue the writes that (re)index a session and keep its indexes alive as long as it."""
+        for created, expiry in (k.indexes(None), k.indexes(session.user_id)):
+            pipe.zadd(created, {session.session_id: session.created_at})
+            pipe.zadd(expiry, {session.session_id: session.expires_at})
+            for key in (created, expiry):
+                pipe.pexpire(key, ttl_ms, nx=True)  # a new index: give it a TTL
+                pipe.pexpire(key, ttl_ms, gt=True)  # an existing one: only ever push it out
+
+    async def _prune(self, k: _Keys, user_id: str | None, now: float) -> None:
+        """Drop expired ids from one pair of indexes (the sessions' own keys expire in Redis)."""
+        created, expiry = k.indexes(user_id)
+        stale = await self.redis.zrangebyscore(expiry, "-inf", repr(now))
+        if stale:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zrem(created, *stale)
+                pipe.zrem(expiry, *stale)
+                await pipe.execute()
+
+    async def _insert(self, session: Session, now: float) -> None:
+        k = _Keys(self.prefix, session.tenant)
+        ttl_ms = self._ttl_ms(session, now)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(k.session(session.session_id), session.model_dump_json(), px=ttl_ms)
+            self._index(pipe, k, session, ttl_ms)
+            await pipe.execute()
+        await self._prune(k, session.user_id, now)
+        await self._prune(k, None, now)
+
+    async def _load(self, tenant: str, session_id: str) -> Session | None:
+        return _decode(await self.redis.get(_Keys(self.prefix, tenant).session(session_id)))
+
+    async def _touch(self, tenant: str, session_id: str) -> Session | None:
+        k = _Keys(self.prefix, tenant)
+        key = k.session(session_id)
+
+        async def resume(pipe: Any) -> Session | None:  # under WATCH: a concurrent write makes this retry
+            found = _decode(await pipe.get(key))
+            now = self.clock()  # read after the session, so a retry resumes at a later time
+            resumed = self.touched(found, now) if found is not None else None
+            pipe.multi()
+            if resumed is not None:
+                ttl_ms = self._ttl_ms(resumed, now)
+                pipe.set(key, resumed.model_dump_json(), px=ttl_ms, xx=True)
+                self._index(pipe, k, resumed, ttl_ms)
+            return resumed
+
+        result: Session | None = await self.redis.transaction(resume, key, value_from_callable=True)
+        return result
+
+    async def _list(self, tenant: str, user_id: str | None, limit: int, now: float) -> list[Session]:
+        k = _Keys(self.prefix, tenant)
+        await self._prune(k, user_id, now)
+        created, expiry = k.indexes(user_id)
+        out: list[Session] = []
+        offset = 0
+        while len(out) < limit:  # a second page only when sessions went between prune and read
+            want = limit - len(out)
+            ids = await self.redis.zrevrange(created, offset, offset + want - 1)
+            offset += len(ids)
+            if not ids:
+                break
+            found = await self.redis.mget([k.session(_text(i)) for i in ids])
+            gone = []
+            for session_id, raw in zip(ids, found, strict=True):
+                session = _decode(raw)
+                if session is None or session.expires_at <= now:
+                    gone.append(session_id)
+                else:
+                    out.append(session)
+            if gone:
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    pipe.zrem(created, *gone)
+                    pipe.zrem(expiry, *gone)
+                    await pipe.execute()
+                offset -= len(gone)
+            if len(ids) < want:
+                break
+        return out
+
+    async def _delete(self, tenant: str, session_id: str, now: float) -> bool:
+        k = _Keys(self.prefix, tenant)
+        key = k.session(session_id)
+
+        async def remove(pipe: Any) -> bool:
+            found = _decode(await pipe.get(key))
+            pipe.multi()
+            if found is not None:
+                pipe.delete(key)
+                for index in (*k.indexes(None), *k.indexes(found.user_id)):
+                    pipe.zrem(index, session_id)
+            return found is not None and found.expires_at > now
+
+        result: bool = await self.redis.transaction(remove, key, value_from_callable=True)
+        return result
+
+
+def session_control(
+    redis_url: str | None = None, *, default_ttl_s: int = DEFAULT_TTL_S, prefix: str = "moot:"
+) -> SessionControl:
+    """Redis at `redis_url` (else `$MOOT_REDIS_URL`) when there is one, else in-process."""
+    url = redis_url or os.environ.get("MOOT_REDIS_URL")
+    if url:
+        return RedisSessions(url, prefix=prefix, default_ttl_s=default_ttl_s)
+    return InProcessSessions(default_ttl_s=default_ttl_s)
+
+
+__all__ = [
+    "DEFAULT_TTL_S", "MAX_TTL_S", "InProcessSessions", "RedisSessions", "Session", "SessionControl",
+    "SessionNotFound", "check_name", "check_ttl", "session_control",
+]
