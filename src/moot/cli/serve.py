@@ -57,6 +57,13 @@ def run_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args, reload=args.reload or None)
     host = args.host
+    if args.workers > 1 and (settings.queue == "inline" or not settings.redis_url):
+        from moot.errors import ConfigError
+
+        raise ConfigError(
+            "several API processes must share runs and events through Redis: pass --redis-url "
+            "(runs then go to `moot worker` processes), or serve with --workers 1"
+        )
 
     async def active_keys() -> int:
         store = key_store(settings.database_url)
