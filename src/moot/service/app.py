@@ -72,6 +72,7 @@ def create_app(
     app.include_router(sessions.router)
     app.include_router(runs.router)
     app.include_router(misc.router)
+    app.include_router(misc.health_router)
     return app
 
 

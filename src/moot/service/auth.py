@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from moot.service.problems import ApiError
@@ -30,11 +30,14 @@ class Principal:
     key_id: str | None = None
 
 
-async def principal(request: Request) -> Principal:
-    """The FastAPI dependency of every scoped route."""
+async def principal(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    header_key: str | None = Depends(api_key_header),
+) -> Principal:
+    """The FastAPI dependency of every scoped route (its security schemes appear in OpenAPI)."""
     ctx = request.app.state.ctx
-    credentials: HTTPAuthorizationCredentials | None = await bearer(request)
-    presented = credentials.credentials if credentials else await api_key_header(request)
+    presented = credentials.credentials if credentials else header_key
     if not request.app.state.keys_required:
         if presented:
             # a key sent to an open server is still checked: a typo must not silently pass

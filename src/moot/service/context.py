@@ -162,7 +162,7 @@ def _memory(settings: ServiceSettings) -> Any:
         if settings.redis_url:
             from moot.memory.episodic_redis import RedisEpisodic
 
-            episodic: Any = RedisEpisodic(settings.redis_url)
+            episodic: Any = RedisEpisodic(settings.redis_url, prefix=settings.key_prefix)
         else:
             episodic = InProcessEpisodic()
         manager = MemoryManager(episodic=episodic)

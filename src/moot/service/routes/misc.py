@@ -16,6 +16,8 @@ from moot.service.schemas import (
 )
 
 router = APIRouter(responses={401: ERROR_SCHEMA, 404: ERROR_SCHEMA})
+health_router = APIRouter(tags=["health"])
+"""Liveness and readiness: open to every caller, no error bodies to document."""
 
 USER = {"pattern": NAME_PATTERN}
 
@@ -128,13 +130,13 @@ async def workspace_graph(name: str, request: Request, who: Principal = Depends(
     return GraphOut(workspace=name, version=manager.current.hash, mermaid=manager.graph().get_graph().draw_mermaid())
 
 
-@router.get("/healthz", response_model=Health, tags=["health"])
+@health_router.get("/healthz", response_model=Health)
 async def health() -> Health:
     """Liveness: the process answers."""
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Health, tags=["health"], responses={503: {"model": Health}})
+@health_router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
 async def ready(request: Request, response: Response) -> Health:
     """Readiness: the database (and Redis, in a fleet) answer."""
     ctx = ctx_of(request)
@@ -146,4 +148,4 @@ async def ready(request: Request, response: Response) -> Health:
     return Health(status="ok" if ok else "degraded", checks=checks, mode=mode)
 
 
-__all__ = ["router"]
+__all__ = ["health_router", "router"]

@@ -16,7 +16,8 @@ from moot.service.problems import ERROR_SCHEMA, ApiError
 from moot.service.routes.common import conflict, ctx_of, run_of, run_out, session_of
 from moot.service.schemas import ApprovalRequest, RunCreate, RunList, RunOut, RunStatus
 
-router = APIRouter(tags=["runs"], responses={401: ERROR_SCHEMA, 404: ERROR_SCHEMA})
+# 400: a request moot refuses (UsageError, MootError) or a body that cannot be read (FastAPI)
+router = APIRouter(tags=["runs"], responses={400: ERROR_SCHEMA, 401: ERROR_SCHEMA, 404: ERROR_SCHEMA})
 
 ACTIVE = ("queued", "running", "awaiting_approval")
 

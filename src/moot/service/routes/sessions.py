@@ -9,12 +9,15 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from moot.errors import UsageError
 from moot.orchestrator import new_id
 from moot.service.auth import Principal, principal
-from moot.service.problems import ERROR_SCHEMA, ApiError
+from moot.service.problems import ERROR_SCHEMA, ApiError, not_found
 from moot.service.routes.common import ctx_of, run_out, session_of
-from moot.service.schemas import RunOut, SessionCreate, SessionList, SessionOut, StateImport
+from moot.service.schemas import NAME_PATTERN, RunOut, SessionCreate, SessionList, SessionOut, StateImport
 from moot.state_io import FORMAT, export_state, import_state
 
-router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses={404: ERROR_SCHEMA, 401: ERROR_SCHEMA})
+# 400: a request moot refuses (UsageError) or a body that cannot be read (FastAPI)
+router = APIRouter(
+    prefix="/v1/sessions", tags=["sessions"], responses={400: ERROR_SCHEMA, 401: ERROR_SCHEMA, 404: ERROR_SCHEMA}
+)
 
 
 def _out(session: Any) -> SessionOut:
@@ -39,7 +42,7 @@ async def create_session(body: SessionCreate, request: Request, who: Principal =
 @router.get("", response_model=SessionList)
 async def list_sessions(
     request: Request,
-    user_id: str | None = Query(default=None, max_length=128),
+    user_id: str | None = Query(default=None, pattern=NAME_PATTERN),
     limit: int = Query(default=50, ge=1, le=200),
     who: Principal = Depends(principal),
 ) -> SessionList:
@@ -56,7 +59,12 @@ async def get_session(session_id: str, request: Request, who: Principal = Depend
 @router.delete("/{session_id}", status_code=204, response_class=Response)
 async def delete_session(session_id: str, request: Request, who: Principal = Depends(principal)) -> Response:
     """Forget the session (its checkpoints stay until the store's own retention removes them)."""
-    await ctx_of(request).sessions.delete(who.tenant, session_id)
+    from moot.service.sessions import SessionNotFound
+
+    try:
+        await ctx_of(request).sessions.delete(who.tenant, session_id)
+    except SessionNotFound:  # unknown, expired and another tenant's look the same, as on GET
+        raise not_found("session", session_id[:64]) from None
     return Response(status_code=204)
 
 
