@@ -245,3 +245,24 @@ async def test_a_run_over_its_time_limit_fails_cleanly_and_can_resume(client: ht
     assert types[-1] == "run_failed"
     state = (await client.get(f"/v1/sessions/{run['session_id']}/state")).json()
     assert state["values"]["run_id"] == run["run_id"] and state["next"]  # the checkpoint is intact
+
+
+@pytest.mark.service(reload=True)
+async def test_serve_reload_serves_an_edit_to_new_runs(client: httpx.AsyncClient, tmp_path: Path) -> None:
+    before = (await client.get("/v1/workspaces/gated")).json()["version"]
+    run = await _start(client, await _session(client, "gated"))
+    await wait_status(client, run["run_id"], {"awaiting_approval"})
+    critic = tmp_path / "spaces" / "gated" / "agents" / "critic.yaml"
+    critic.write_text(critic.read_text().replace("prompt: |", "prompt: |\n  Be brief.", 1))
+    for _ in range(200):
+        after = (await client.get("/v1/workspaces/gated")).json()["version"]
+        if after != before:
+            break
+        await asyncio.sleep(0.05)
+    assert after != before, "the edit was not picked up"
+    fresh = await _start(client, await _session(client, "gated"))
+    assert fresh["workspace_version"] == after
+    # the paused run continues on the version it started with
+    await client.post(f"/v1/runs/{run['run_id']}/approval", json={"action": "approve"})
+    done = await wait_status(client, run["run_id"], {"finished", "failed"})
+    assert done["status"] == "finished" and done["workspace_version"] == before
