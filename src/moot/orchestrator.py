@@ -277,16 +277,17 @@ class Orchestrator:
             values = dict(snapshot.values or {})
             if snapshot.interrupts:
                 request = dict(snapshot.interrupts[0].value)
-                if self.index is not None:
-                    await self.index.set_status(run_id, "awaiting_approval")
+                if self.index is not None:  # with what is asked: a reader never sees the pause without it
+                    await self.index.set_status(run_id, "awaiting_approval", result={"pending": request})
                 publish("approval_requested", stage=request.get("stage"), data=request)
                 return RunResult(run_id, session_id, "awaiting_approval", values, pending=request, version=self.version)
-        if self.index is not None:
-            await self.index.set_status(run_id, "finished")
+        result = RunResult(run_id, session_id, "finished", values, version=self.version)
+        summary = result.summary(self.prices)
+        if self.index is not None:  # with its result: a client reading the run after `run_finished` gets it
+            await self.index.set_status(run_id, "finished", result=summary)
         if self.compact:
             await compact_run(self.graph.checkpointer, session_id, run_id)
-        result = RunResult(run_id, session_id, "finished", values, version=self.version)
-        publish("run_finished", stage=values.get("stage"), data=result.summary(self.prices))
+        publish("run_finished", stage=values.get("stage"), data=summary)
         return result
 
     async def _values_of(self, config: dict[str, Any], run_id: str) -> dict[str, Any]:

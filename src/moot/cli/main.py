@@ -31,7 +31,7 @@ from moot.events import EventBus
 from moot.graph.picture import mermaid
 from moot.logs import log_runs
 from moot.orchestrator import new_id
-from moot.persistence import default_db, open_store
+from moot.persistence import open_store
 from moot.runtime import Runtime
 from moot.state_io import export_state, import_state, read_export
 from moot.workspace.loader import BUILTIN

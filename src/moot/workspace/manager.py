@@ -368,4 +368,4 @@ def __getattr__(name: str) -> Any:
         return WorkspaceHub
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-__all__ = ["ReloadResult", "RuntimeManager", "UnknownWorkspaceError", "VersionNotFoundError", "WorkspaceHub", "problems_of"]
+__all__ = ["ReloadResult", "RuntimeManager", "UnknownWorkspaceError", "VersionNotFoundError", "problems_of"]
