@@ -35,9 +35,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
-import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field
 
 from moot.errors import UsageError
@@ -294,154 +292,28 @@ class InProcessSessions(SessionControl):
         return session.expires_at > now
 
 
-class _Keys:
-    def __init__(self, prefix: str, tenant: str) -> None:
-        self.base = f"{prefix}sess:{{{quote(tenant, safe='')}}}:"
-
-    def session(self, session_id: str) -> str:
-        return self.base + "s:" + quote(session_id, safe="")
-
-    def indexes(self, user_id: str | None) -> tuple[str, str]:
-        """(by created_at, by expires_at) of the tenant, or of one of its users."""
-        base = self.base if user_id is None else f"{self.base}u:{quote(user_id, safe='')}:"
-        return base + "created", base + "expiry"
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _decode(raw: Any) -> Session | None:
-    return None if raw is None else Session.model_validate_json(raw)
-
-
-class RedisSessions(SessionControl):
-    """Sessions in Redis (`url`, or a `redis.asyncio.Redis` you own), shared by every API worker."""
-
-    def __init__(
-        self, url_or_client: str | aioredis.Redis = "redis://127.0.0.1:6379/0", *, prefix: str = "moot:",
-        default_ttl_s: int = DEFAULT_TTL_S, clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(default_ttl_s=default_ttl_s, clock=clock)
-        self._owned = isinstance(url_or_client, str)
-        self.redis: aioredis.Redis = aioredis.from_url(url_or_client) if isinstance(url_or_client, str) else url_or_client
-        self.prefix = prefix
-
-    async def aclose(self) -> None:
-        if self._owned:
-            await self.redis.aclose()
-
-    def _ttl_ms(self, session: Session, now: float) -> int:
-        return max(1, int((session.expires_at - now) * 1000))
-
-    def _index(self, pipe: Any, k: _Keys, session: Session, ttl_ms: int) -> None:
-        """Queue the writes that (re)index a session and keep its indexes alive as long as it."""
-        for created, expiry in (k.indexes(None), k.indexes(session.user_id)):
-            pipe.zadd(created, {session.session_id: session.created_at})
-            pipe.zadd(expiry, {session.session_id: session.expires_at})
-            for key in (created, expiry):
-                pipe.pexpire(key, ttl_ms, nx=True)  # a new index: give it a TTL
-                pipe.pexpire(key, ttl_ms, gt=True)  # an existing one: only ever push it out
-
-    async def _prune(self, k: _Keys, user_id: str | None, now: float) -> None:
-        """Drop expired ids from one pair of indexes (the sessions' own keys expire in Redis)."""
-        created, expiry = k.indexes(user_id)
-        stale = await self.redis.zrangebyscore(expiry, "-inf", repr(now))
-        if stale:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.zrem(created, *stale)
-                pipe.zrem(expiry, *stale)
-                await pipe.execute()
-
-    async def _insert(self, session: Session, now: float) -> None:
-        k = _Keys(self.prefix, session.tenant)
-        ttl_ms = self._ttl_ms(session, now)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(k.session(session.session_id), session.model_dump_json(), px=ttl_ms)
-            self._index(pipe, k, session, ttl_ms)
-            await pipe.execute()
-        await self._prune(k, session.user_id, now)
-        await self._prune(k, None, now)
-
-    async def _load(self, tenant: str, session_id: str) -> Session | None:
-        return _decode(await self.redis.get(_Keys(self.prefix, tenant).session(session_id)))
-
-    async def _touch(self, tenant: str, session_id: str) -> Session | None:
-        k = _Keys(self.prefix, tenant)
-        key = k.session(session_id)
-
-        async def resume(pipe: Any) -> Session | None:  # under WATCH: a concurrent write makes this retry
-            found = _decode(await pipe.get(key))
-            now = self.clock()  # read after the session, so a retry resumes at a later time
-            resumed = self.touched(found, now) if found is not None else None
-            pipe.multi()
-            if resumed is not None:
-                ttl_ms = self._ttl_ms(resumed, now)
-                pipe.set(key, resumed.model_dump_json(), px=ttl_ms, xx=True)
-                self._index(pipe, k, resumed, ttl_ms)
-            return resumed
-
-        result: Session | None = await self.redis.transaction(resume, key, value_from_callable=True)
-        return result
-
-    async def _list(self, tenant: str, user_id: str | None, limit: int, now: float) -> list[Session]:
-        k = _Keys(self.prefix, tenant)
-        await self._prune(k, user_id, now)
-        created, expiry = k.indexes(user_id)
-        out: list[Session] = []
-        offset = 0
-        while len(out) < limit:  # a second page only when sessions went between prune and read
-            want = limit - len(out)
-            ids = await self.redis.zrevrange(created, offset, offset + want - 1)
-            offset += len(ids)
-            if not ids:
-                break
-            found = await self.redis.mget([k.session(_text(i)) for i in ids])
-            gone = []
-            for session_id, raw in zip(ids, found, strict=True):
-                session = _decode(raw)
-                if session is None or session.expires_at <= now:
-                    gone.append(session_id)
-                else:
-                    out.append(session)
-            if gone:
-                async with self.redis.pipeline(transaction=True) as pipe:
-                    pipe.zrem(created, *gone)
-                    pipe.zrem(expiry, *gone)
-                    await pipe.execute()
-                offset -= len(gone)
-            if len(ids) < want:
-                break
-        return out
-
-    async def _delete(self, tenant: str, session_id: str, now: float) -> bool:
-        k = _Keys(self.prefix, tenant)
-        key = k.session(session_id)
-
-        async def remove(pipe: Any) -> bool:
-            found = _decode(await pipe.get(key))
-            pipe.multi()
-            if found is not None:
-                pipe.delete(key)
-                for index in (*k.indexes(None), *k.indexes(found.user_id)):
-                    pipe.zrem(index, session_id)
-            return found is not None and found.expires_at > now
-
-        result: bool = await self.redis.transaction(remove, key, value_from_callable=True)
-        return result
-
-
 def session_control(
     redis_url: str | None = None, *, default_ttl_s: int = DEFAULT_TTL_S, prefix: str = "moot:"
 ) -> SessionControl:
     """Redis at `redis_url` (else `$MOOT_REDIS_URL`) when there is one, else in-process."""
     url = redis_url or os.environ.get("MOOT_REDIS_URL")
     if url:
+        from moot.service.sessions_redis import RedisSessions
+
         return RedisSessions(url, prefix=prefix, default_ttl_s=default_ttl_s)
     return InProcessSessions(default_ttl_s=default_ttl_s)
 
 
+def __getattr__(name: str) -> Any:
+    """`RedisSessions` lives in its own module (it needs redis); importable from here too."""
+    if name == "RedisSessions":
+        from moot.service.sessions_redis import RedisSessions
+
+        return RedisSessions
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
-    "DEFAULT_TTL_S", "MAX_TTL_S", "InProcessSessions", "RedisSessions", "Session", "SessionControl",
+    "DEFAULT_TTL_S", "MAX_TTL_S", "InProcessSessions", "Session", "SessionControl",
     "SessionNotFound", "check_name", "check_ttl", "session_control",
 ]
