@@ -89,3 +89,35 @@ async def test_bad_answers_leave_the_run_paused(gated: Path, demo_script: Any, t
         assert await orch.pending_approval(paused.session_id, paused.run_id) == paused.pending
         done = await orch.approve(paused.run_id, {"action": "approve"})
         assert done.status == "finished"
+
+
+def test_cli_run_pauses_and_moot_approve_continues(gated: Path, tmp_path: Path) -> None:
+    """`moot run` on a gated workspace stops at the approval; `moot approve` answers it."""
+    import json
+    import subprocess
+
+    from clitools import cli_env, moot_cmd
+
+    home = tmp_path / "home"
+    script = str(Path(__file__).parent / "data" / "demo_script.json")
+    common = ("-w", str(gated), "--model", f"scripted:{script}", "--json")
+
+    def moot(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(moot_cmd(*args), env=cli_env(home), capture_output=True, text=True, timeout=120)
+
+    paused = moot("run", "Plan a 3-day trip to Lisbon under 1500 EUR", *common)
+    assert paused.returncode == 0, paused.stderr
+    events = [json.loads(line) for line in paused.stdout.splitlines()]
+    assert events[-1]["type"] == "approval_requested" and events[-1]["data"]["stage"] == "booking"
+    run_id = events[0]["run_id"]
+    assert f"moot approve {run_id}" in paused.stderr
+    assert events[0]["data"]["workspace_version"]  # the run records the workspace version
+
+    decision = tmp_path / "decision.json"
+    decision.write_text(json.dumps({**events[-1]["data"]["decision"], "summary": "by a human"}))
+    done = moot("approve", run_id, "--edit", str(decision), "--reason", "tweak", *common)
+    assert done.returncode == 0, done.stderr
+    finished = [json.loads(line) for line in done.stdout.splitlines()][-1]
+    assert finished["type"] == "run_finished" and finished["data"]["decision"]["summary"] == "by a human"
+    again = moot("approve", run_id, *common)
+    assert again.returncode == 2 and "not waiting for approval" in again.stderr

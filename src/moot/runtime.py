@@ -125,7 +125,10 @@ class Runtime:
         index: RunIndex | None = None,
         bus: EventBus | None = None,
         durability: Durability = "sync",
+        version: str = "",
     ) -> Orchestrator:
+        """An orchestrator of this runtime's graph; `version` (the workspace's content hash) is
+        recorded with its runs."""
         limits = self.workspace.spec.limits
         return Orchestrator(
             self.graph(checkpointer),
@@ -138,6 +141,7 @@ class Runtime:
             workspace_path=str(self.workspace.root),
             prices={name: price.model_dump() for name, price in self.workspace.spec.prices.items()},
             policy=self.workspace.policy,
+            version=version,
         )
 
 

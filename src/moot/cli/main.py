@@ -62,6 +62,15 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("--json", action="store_true")
     common(resume)
 
+    approve = sub.add_parser("approve", help="answer a run paused for approval (a stage with approval: true)")
+    approve.add_argument("run_id")
+    answer = approve.add_mutually_exclusive_group()
+    answer.add_argument("--reject", metavar="REASON", default=None, help="end the run without the stage")
+    answer.add_argument("--edit", metavar="FILE", default=None, help="a JSON file with the edited decision")
+    approve.add_argument("--reason", default="", help="why (recorded in the run's history)")
+    approve.add_argument("--json", action="store_true")
+    common(approve)
+
     runs = sub.add_parser("runs", help="list recent runs")
     common(runs, workspace=False)
 
@@ -126,7 +135,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
             for r in await index.latest():
                 print(f"{r.run_id}  {r.status:8}  {r.workspace:10}  {r.thread_id}  {r.task[:60]}")
         return 0
-    if args.command == "resume" or (args.command == "state" and args.state_command == "export"):
+    if args.command in ("resume", "approve") or (args.command == "state" and args.state_command == "export"):
         return await _of_recorded_run(args)
     if args.command == "state":
         return await _import(args)
@@ -142,10 +151,35 @@ async def _dispatch(args: argparse.Namespace) -> int:
         bus = _bus(args)
         log_runs(runtime.workspace, bus)  # JSON lines under $MOOT_HOME/logs/workspaces/<name>/
         recorder = memory.observe(bus) if memory is not None else None
-        orch = runtime.orchestrator(saver, index=index, bus=bus)
+        orch = runtime.orchestrator(saver, index=index, bus=bus, version=_version_of(runtime))
         result = await orch.run(task, session_id=args.session, user_id=args.user)
         if recorder is not None:
             await recorder.flush()
+    return _ended(result)
+
+
+def _version_of(runtime: Runtime) -> str:
+    """The workspace's content hash, archived so `moot workspace diff` can compare against it."""
+    from moot.workspace.archive import VersionArchive
+    from moot.workspace.version import as_text, hash_files, read_files
+
+    ws = runtime.workspace
+    files = read_files(ws.root)
+    version = hash_files(files)
+    VersionArchive(ws.name).save(version, as_text(files), root=ws.root)
+    return version
+
+
+def _ended(result: Any) -> int:
+    """Exit code of a run; a run paused for approval says how to answer (exit 0: nothing failed)."""
+    if result.status == "awaiting_approval":
+        stage = (result.pending or {}).get("stage")
+        print(
+            f"moot: run {result.run_id} waits for approval before stage {stage!r}; answer with "
+            f"`moot approve {result.run_id}` (or --reject REASON, or --edit DECISION.json)",
+            file=sys.stderr,
+        )
+        return 0
     return 0 if result.status == "finished" else 1
 
 
@@ -162,17 +196,32 @@ def _memory(args: argparse.Namespace) -> Any:
     return embedded_memory(None)
 
 
+def _answer(args: argparse.Namespace) -> dict[str, Any]:
+    """`moot approve`'s answer: approve, --reject REASON, or --edit FILE (the edited decision)."""
+    if args.reject is not None:
+        return {"action": "reject", "reason": args.reject}
+    if args.edit is not None:
+        try:
+            decision = json.loads(Path(args.edit).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UsageError(f"{args.edit}: not a readable JSON decision ({exc})") from None
+        return {"action": "edit", "decision": decision, "reason": args.reason}
+    return {"action": "approve", "reason": args.reason}
+
+
 async def _of_recorded_run(args: argparse.Namespace) -> int:
-    """`resume` and `state export`: the run's own workspace comes from the run index."""
+    """`resume`, `approve` and `state export`: the run's own workspace comes from the run index."""
     _require_db(args.db)
     async with open_store(args.db) as (saver, index):
         record = await index.get(args.run_id)
     runtime = _runtime_of(args, record.workspace, record.workspace_path)
-    if args.command == "resume":
+    if args.command in ("resume", "approve"):
         async with runtime.open_store_and_tools(args.db) as (saver, index):
             log_runs(runtime.workspace, bus := _bus(args))
-            await runtime.orchestrator(saver, index=index, bus=bus).resume(args.run_id)
-        return 0
+            orch = runtime.orchestrator(saver, index=index, bus=bus)
+            if args.command == "resume":
+                return _ended(await orch.resume(args.run_id))
+            return _ended(await orch.approve(args.run_id, _answer(args)))
     async with runtime.open_store_and_tools(args.db) as (saver, index):  # the same graph as the run's
         orch = runtime.orchestrator(saver, index=index)
         config = orch.config(record.thread_id, record.user_id)
