@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationInfo, create_model, field_validator, model_validator
 
 Score = float
 
@@ -126,6 +126,25 @@ class NoteOutput(_Strict):
     """The answer of a generic declarative skill: a note added to the history."""
 
     note: str = Field(min_length=1, max_length=600)
+
+
+class SchemaAnswer(RootModel[dict[str, Any]]):
+    """The answer of a `note` agent whose workspace declares its own `output:` JSON Schema.
+
+    The schema travels in the validation context and is checked with jsonschema, so a
+    workspace author writes plain JSON Schema in YAML and gets the same bounded repair as the
+    built-in schemas: the validator's message goes back to the model.
+    """
+
+    @model_validator(mode="after")
+    def _conforms(self, info: ValidationInfo) -> SchemaAnswer:
+        schema = (info.context or {}).get("json_schema")
+        if schema:
+            error = next(iter(sorted(Draft202012Validator(schema).iter_errors(self.root), key=str)), None)
+            if error is not None:
+                where = "/".join(str(p) for p in error.absolute_path) or "the answer"
+                raise ValueError(f"{where}: {error.message}")
+        return self
 
 
 def with_candidate_enum(schema: dict[str, Any], candidates: list[str]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel
 
 from moot.agents.base import Agent, AgentContext, AgentResult
-from moot.agents.schemas import NoteOutput
+from moot.agents.schemas import NoteOutput, SchemaAnswer
 from moot.agents.structured import ainvoke_structured, takes_response_format
 from moot.memory.rules import build_prompt
 from moot.stages.router import candidate_ids
@@ -60,12 +60,20 @@ class SkillAgent(Agent):
 
     # -- what the model must answer ------------------------------------------------------------
     def output_schema(self, snapshot: Mapping[str, Any]) -> tuple[type[BaseModel], dict[str, Any], dict[str, Any]]:
-        """(pydantic schema, JSON schema sent as constraint, validation context)."""
+        """(pydantic schema, JSON schema sent as constraint, validation context).
+
+        A `note` agent answers a short note, or, when its YAML declares `output:` (a JSON
+        Schema), an object of that schema.
+        """
+        declared = self.options.get("output")
+        if declared:
+            return SchemaAnswer, dict(declared), {"json_schema": dict(declared)}
         return NoteOutput, NoteOutput.model_json_schema(), {}
 
     def to_result(self, output: Any, snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
         """Turn a validated answer into updates. Only declared `writes` are produced."""
-        return AgentResult(updates={"history": [self.entry("note", output.model_dump(), ctx)]})
+        content = output.root if isinstance(output, SchemaAnswer) else output.model_dump()
+        return AgentResult(updates={"history": [self.entry("note", content, ctx)]})
 
     # -- the call ------------------------------------------------------------------------------
     async def __call__(self, snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
@@ -125,6 +133,9 @@ class SkillAgent(Agent):
                 for r in e["content"].get("reviews", [])
             ),
         }
+        for key in self.reads:  # any state key the agent reads is a named input: {winner}, {round}...
+            if key not in values and key != "history" and snapshot.get(key) not in (None, "", {}, []):
+                values[key] = _brief(snapshot[key])
         if ctx.memory:
             values["memory"] = ctx.memory
         decision = snapshot.get("decision") or {}
@@ -135,6 +146,12 @@ class SkillAgent(Agent):
     def entry(self, type_: str, content: Mapping[str, Any], ctx: AgentContext) -> dict[str, Any]:
         """A history entry; the node wrapper stamps agent, stage and round on it."""
         return {"type": type_, "agent": self.name, "stage": ctx.stage, "round": ctx.round, "content": dict(content)}
+
+
+def _brief(value: Any, limit: int = 1200) -> str:
+    """A state value as prompt text: strings as they are, the rest as compact JSON, bounded."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def candidates_of(history: list[dict[str, Any]]) -> list[dict[str, Any]]:

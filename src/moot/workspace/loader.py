@@ -174,7 +174,7 @@ class _Loader:
                 model_name=spec.model,
                 description=spec.description,
                 dimensions=tuple(spec.dimensions),
-                options={"tools": spec.tools, "max_candidates": spec.max_candidates},
+                options={"tools": spec.tools, "max_candidates": spec.max_candidates, "output": spec.output},
             )
         return agents
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from moot.state import STATE_KEYS
 from moot.tools.types import ServerSpec
@@ -108,6 +108,29 @@ class AgentSpec(_Spec):
     model: str = "default"
     tools: list[dict[str, Any] | str] = Field(default_factory=list)
     max_candidates: int = Field(default=3, ge=1, le=8)
+    output: dict[str, Any] | None = None
+    """A `note` agent's answer as a JSON Schema (an object); recorded as the note's content."""
+
+    @field_validator("output")
+    @classmethod
+    def _json_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        from jsonschema import Draft202012Validator, SchemaError
+
+        try:
+            Draft202012Validator.check_schema(value)
+        except SchemaError as exc:
+            raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
+        if value.get("type") != "object":
+            raise ValueError("the output schema must describe an object (type: object)")
+        return value
+
+    @model_validator(mode="after")
+    def _output_for_notes(self) -> AgentSpec:
+        if self.output is not None and self.kind != "note":
+            raise ValueError(f"'output' is for kind 'note'; kind {self.kind!r} answers its built-in schema")
+        return self
 
 
 class TransitionSpec(_Spec):
