@@ -156,7 +156,7 @@ class MemoryManager:
                 runs[event.run_id] = (str(event.data.get("user_id") or ""), str(event.data.get("task") or ""))
             elif event.type in ("run_finished", "run_failed"):
                 user, task = runs.pop(event.run_id, ("", ""))
-                if event.type == "run_finished" and user and self.semantic is not None:
+                if event.type == "run_finished" and user and getattr(self.semantic, "manager", None) is not None:
                     decision = event.data.get("decision") or {}
                     outcome = f"The moot chose {decision.get('winner')}: {decision.get('rationale', '')}"
                     self.semantic.schedule(user, task, session_id=event.session_id, outcome=outcome)

@@ -151,11 +151,23 @@ class ServiceContext:
 
 
 def _memory(settings: ServiceSettings) -> Any:
-    """The process's MemoryManager: episodic records in Redis for a fleet, recall in process."""
+    """The process's MemoryManager over every layer.
+
+    Episodic records go to Redis in a fleet (in process otherwise); semantic and procedural
+    memory live in a LangGraph store: PostgreSQL with the fleet's database, else a snapshot
+    file under `$MOOT_HOME/service/memory`. Semantic *extraction* needs a capable chat model
+    (`MOOT_MEMORY_MODEL`, e.g. `openai:gpt-4o-mini`); without one, memories can still be
+    listed, searched and deleted, and procedural rules still reach the agents' prompts.
+    """
     from contextlib import asynccontextmanager
 
+    from moot.memory.embedder import get_embedder
     from moot.memory.episodic import InProcessEpisodic
     from moot.memory.manager import MemoryManager
+    from moot.memory.procedural import ProceduralMemory
+    from moot.memory.semantic import SemanticMemory
+    from moot.memory.stores import make_store
+    from moot.persistence import moot_home, resolve
 
     @asynccontextmanager
     async def opened() -> Any:
@@ -165,13 +177,35 @@ def _memory(settings: ServiceSettings) -> Any:
             episodic: Any = RedisEpisodic(settings.redis_url, prefix=settings.key_prefix)
         else:
             episodic = InProcessEpisodic()
-        manager = MemoryManager(episodic=episodic)
+        embedder = get_embedder()
+        backend, target = resolve(settings.database_url)
+        if backend == "postgres":
+            store_cm = make_store("postgres", embedder=embedder, dsn=target)
+        else:
+            store_cm = make_store("memory", embedder=embedder, path=moot_home() / "service" / "memory" / "semantic.json")
+        model = _memory_model(settings.memory_model)
         try:
-            yield manager
+            async with store_cm as store:
+                semantic = SemanticMemory(store, model, embedder=embedder)
+                manager = MemoryManager(
+                    embedder=embedder, episodic=episodic, semantic=semantic, procedural=ProceduralMemory(store)
+                )
+                try:
+                    yield manager
+                finally:
+                    await semantic.flush()
         finally:
             await episodic.aclose()
 
     return opened()
+
+
+def _memory_model(spec: str | None) -> Any:
+    if not spec:
+        return None
+    from moot.models.factory import make_model, parse_override
+
+    return make_model(parse_override(spec), name="memory")
 
 
 __all__ = ["ServiceContext"]

@@ -57,6 +57,9 @@ class ServiceSettings(BaseModel):
     """`MOOT_MODEL`: one chat model for every agent (e.g. `scripted:...` in tests)."""
     memory: bool = True
     """Recall and record memory for sessions' users."""
+    memory_model: str | None = None
+    """`MOOT_MEMORY_MODEL`: the chat model that extracts semantic memories after runs (e.g.
+    `openai:gpt-4o-mini`); None: no extraction (the embedded 135M model cannot do it)."""
     reload: bool = False
     """Watch workspace folders and serve edits to new runs (`moot serve --reload`)."""
     limits: Limits = Field(default_factory=Limits)
@@ -74,6 +77,7 @@ class ServiceSettings(BaseModel):
             "workspaces": [p for p in (env.get("MOOT_WORKSPACES") or "").split(os.pathsep) if p],
             "model_override": env.get("MOOT_MODEL") or None,
             "reload": env.get("MOOT_RELOAD") == "1",
+            "memory_model": env.get("MOOT_MEMORY_MODEL") or None,
         }
         for key, var in (("queue_name", "MOOT_QUEUE_NAME"), ("key_prefix", "MOOT_KEY_PREFIX"), ("lease_s", "MOOT_LEASE_S")):
             if env.get(var):
