@@ -28,10 +28,11 @@ test: setup services
 	scripts/system-tools
 	$(PY) -m pytest -q
 
-bench: setup
+bench: setup services
 	$(PY) bench/overhead.py
 	$(PY) bench/checkpoints.py
 	$(PY) bench/tools.py
 	$(PY) bench/models.py
 	$(PY) bench/memory/locomo.py --systems moot,dense,store,rag
 	$(PY) bench/memory/scale.py
+	$(PY) bench/service.py

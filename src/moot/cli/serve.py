@@ -85,6 +85,9 @@ def run_serve(args: argparse.Namespace) -> int:
     uvicorn.run(
         "moot.service.app:app_from_env", factory=True, host=host, port=args.port, workers=args.workers,
         log_level="warning", timeout_graceful_shutdown=10,
+        # longer than clients' pooled-connection life (httpx: 5 s), so the server never closes a
+        # connection at the moment a client reuses it (a dropped request, not a 4xx)
+        timeout_keep_alive=30,
     )
     return 0
 
