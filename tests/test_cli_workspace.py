@@ -19,16 +19,18 @@ from moot.workspace.loader import builtin_path
 def test_the_published_schemas_accept_the_demo_and_reject_a_typo(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["workspace", "schema"]) == 0
     found = json.loads(capsys.readouterr().out)
-    assert set(found) == {"moot.yaml", "agents/*.yaml", "stages.yaml"}
+    assert set(found) == {"moot.yaml", "agents/*.yaml", "stages.yaml", "policy.yaml"}
     demo = builtin_path("demo")
     Draft202012Validator(found["moot.yaml"]).validate(yaml.safe_load((demo / "moot.yaml").read_text()))
     Draft202012Validator(found["stages.yaml"]).validate(yaml.safe_load((demo / "stages.yaml").read_text()))
+    Draft202012Validator(found["policy.yaml"]).validate(yaml.safe_load((demo / "policy.yaml").read_text()))
+    assert list(Draft202012Validator(found["policy.yaml"]).iter_errors({"on_violation": "maybe"}))
     for agent in (demo / "agents").glob("*.yaml"):
         Draft202012Validator(found["agents/*.yaml"]).validate(yaml.safe_load(agent.read_text()))
     critic = yaml.safe_load((demo / "agents" / "critic.yaml").read_text())
     assert list(Draft202012Validator(found["agents/*.yaml"]).iter_errors({**critic, "promt": "typo"}))
     assert main(["workspace", "schema", "-o", str(tmp_path / "schemas")]) == 0
-    assert sorted(p.name for p in (tmp_path / "schemas").iterdir()) == ["agents.schema.json", "moot.schema.json", "stages.schema.json"]
+    assert sorted(p.name for p in (tmp_path / "schemas").iterdir()) == ["agents.schema.json", "moot.schema.json", "policy.schema.json", "stages.schema.json"]
 
 
 async def test_a_new_workspace_runs_as_generated(tmp_path: Path, demo_script: dict[str, Any]) -> None:

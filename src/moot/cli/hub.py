@@ -21,7 +21,7 @@ from typing import Any
 from moot.errors import MootError, UsageError
 from moot.events import Event, EventBus
 from moot.orchestrator import new_id
-from moot.persistence import open_store
+from moot.persistence import open_persistence
 from moot.workspace.archive import VersionArchive
 from moot.workspace.hub import WorkspaceHub, declared_name
 from moot.workspace.loader import load_workspace
@@ -114,11 +114,8 @@ async def run_watch(args: argparse.Namespace, bus: EventBus) -> int:
 
 
 async def _watch(args: argparse.Namespace, root: Path, task: str, bus: EventBus, state: dict[str, Any]) -> int:
-    from moot.tools.ledger import SqliteLedger
-
-    async with open_store(args.db) as (saver, index), _memory(args) as memory:
-        ledger = SqliteLedger.from_saver(saver)
-        await ledger.setup()
+    async with open_persistence(args.db) as store, _memory(args) as memory:
+        saver, index, ledger = store.checkpointer, store.index, store.ledger
         recorder = memory.observe(bus) if memory is not None else None
         async with WorkspaceHub((), model_override=args.model, memory=memory, checkpointer=saver, ledger=ledger) as hub:
             manager = await hub.get(str(root))

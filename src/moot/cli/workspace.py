@@ -16,9 +16,14 @@ from typing import Any
 
 from moot.errors import UsageError
 from moot.workspace.loader import builtin_path, load_workspace, validate_workspace
-from moot.workspace.spec import NAME, AgentSpec, StagesSpec, WorkspaceSpec
+from moot.workspace.spec import NAME, AgentSpec, PolicySpec, StagesSpec, WorkspaceSpec
 
-SCHEMAS: dict[str, Any] = {"moot.yaml": WorkspaceSpec, "agents/*.yaml": AgentSpec, "stages.yaml": StagesSpec}
+SCHEMAS: dict[str, Any] = {
+    "moot.yaml": WorkspaceSpec,
+    "agents/*.yaml": AgentSpec,
+    "stages.yaml": StagesSpec,
+    "policy.yaml": PolicySpec,
+}
 
 
 def schemas() -> dict[str, dict[str, Any]]:
