@@ -94,10 +94,11 @@ async def cancel_run(run_id: str, request: Request, who: Principal = Depends(pri
     if record.status not in ACTIVE:
         raise conflict("run_ended", f"run {run_id!r} has already ended ({record.status})")
     await ctx.persistence.index.set_status(run_id, "cancelled", error={"error": "Cancelled", "message": "cancelled by request"})
-    await ctx.queue.cancel(run_id)
-    await ctx.events.append(
-        Event(type="run_cancelled", run_id=run_id, session_id=record.thread_id, workspace=record.workspace, data={"reason": "cancelled by request"})
-    )
+    stopped = await ctx.queue.cancel(run_id)
+    if not stopped or record.status != "running":  # a running job reports its own cancellation
+        await ctx.events.append(
+            Event(type="run_cancelled", run_id=run_id, session_id=record.thread_id, workspace=record.workspace, data={"reason": "cancelled by request"})
+        )
     return run_out(await run_of(request, who, run_id))
 
 
