@@ -266,3 +266,25 @@ async def test_serve_reload_serves_an_edit_to_new_runs(client: httpx.AsyncClient
     await client.post(f"/v1/runs/{run['run_id']}/approval", json={"action": "approve"})
     done = await wait_status(client, run["run_id"], {"finished", "failed"})
     assert done["status"] == "finished" and done["workspace_version"] == before
+
+
+async def test_an_inline_server_stopped_mid_run_resumes_the_run_at_restart(demo_script: Any, tmp_path: Path) -> None:
+    """Embedded default: runs live in the API process; their checkpoints outlive it."""
+
+    def app() -> Any:
+        return create_app(ServiceSettings(), models={"default": ScriptedChatModel(script=demo_script, latency=0.15)})
+
+    async with serving(app()) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
+        run = await _start(http, await _session(http))
+        head = await sse_events(http, run["links"]["events"], limit=10)
+        assert "agent_finished" in [e["event"] for e in head]
+    # the server stopped in the middle of the run: it is still marked running, not cancelled
+    async with serving(app()) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
+        done = await wait_status(http, run["run_id"], {"finished", "failed", "cancelled"}, timeout=60)
+        assert done["status"] == "finished" and done["attempts"] == 2, done
+        exported = (await http.get(f"/v1/sessions/{run['session_id']}/state")).json()
+        assert "values" in exported, exported
+        state = exported["values"]
+        assert len([h for h in state["history"] if h.get("agent") == "optimistic" and h.get("round") == 1]) == 1
+        tail = await sse_events(http, run["links"]["events"], last_event_id=head[-1]["id"])
+        assert tail[-1]["event"] == "run_finished"

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ from moot.service.sessions import (
     SessionNotFound,
     session_control,
 )
+from moot.service.sessions_sqlite import SqliteSessions
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 Make = Callable[..., SessionControl]
@@ -65,8 +67,8 @@ async def redis_ns() -> AsyncIterator[tuple[aioredis.Redis, str]]:
         yield ns
 
 
-@pytest_asyncio.fixture(params=["memory", "redis"])
-async def make(request: pytest.FixtureRequest) -> AsyncIterator[Make]:
+@pytest_asyncio.fixture(params=["memory", "sqlite", "redis"])
+async def make(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Make]:
     """A factory of stores of one backend (Redis: all on one fresh prefix, like several API workers)."""
     made: list[SessionControl] = []
     async with AsyncExitStack() as stack:
@@ -75,6 +77,11 @@ async def make(request: pytest.FixtureRequest) -> AsyncIterator[Make]:
 
             def factory(**options: Any) -> SessionControl:
                 made.append(RedisSessions(client, prefix=prefix, **options))
+                return made[-1]
+        elif request.param == "sqlite":
+
+            def factory(**options: Any) -> SessionControl:  # one file: like a restarted process
+                made.append(SqliteSessions(tmp_path / "sessions.db", **options))
                 return made[-1]
         else:
             shared = InProcessSessions()
@@ -295,6 +302,8 @@ async def test_redis_list_skips_and_prunes_sessions_gone_before_their_index_entr
 async def test_session_control_chooses_the_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MOOT_REDIS_URL", raising=False)
     async with session_control() as store:
+        assert isinstance(store, SqliteSessions) and store.path.name == "sessions.db"  # under $MOOT_HOME
+    async with session_control(durable=False) as store:
         assert isinstance(store, InProcessSessions)
     async with session_control(REDIS_URL, prefix="p:", default_ttl_s=5) as store:
         assert isinstance(store, RedisSessions) and store.prefix == "p:" and store.default_ttl_s == 5

@@ -84,11 +84,13 @@ class RunExecutor:
             _publish(bus, record, "run_failed", error)
             return "failed"
         except asyncio.CancelledError:
-            if held.lost:  # another worker owns the run now: write nothing, just stop
-                log.warning("run %s: lease lost to another worker; this attempt stops", record.run_id)
-                raise
-            await index.set_status(record.run_id, "cancelled", error={"error": "Cancelled", "message": "cancelled by request"})
-            _publish(bus, record, "run_cancelled", {"reason": "cancelled by request"})
+            # who stopped the run? a client's cancel has already marked it cancelled; otherwise the
+            # process is shutting down (or lost the lease): the run stays as it is, to be resumed
+            # from its checkpoint by the next worker or at restart
+            if not held.lost and (await index.get(record.run_id)).status == "cancelled":
+                _publish(bus, record, "run_cancelled", {"reason": "cancelled by request"})
+            else:
+                log.warning("run %s: stopped with its worker; it resumes from its last checkpoint", record.run_id)
             raise
         except MootError as exc:  # the orchestrator has published run_failed and marked the run
             await index.set_status(record.run_id, "failed", error={"error": type(exc).__name__, "message": str(exc)})

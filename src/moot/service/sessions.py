@@ -34,6 +34,7 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -293,14 +294,24 @@ class InProcessSessions(SessionControl):
 
 
 def session_control(
-    redis_url: str | None = None, *, default_ttl_s: int = DEFAULT_TTL_S, prefix: str = "moot:"
+    redis_url: str | None = None,
+    *,
+    default_ttl_s: int = DEFAULT_TTL_S,
+    prefix: str = "moot:",
+    path: str | Path | None = None,
+    durable: bool = True,
 ) -> SessionControl:
-    """Redis at `redis_url` (else `$MOOT_REDIS_URL`) when there is one, else in-process."""
+    """Redis at `redis_url` (else `$MOOT_REDIS_URL`) when there is one; else a SQLite file
+    (`path`, default `$MOOT_HOME/sessions.db`), or with `durable=False` this process's memory."""
     url = redis_url or os.environ.get("MOOT_REDIS_URL")
     if url:
         from moot.service.sessions_redis import RedisSessions
 
         return RedisSessions(url, prefix=prefix, default_ttl_s=default_ttl_s)
+    if durable:
+        from moot.service.sessions_sqlite import SqliteSessions
+
+        return SqliteSessions(path, default_ttl_s=default_ttl_s)
     return InProcessSessions(default_ttl_s=default_ttl_s)
 
 
