@@ -45,7 +45,7 @@ def proposal_schema(dimensions: tuple[str, ...], *, max_candidates: int = 3) -> 
     candidate = create_model(
         "Candidate",
         __base__=_Strict,
-        id=(str, Field(pattern=r"^[a-z][a-z0-9-]{0,23}$", description="short slug, e.g. 'budget-hostel'")),
+        id=(str, Field(pattern=r"^[a-z][a-z0-9-]{0,23}$", description="a short slug of this candidate's own title (lowercase words joined by '-')")),
         title=(str, Field(min_length=1, max_length=60)),
         summary=(str, Field(min_length=1, max_length=200)),
         **_score_fields(dimensions),
