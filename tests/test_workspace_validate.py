@@ -329,3 +329,28 @@ def test_moot_workspace_validate_prints_every_problem(workspace_copy: Path, caps
     err = capsys.readouterr().err.splitlines()
     assert err[:-1] == [str(p) for p in validate_workspace(workspace_copy)]
     assert err[-1] == f"moot: 9 problems in workspace {workspace_copy}"
+
+
+def test_the_policy_may_live_in_moot_yaml(tmp_path: Path) -> None:
+    """Design §8 lists the policy among moot.yaml's sections; policy.yaml stays the alternative."""
+    import shutil
+
+    from moot.workspace.loader import builtin_path, load_workspace, validate_workspace
+
+    ws = tmp_path / "inline"
+    shutil.copytree(builtin_path("demo"), ws)
+    policy = (ws / "policy.yaml").read_text()
+    body = "".join(f"  {line}\n" for line in policy.splitlines() if line and not line.startswith("#"))
+    (ws / "moot.yaml").write_text((ws / "moot.yaml").read_text() + "policy:\n" + body)
+    twice = validate_workspace(ws)
+    assert [p.message for p in twice] == ["the policy is given twice: here and in policy.yaml"]
+    assert twice[0].file.endswith("moot.yaml") and twice[0].line is not None
+    (ws / "policy.yaml").unlink()
+    loaded = load_workspace(ws)
+    assert loaded.policy.may_write("critic", "rewards") and not loaded.policy.may_write("synthesizer", "rewards")
+    text = (ws / "moot.yaml").read_text().replace("rewards: [optimistic, critic, devils_advocate]", "rewards: [optimistic, critic, nobody]")
+    (ws / "moot.yaml").write_text(text)
+    problems = validate_workspace(ws)
+    assert any("nobody" in p.message and p.file.endswith("moot.yaml") for p in problems), problems
+    line = text.splitlines().index(next(l for l in text.splitlines() if "nobody" in l)) + 1
+    assert any(p.line == line for p in problems if "nobody" in p.message)

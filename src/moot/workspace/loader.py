@@ -28,7 +28,7 @@ from moot.stages.rules import ExitRule
 from moot.stages.stage import Stage, StagePlan, Transition
 from moot.workspace import yamlio
 from moot.workspace.checks import Step, check_declared_writes, check_parallel_steps, check_stage_machine
-from moot.workspace.problems import Problem, Problems
+from moot.workspace.problems import Problem, Problems, WorkspaceInvalid
 from moot.workspace.spec import AgentSpec, PolicySpec, StagesSpec, StageSpec, WorkspaceSpec
 
 BUILTIN = ("demo", "code_review", "research")
@@ -277,28 +277,48 @@ class _Loader:
     # ----------------------------------------------------------------------------------------
     # policy
 
+    def _inline_policy(self) -> tuple[yamlio.Located, Mapping[str, Any]] | None:
+        """`policy:` of moot.yaml (design §8 lists the policy among moot.yaml's sections), if any."""
+        try:
+            main = yamlio.load(self.root / "moot.yaml")
+        except WorkspaceInvalid:
+            return None  # moot.yaml's own problems are reported with it
+        data = main.data.get("policy") if isinstance(main.data, Mapping) else None
+        return (main, _mapping_or_empty(data)) if data is not None else None
+
     def _policy(self, agents: Mapping[str, SkillAgent] | None) -> WritePolicy | None:
         """The policy from `policy.yaml` over the defaults. With problems in the file, the policy
         of its valid entries: what it lets the real agents write is the same, so the checks of
         agents against it stay right."""
         path = self.root / "policy.yaml"
         names = set(agents or ()) | self.broken_agents
-        if not path.is_file():
-            return WritePolicy.from_mapping({}, agents=names)
-        read = self._read(path, "policy.yaml")
-        if read is None:
+        inline = self._inline_policy()
+        if inline is not None and path.is_file():
+            main, _ = inline
+            self.problems.add(main.problem(
+                "the policy is given twice: here and in policy.yaml", "keep one of them", "policy", key=True
+            ))
             return None
-        located, data = read
-        self.problems.attempt(yamlio.validate, PolicySpec, located, data)  # shapes and types
+        prefix: tuple[str, ...] = ()
+        if inline is not None:  # `policy:` in moot.yaml; its shape was checked with moot.yaml
+            (located, data), prefix = inline, ("policy",)
+        elif not path.is_file():
+            return WritePolicy.from_mapping({}, agents=names)
+        else:
+            read = self._read(path, "policy.yaml")
+            if read is None:
+                return None
+            located, data = read
+            self.problems.attempt(yamlio.validate, PolicySpec, located, data)  # shapes and types
         if agents is None:  # without the agents, no writer can be told from a typo
             return None
-        where = str(path)
+        where = str(located.path)
 
         def accepted(piece: dict[str, Any], fix: str, *loc: object) -> bool:
             try:
                 WritePolicy.from_mapping(piece, agents=names, where=where)
             except PolicyConfigError as exc:
-                self.problems.add(located.problem(str(exc).removeprefix(f"{where}: "), fix, *loc, key=len(loc) == 2))
+                self.problems.add(located.problem(str(exc).removeprefix(f"{where}: "), fix, *prefix, *loc, key=len(loc) == 2))
                 return False
             return True
 
@@ -320,6 +340,10 @@ class _Loader:
             if isinstance(w, str) and accepted({"memory_writers": [w]}, "name an agent of the workspace", "memory_writers", i)
         ]
         return WritePolicy.from_mapping(usable, agents=names, where=where)
+
+
+def _mapping_or_empty(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _valid_stages(raw: Any) -> dict[str, StageSpec]:

@@ -75,6 +75,17 @@ class LogsSpec(_Spec):
         return value.upper() if isinstance(value, str) else value
 
 
+class PolicySpec(_Spec):
+    """`policy.yaml`: who may write each state key (design §2), over `moot.policy`'s defaults.
+
+    Only the shape is checked here; which names are agents or system writers is checked by
+    `WritePolicy.from_mapping`, the one place that knows them."""
+
+    on_violation: Literal["fail", "skip"] = "fail"
+    writers: dict[str, list[str]] = Field(default_factory=dict)
+    memory_writers: list[str] = Field(default_factory=list)
+
+
 class WorkspaceSpec(_Spec):
     """`moot.yaml`: name, models, limits and run settings of the workspace."""
 
@@ -89,6 +100,8 @@ class WorkspaceSpec(_Spec):
     """MCP servers whose tools the booking agent may call (design §5)."""
     tool_errors: Literal["continue", "fail"] = "continue"
     memory: MemorySpec = Field(default_factory=MemorySpec)
+    policy: PolicySpec | None = None
+    """Who may write each state key; or a separate `policy.yaml` (not both)."""
     """What a failed tool call does to the run: record it in history and go on, or end the run."""
     logs: LogsSpec = Field(default_factory=LogsSpec)
     """Level and rotation of the workspace's logs (see `moot.logs`)."""
@@ -147,17 +160,6 @@ class StageSpec(_Spec):
     terminal: bool = False
     approval: bool = False
     """Ask a human to approve, edit or reject the decision before this stage runs (issue 6)."""
-
-
-class PolicySpec(_Spec):
-    """`policy.yaml`: who may write each state key (design §2), over `moot.policy`'s defaults.
-
-    Only the shape is checked here; which names are agents or system writers is checked by
-    `WritePolicy.from_mapping`, the one place that knows them."""
-
-    on_violation: Literal["fail", "skip"] = "fail"
-    writers: dict[str, list[str]] = Field(default_factory=dict)
-    memory_writers: list[str] = Field(default_factory=list)
 
 
 class StagesSpec(_Spec):
