@@ -79,3 +79,70 @@ def test_output_is_only_for_note_agents(workspace_copy: Path) -> None:
 
     with pytest.raises(WorkspaceInvalid, match="'output' is for kind 'note'"):
         load_workspace(workspace_copy)
+
+
+def test_a_proposer_with_fixed_options_cannot_invent_one() -> None:
+    from pydantic import ValidationError
+
+    from moot.agents.schemas import proposal_schema
+
+    schema = proposal_schema(("security",), ids=("approve", "request-changes", "reject"))
+    enum = schema.model_json_schema()["$defs"]["Candidate"]["properties"]["id"]["enum"]
+    assert enum == ["approve", "request-changes", "reject"]
+    ok = {"candidates": [{"id": "approve", "title": "Approve", "summary": "fine", "security": 0.5}]}
+    assert schema.model_validate(ok).candidates[0].id == "approve"
+    with pytest.raises(ValidationError):
+        schema.model_validate({"candidates": [{**ok["candidates"][0], "id": "lgtm"}]})
+
+
+def test_a_synthesizer_answers_with_its_workspace_choices() -> None:
+    from pydantic import ValidationError
+
+    from moot.agents.schemas import DecisionOutput, decision_schema
+
+    assert decision_schema(None) is DecisionOutput
+    schema = decision_schema({"file": "file the review", "reframe": "frame it again"})
+    assert schema.model_json_schema()["properties"]["next_stage"]["enum"] == ["file", "reframe"]
+    assert "reframe: frame it again" in schema.model_json_schema()["properties"]["next_stage"]["description"]
+    assert schema.model_validate({"rationale": "r", "next_stage": "file"}).next_stage == "file"
+    with pytest.raises(ValidationError):
+        schema.model_validate({"rationale": "r", "next_stage": "booking"})
+
+
+async def test_code_review_repairs_a_verdict_outside_its_options(code_review_run: Any) -> None:
+    state, model = code_review_run
+    intake = [c for c in model.calls if c["agent"] == "intake"]
+    assert len(intake) == 2  # the invented id was refused and repaired
+    proposed = [c["id"] for h in state["history"] if h.get("type") == "proposal" for c in h["content"]["candidates"]]
+    assert set(proposed) <= {"approve", "request-changes", "reject"}
+    assert state["decision"]["next_stage"] == "file"
+
+
+@pytest.fixture
+async def code_review_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("MOOT_REVIEWS_DIR", str(tmp_path / "reviews"))
+    script = json.loads((Path(__file__).parent / "data" / "code_review_script.json").read_text())
+    first = json.loads(script["intake"][0]) if isinstance(script["intake"][0], str) else dict(script["intake"][0])
+    invented = json.loads(json.dumps(first))
+    invented["candidates"][0]["id"] = "lgtm"
+    script["intake"] = [invented, first]
+    runtime, model = scripted_runtime(script, "code_review")
+    async with runtime.open_tools():
+        result = await runtime.orchestrator().run("Review: add a retry loop around the payment call")
+    return result.state, model
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("candidates: [a, b]\n", "'candidates' is for kind 'proposer'"),
+        ("next_stages: {go: onwards}\n", "'next_stages' is for kind 'synthesizer'"),
+    ],
+)
+def test_kind_options_on_the_wrong_kind_are_reported(workspace_copy: Path, extra: str, message: str) -> None:
+    critic = workspace_copy / "agents" / "critic.yaml"
+    critic.write_text(critic.read_text() + extra)
+    from moot.workspace.loader import load_workspace
+
+    with pytest.raises(WorkspaceInvalid, match=message):
+        load_workspace(workspace_copy)

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from moot.agents.base import AgentContext, AgentResult
-from moot.agents.schemas import DecisionOutput, proposal_schema, review_schema, with_candidate_enum
+from moot.agents.schemas import decision_schema, proposal_schema, review_schema, with_candidate_enum
 from moot.agents.skill import SkillAgent
 from moot.errors import AgentOutputError
 from moot.stages.router import candidate_ids
@@ -49,7 +49,11 @@ class ProposerAgent(SkillAgent):
     kind = "proposer"
 
     def output_schema(self, snapshot: Mapping[str, Any]) -> tuple[type[BaseModel], dict[str, Any], dict[str, Any]]:
-        schema = proposal_schema(self.dimensions, max_candidates=int(self.options.get("max_candidates", 3)))
+        schema = proposal_schema(
+            self.dimensions,
+            max_candidates=int(self.options.get("max_candidates", 3)),
+            ids=tuple(self.options.get("candidates") or ()),
+        )
         return schema, schema.model_json_schema(), {}
 
     def brief_sections(self) -> tuple[tuple[str, str], ...]:
@@ -121,7 +125,8 @@ class SynthesizerAgent(SkillAgent):
     kind = "synthesizer"
 
     def output_schema(self, snapshot: Mapping[str, Any]) -> tuple[type[BaseModel], dict[str, Any], dict[str, Any]]:
-        return DecisionOutput, DecisionOutput.model_json_schema(), {}
+        schema = decision_schema(self.options.get("next_stages"))
+        return schema, schema.model_json_schema(), {}
 
     def prompt_values(self, snapshot: Mapping[str, Any], ctx: AgentContext) -> dict[str, str]:
         values = super().prompt_values(snapshot, ctx)

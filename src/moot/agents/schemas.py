@@ -40,12 +40,27 @@ def _score_fields(dimensions: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-def proposal_schema(dimensions: tuple[str, ...], *, max_candidates: int = 3) -> type[BaseModel]:
-    """A proposer's answer: up to `max_candidates` candidates, each scored on `dimensions`."""
+CANDIDATE_ID = r"^[a-z][a-z0-9-]{0,23}$"
+
+
+def proposal_schema(
+    dimensions: tuple[str, ...], *, max_candidates: int = 3, ids: tuple[str, ...] = ()
+) -> type[BaseModel]:
+    """A proposer's answer: up to `max_candidates` candidates, each scored on `dimensions`.
+
+    With `ids` (a workspace's fixed options, e.g. the verdicts of a review), a candidate id must
+    be one of them: the constraint and the validation both say so, so even a small model cannot
+    invent a new option.
+    """
+    id_field: Any = (
+        (Literal[ids], Field(description="one of the fixed options"))  # type: ignore[valid-type]
+        if ids
+        else (str, Field(pattern=CANDIDATE_ID, description="a short slug of this candidate's own title (lowercase words joined by '-')"))
+    )
     candidate = create_model(
         "Candidate",
         __base__=_Strict,
-        id=(str, Field(pattern=r"^[a-z][a-z0-9-]{0,23}$", description="a short slug of this candidate's own title (lowercase words joined by '-')")),
+        id=id_field,
         title=(str, Field(min_length=1, max_length=60)),
         summary=(str, Field(min_length=1, max_length=200)),
         **_score_fields(dimensions),
@@ -74,12 +89,34 @@ def review_schema(dimensions: tuple[str, ...]) -> type[BaseModel]:
     )
 
 
+NEXT_STAGES: dict[str, str] = {
+    "booking": "act on the winner",
+    "final": "nothing to act on",
+    "proposal": "revise the candidates",
+}
+"""The synthesizer's default choices; a workspace names its own with `next_stages:`."""
+
+
 class DecisionOutput(_Strict):
     """The synthesizer's answer. The winner is chosen by the weighted rewards, not by the model."""
 
     rationale: str = Field(min_length=1, max_length=400)
     next_stage: Literal["booking", "final", "proposal"] = Field(
         description="booking: act on the winner; final: nothing to book; proposal: revise the candidates"
+    )
+
+
+def decision_schema(next_stages: dict[str, str] | None = None) -> type[BaseModel]:
+    """The synthesizer's answer with the workspace's own `next_stage` choices (default: the demo's)."""
+    if not next_stages or next_stages == NEXT_STAGES:
+        return DecisionOutput
+    described = "; ".join(f"{name}: {meaning}" for name, meaning in next_stages.items())
+    return create_model(
+        "DecisionOutput",
+        __base__=_Strict,
+        __doc__=DecisionOutput.__doc__,
+        rationale=(str, Field(min_length=1, max_length=400)),
+        next_stage=(Literal[tuple(next_stages)], Field(description=described)),  # type: ignore[valid-type]
     )
 
 

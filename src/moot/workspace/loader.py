@@ -174,7 +174,13 @@ class _Loader:
                 model_name=spec.model,
                 description=spec.description,
                 dimensions=tuple(spec.dimensions),
-                options={"tools": spec.tools, "max_candidates": spec.max_candidates, "output": spec.output},
+                options={
+                    "tools": spec.tools,
+                    "max_candidates": spec.max_candidates,
+                    "output": spec.output,
+                    "candidates": spec.candidates,
+                    "next_stages": spec.next_stages,
+                },
             )
         return agents
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from moot.agents.schemas import CANDIDATE_ID
 from moot.state import STATE_KEYS
 from moot.tools.types import ServerSpec
 
@@ -121,6 +122,12 @@ class AgentSpec(_Spec):
     model: str = "default"
     tools: list[dict[str, Any] | str] = Field(default_factory=list)
     max_candidates: int = Field(default=3, ge=1, le=8)
+    candidates: list[Annotated[str, Field(pattern=CANDIDATE_ID)]] | None = Field(default=None, min_length=1, max_length=8)
+    """A proposer's fixed options (e.g. the verdicts approve, request-changes, reject): its
+    candidate ids must be among them."""
+    next_stages: dict[Annotated[str, Field(pattern=NAME)], str] | None = Field(default=None, min_length=1, max_length=8)
+    """A synthesizer's `next_stage` choices, name → what it means (default: booking, final,
+    proposal); stage transitions test them, e.g. `decision.get('next_stage') == 'revise'`."""
     output: dict[str, Any] | None = None
     """A `note` agent's answer as a JSON Schema (an object); recorded as the note's content."""
 
@@ -140,9 +147,15 @@ class AgentSpec(_Spec):
         return value
 
     @model_validator(mode="after")
-    def _output_for_notes(self) -> AgentSpec:
+    def _options_of_the_kind(self) -> AgentSpec:
         if self.output is not None and self.kind != "note":
             raise ValueError(f"'output' is for kind 'note'; kind {self.kind!r} answers its built-in schema")
+        if self.candidates is not None and self.kind != "proposer":
+            raise ValueError(f"'candidates' is for kind 'proposer', not {self.kind!r}")
+        if self.next_stages is not None and self.kind != "synthesizer":
+            raise ValueError(f"'next_stages' is for kind 'synthesizer', not {self.kind!r}")
+        if self.candidates is not None and len(self.candidates) > self.max_candidates:
+            raise ValueError(f"{len(self.candidates)} candidates but max_candidates is {self.max_candidates}; raise it")
         return self
 
 
