@@ -19,6 +19,8 @@ what a memory says is what search compares, not its JSON metadata.
 
 from __future__ import annotations
 
+import asyncio
+
 import base64
 import json
 import logging
@@ -300,13 +302,23 @@ async def _postgres(
         native = vector == "native" or (vector == "auto" and has_pgvector)
         if native:
             config = {**index_config(embedder, fields), "distance_type": "cosine"}
-            store: BaseStore = AsyncPostgresStore(pool, index=config)  # type: ignore[arg-type]  # dict rows
-            await store.setup()  # type: ignore[attr-defined]
+            pg = AsyncPostgresStore(pool, index=config)  # type: ignore[arg-type]  # dict rows
+            await pg.setup()
+            store: BaseStore = pg
         else:
-            inner = AsyncPostgresStore(pool)  # type: ignore[arg-type]  # the pool makes dict rows
-            await inner.setup()
-            store = ScanIndexStore(inner, embedder, fields=fields)
-        yield store
+            pg = AsyncPostgresStore(pool)  # type: ignore[arg-type]  # the pool makes dict rows
+            await pg.setup()
+            store = ScanIndexStore(pg, embedder, fields=fields)
+        try:
+            yield store
+        finally:
+            # the store batches its calls in a background task that it stops only when it is
+            # garbage-collected; a process exiting with the store still referenced would leave
+            # it pending ("Task was destroyed but it is pending"), so stop it with the store
+            batcher = getattr(pg, "_task", None)
+            if batcher is not None and not batcher.done():
+                batcher.cancel()
+                await asyncio.gather(batcher, return_exceptions=True)
     finally:
         await pool.close()
 
