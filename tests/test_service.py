@@ -288,3 +288,36 @@ async def test_an_inline_server_stopped_mid_run_resumes_the_run_at_restart(demo_
         assert len([h for h in state["history"] if h.get("agent") == "optimistic" and h.get("round") == 1]) == 1
         tail = await sse_events(http, run["links"]["events"], last_event_id=head[-1]["id"])
         assert tail[-1]["event"] == "run_finished"
+
+
+async def test_a_finished_run_teaches_semantic_memory_listed_per_user(demo_script: Any) -> None:
+    """With an extraction model, a run's outcome becomes semantic memories of its user (LangMem)."""
+    import uuid
+
+    from langchain_core.messages import AIMessage
+
+    def extract(messages: Any, info: dict[str, Any]) -> AIMessage:
+        call = {"name": "Preference", "args": {"category": "travel", "preference": "walking tours in old towns"},
+                "id": f"call_{uuid.uuid4().hex[:8]}", "type": "tool_call"}
+        return AIMessage(content="", tool_calls=[call])
+
+    app = create_app(
+        ServiceSettings(),
+        models={"default": ScriptedChatModel(script=demo_script)},
+        memory_model=ScriptedChatModel(script=extract),
+    )
+    async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        run = await _start(client, await _session(client, user="lea"))
+        await wait_status(client, run["run_id"], {"finished"})
+        for _ in range(100):  # extraction runs in the background after the run
+            items = (await client.get("/v1/users/lea/memory")).json()["items"]
+            semantic = [i for i in items if i["layer"] == "semantic"]
+            if semantic:
+                break
+            await asyncio.sleep(0.05)
+        assert [i["text"] for i in semantic] == ["travel preference: walking tours in old towns"]
+        found = (await client.get("/v1/users/lea/memory/search", params={"q": "what tours does she like"})).json()
+        assert any(i["layer"] == "semantic" for i in found["items"])
+        assert (await client.get("/v1/users/someone_else/memory")).json()["items"] == []
+        await client.delete("/v1/users/lea/memory")
+        assert (await client.get("/v1/users/lea/memory")).json()["items"] == []

@@ -41,14 +41,16 @@ def create_app(
     settings: ServiceSettings | None = None,
     *,
     models: Mapping[str, BaseChatModel] | None = None,
+    memory_model: BaseChatModel | None = None,
     context: ServiceContext | None = None,
 ) -> FastAPI:
-    """The app; `models` replaces every workspace's chat models (tests), `context` an open context."""
+    """The app; `models` replaces every workspace's chat models and `memory_model` extracts
+    semantic memories (tests pass scripted ones); `context` is an already open context."""
     settings = settings or ServiceSettings.from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ctx = context or await ServiceContext(settings, models=models).start()
+        ctx = context or await ServiceContext(settings, models=models, memory_model=memory_model).start()
         try:
             app.state.ctx = ctx
             app.state.keys_required = any(k.revoked_at is None for k in await ctx.keys.list())

@@ -24,11 +24,15 @@ log = logging.getLogger("moot.service")
 class ServiceContext:
     """Everything a request or a run job needs, opened by `start()` and closed by `aclose()`."""
 
-    def __init__(self, settings: ServiceSettings, *, worker: str | None = None, models: Any = None) -> None:
+    def __init__(
+        self, settings: ServiceSettings, *, worker: str | None = None, models: Any = None, memory_model: Any = None
+    ) -> None:
         self.settings = settings
         self.worker = worker or f"api-{uuid.uuid4().hex[:8]}"
         self.models = models
         """Chat models for every workspace (tests pass scripted ones); None: from each workspace."""
+        self.memory_model = memory_model
+        """The chat model that extracts semantic memories; None: from `settings.memory_model`."""
         self.in_progress_timeout_s = settings.limits.run_timeout_s + 70
         self._stack = AsyncExitStack()
         self.redis: Any = None
@@ -72,7 +76,7 @@ class ServiceContext:
             self.events = event_log(s.redis_url, prefix=s.key_prefix)
             stack.push_async_callback(self.events.aclose)
             if s.memory:
-                self.memory = await stack.enter_async_context(_memory(s))
+                self.memory = await stack.enter_async_context(_memory(s, self.memory_model))
             self.hub = WorkspaceHub(
                 s.workspaces,
                 models=self.models,
@@ -150,7 +154,7 @@ class ServiceContext:
         return checks
 
 
-def _memory(settings: ServiceSettings) -> Any:
+def _memory(settings: ServiceSettings, model: Any = None) -> Any:
     """The process's MemoryManager over every layer.
 
     Episodic records go to Redis in a fleet (in process otherwise); semantic and procedural
@@ -183,10 +187,10 @@ def _memory(settings: ServiceSettings) -> Any:
             store_cm = make_store("postgres", embedder=embedder, dsn=target)
         else:
             store_cm = make_store("memory", embedder=embedder, path=moot_home() / "service" / "memory" / "semantic.json")
-        model = _memory_model(settings.memory_model)
+        extractor = model if model is not None else _memory_model(settings.memory_model)
         try:
             async with store_cm as store:
-                semantic = SemanticMemory(store, model, embedder=embedder)
+                semantic = SemanticMemory(store, extractor, embedder=embedder)
                 manager = MemoryManager(
                     embedder=embedder, episodic=episodic, semantic=semantic, procedural=ProceduralMemory(store)
                 )
