@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def moot_cmd(*args: str) -> list[str]:
@@ -30,3 +32,19 @@ def run_many(jobs: dict[str, tuple[Path, tuple[str, ...]]], timeout: float = 90)
         stdout, stderr = proc.communicate(timeout=timeout)
         out[name] = subprocess.CompletedProcess(jobs[name][1], proc.returncode, stdout, stderr)
     return out
+
+
+def events_until_finished(proc: subprocess.Popen[str], agents: set[str]) -> list[dict[str, Any]]:
+    """Read a run's JSON-lines events from `proc` until every agent of `agents` has finished
+    (the moment a kill test stops the process: after those agents, before the next)."""
+    events: list[dict[str, Any]] = []
+    finished: set[str] = set()
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        event = json.loads(line)
+        events.append(event)
+        if event["type"] == "agent_finished":
+            finished.add(event["agent"])
+        if agents <= finished:
+            break
+    return events

@@ -9,9 +9,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from dataclasses import replace
 from typing import Any
 
@@ -27,8 +26,8 @@ from moot.memory.episodic_redis import RedisEpisodic
 from moot.memory.recorder import EpisodicRecorder, records_from_entries, render
 from moot.memory.types import EpisodicRecord
 from moot.tools.ledger import MemoryLedger
+from redistools import redis_namespace
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
 
 
@@ -45,21 +44,6 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-@asynccontextmanager
-async def redis_namespace() -> AsyncIterator[tuple[aioredis.Redis, str]]:
-    """A client of the local Redis and a fresh key prefix, whose keys are all removed afterwards."""
-    client = aioredis.from_url(REDIS_URL)
-    await client.ping()  # Redis down: the test fails here, loudly
-    prefix = f"moot-test-{uuid.uuid4().hex[:10]}:"
-    try:
-        yield client, prefix
-    finally:
-        keys = [k async for k in client.scan_iter(match=prefix + "*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
 
 
 @pytest_asyncio.fixture

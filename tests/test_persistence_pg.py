@@ -28,6 +28,7 @@ from test_resume import comparable, json_events, reference_state, travel_booking
 from moot.orchestrator import Orchestrator
 from moot.persistence import compact_run, open_persistence
 from moot.state_io import export_state
+from clitools import events_until_finished
 
 SCRIPT = Path(__file__).parent / "data" / "demo_script.json"
 
@@ -127,17 +128,8 @@ def killed_and_resumed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
     proc = subprocess.Popen(
         driver("run", run_id, session, "30"), env=driver_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    killed_events: list[dict[str, Any]] = []
-    finished: set[str] = set()
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            event = json.loads(line)
-            killed_events.append(event)
-            if event["type"] == "agent_finished":
-                finished.add(event["agent"])
-            if {"optimistic", "devils_advocate"} <= finished:
-                break
+        killed_events = events_until_finished(proc, {"optimistic", "devils_advocate"})
         deadline = time.monotonic() + 5
         while not _writes_saved(session, "devils_advocate") and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clitools import moot_cmd, cli_env
+from clitools import moot_cmd, cli_env, events_until_finished
 import yaml
 
 from moot.models.scripted import ScriptedChatModel
@@ -132,17 +132,8 @@ def killed_and_resumed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, An
         stderr=subprocess.PIPE,
         text=True,
     )
-    killed_events: list[dict[str, Any]] = []
-    finished: set[str] = set()
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            event = json.loads(line)
-            killed_events.append(event)
-            if event["type"] == "agent_finished":
-                finished.add(event["agent"])
-            if {"optimistic", "devils_advocate"} <= finished:
-                break
+        killed_events = events_until_finished(proc, {"optimistic", "devils_advocate"})
         # the devil's advocate's writes reach the checkpointer just after its node returns
         deadline = time.monotonic() + 5
         while not pending_write_saved(home / "moot.db", "devils_advocate") and time.monotonic() < deadline:

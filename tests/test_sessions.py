@@ -12,7 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,8 @@ from moot.service.sessions import (
     session_control,
 )
 from moot.service.sessions_sqlite import SqliteSessions
+from redistools import REDIS_URL, redis_namespace
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 Make = Callable[..., SessionControl]
 
 
@@ -46,24 +46,9 @@ class Ticker:
         return self.last
 
 
-@asynccontextmanager
-async def namespace() -> AsyncIterator[tuple[aioredis.Redis, str]]:
-    """A client of the local Redis and a fresh key prefix, whose keys are all removed afterwards."""
-    client = aioredis.from_url(REDIS_URL)
-    await client.ping()  # Redis down: the test fails here, loudly
-    prefix = f"moot-test-{uuid.uuid4().hex[:10]}:"
-    try:
-        yield client, prefix
-    finally:
-        keys = [k async for k in client.scan_iter(match=prefix + "*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
-
-
 @pytest_asyncio.fixture
 async def redis_ns() -> AsyncIterator[tuple[aioredis.Redis, str]]:
-    async with namespace() as ns:
+    async with redis_namespace() as ns:
         yield ns
 
 
@@ -73,7 +58,7 @@ async def make(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
     made: list[SessionControl] = []
     async with AsyncExitStack() as stack:
         if request.param == "redis":
-            client, prefix = await stack.enter_async_context(namespace())
+            client, prefix = await stack.enter_async_context(redis_namespace())
 
             def factory(**options: Any) -> SessionControl:
                 made.append(RedisSessions(client, prefix=prefix, **options))
