@@ -257,6 +257,11 @@ async def test_tenant_b_cannot_reach_tenant_a_on_any_route(kind: str, workspaces
             assert forgot.status_code == 200 and forgot.json()["deleted"] > 0
 
 
+def _wrong_secret(key: str) -> str:
+    """The key with its last hex digit changed (always changed: "0" becomes "1", anything else "0")."""
+    return key[:-1] + ("1" if key.endswith("0") else "0")
+
+
 async def test_requests_without_a_valid_key_are_refused_with_json(workspaces: Path) -> None:
     async with backend("local", workspaces, ("a", "b")) as b_end, serving(_app(b_end.settings)) as url:
         async with httpx.AsyncClient(base_url=url, timeout=30) as anon, clients(url, b_end) as (a, b):
@@ -268,7 +273,7 @@ async def test_requests_without_a_valid_key_are_refused_with_json(workspaces: Pa
                 {"Authorization": "Bearer"},
                 {"Authorization": "Basic dXNlcjpwYXNz"},
                 {"Authorization": "Bearer not-a-key"},
-                {"Authorization": f"Bearer {b_end.keys['a'][:-1]}0"},  # the right id, a wrong secret
+                {"Authorization": f"Bearer {_wrong_secret(b_end.keys['a'])}"},  # the right id, a wrong secret
                 {"Authorization": "Bearer " + b_end.keys["a"].replace(b_end.key_ids["a"], "f" * 16)},
                 {"X-API-Key": "x" * 10_000},
             ]

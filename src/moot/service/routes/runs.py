@@ -59,10 +59,11 @@ async def start_run(session_id: str, body: RunCreate, request: Request, response
     await ctx.events.append(
         Event(type="run_queued", run_id=run_id, session_id=session.thread_id, workspace=session.workspace, data={"task": task})
     )
+    queued = await index.get(run_id, tenant=who.tenant)  # the answer is the run as accepted
     await ctx.queue.submit(run_id, "start")
     await ctx.sessions.touch(who.tenant, session.thread_id)
     response.headers["Location"] = f"/v1/runs/{run_id}"
-    return run_out(await index.get(run_id, tenant=who.tenant))
+    return run_out(queued)
 
 
 @router.get("/v1/runs", response_model=RunList)
@@ -110,8 +111,9 @@ async def resume_run(run_id: str, request: Request, who: Principal = Depends(pri
     if record.status not in ("failed", "cancelled"):
         raise conflict("not_resumable", f"run {run_id!r} is {record.status}; only failed or cancelled runs resume")
     await ctx.persistence.index.set_status(run_id, "queued")
+    queued = await run_of(request, who, run_id)
     await ctx.queue.submit(run_id, "resume")
-    return run_out(await run_of(request, who, run_id))
+    return run_out(queued)
 
 
 @router.get("/v1/runs/{run_id}/approval", response_model=ApprovalRequest, responses={409: ERROR_SCHEMA})
@@ -135,8 +137,9 @@ async def answer_approval(run_id: str, answer: ApprovalAnswer, request: Request,
         policy = manager.current.workspace.policy
     check_answer(answer, policy)  # a forbidden edit is refused now; the run stays paused
     await ctx.persistence.index.set_status(run_id, "queued", result=record.result)
+    queued = await run_of(request, who, run_id)
     await ctx.queue.submit(run_id, "approve", answer.model_dump(exclude_none=True))
-    return run_out(await run_of(request, who, run_id))
+    return run_out(queued)
 
 
 def _pending(record: Any) -> dict[str, Any]:
