@@ -55,7 +55,7 @@ def proposal_schema(
     id_field: Any = (
         (Literal[ids], Field(description="one of the fixed options"))  # type: ignore[valid-type]
         if ids
-        else (str, Field(pattern=CANDIDATE_ID, description="a short slug of this candidate's own title (lowercase words joined by '-')"))
+        else (str, Field(pattern=CANDIDATE_ID, description="short slug, e.g. 'budget-hostel'"))
     )
     candidate = create_model(
         "Candidate",
