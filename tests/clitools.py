@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,3 +52,34 @@ def events_until_finished(proc: subprocess.Popen[str], agents: set[str]) -> list
         if agents <= finished:
             break
     return events
+
+
+@dataclass
+class KillPoint:
+    """What a kill test saw: the events before the kill, and the state of things at the kill."""
+
+    events: list[dict[str, Any]]
+    saved_before_kill: bool
+    alive_at_kill: bool
+    stderr: str
+
+
+def kill_after(proc: subprocess.Popen[str], agents: set[str], saved: Callable[[], bool]) -> KillPoint:
+    """SIGKILL `proc` once `agents` have finished and `saved()` says their writes reached the
+    checkpointer (they land just after the node returns; waited for up to 5 s)."""
+    try:
+        events = events_until_finished(proc, agents)
+        deadline = time.monotonic() + 5
+        while not saved() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        saved_before_kill = saved()
+        alive_at_kill = proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        stderr = proc.stderr.read() if proc.stderr else ""
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    assert events, f"the run printed no events: {stderr}"
+    return KillPoint(events, saved_before_kill, alive_at_kill, stderr)

@@ -28,7 +28,7 @@ from test_resume import comparable, json_events, reference_state, travel_booking
 from moot.orchestrator import Orchestrator
 from moot.persistence import compact_run, open_persistence
 from moot.state_io import export_state
-from clitools import events_until_finished
+from clitools import kill_after
 
 SCRIPT = Path(__file__).parent / "data" / "demo_script.json"
 
@@ -128,22 +128,9 @@ def killed_and_resumed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
     proc = subprocess.Popen(
         driver("run", run_id, session, "30"), env=driver_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    try:
-        killed_events = events_until_finished(proc, {"optimistic", "devils_advocate"})
-        deadline = time.monotonic() + 5
-        while not _writes_saved(session, "devils_advocate") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        saved_before_kill = _writes_saved(session, "devils_advocate")
-        alive_at_kill = proc.poll() is None
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-        stderr = proc.stderr.read() if proc.stderr else ""
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+    kill = kill_after(proc, {"optimistic", "devils_advocate"}, lambda: _writes_saved(session, "devils_advocate"))
+    killed_events, saved_before_kill, alive_at_kill = kill.events, kill.saved_before_kill, kill.alive_at_kill
     killed_after = time.monotonic() - started
-    assert killed_events, f"the run printed no events: {stderr}"
 
     resumed = run_driver(home, "resume", run_id, session)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clitools import moot_cmd, cli_env, events_until_finished
+from clitools import moot_cmd, cli_env, kill_after
 import yaml
 
 from moot.models.scripted import ScriptedChatModel
@@ -132,23 +132,9 @@ def killed_and_resumed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, An
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        killed_events = events_until_finished(proc, {"optimistic", "devils_advocate"})
-        # the devil's advocate's writes reach the checkpointer just after its node returns
-        deadline = time.monotonic() + 5
-        while not pending_write_saved(home / "moot.db", "devils_advocate") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        saved_before_kill = pending_write_saved(home / "moot.db", "devils_advocate")
-        alive_at_kill = proc.poll() is None
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-        stderr = proc.stderr.read() if proc.stderr else ""
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+    kill = kill_after(proc, {"optimistic", "devils_advocate"}, lambda: pending_write_saved(home / "moot.db", "devils_advocate"))
+    killed_events, saved_before_kill, alive_at_kill = kill.events, kill.saved_before_kill, kill.alive_at_kill
     killed_after = time.monotonic() - started
-    assert killed_events, f"the run printed no events: {stderr}"
     run_id = killed_events[0]["run_id"]
 
     # remove the delay: the same workspace, the critic now answers at once
