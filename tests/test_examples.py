@@ -29,7 +29,7 @@ from moot.errors import WorkspaceError
 from moot.events import Event, EventBus
 from moot.models.scripted import ScriptedChatModel
 from moot.runtime import Runtime
-from moot.stages.router import candidate_ids
+from moot.history import candidate_ids
 from moot.workspace.loader import BUILTIN, builtin_path, load_workspace
 
 DATA = Path(__file__).parent / "data"

@@ -14,10 +14,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from datetime import date, timedelta
+
 from simpleeval import DEFAULT_OPERATORS, EvalWithCompoundTypes
 
 from moot.errors import ExpressionError
 from moot.state import STATE_KEYS
+
+def add_days(day: str, days: int) -> str:
+    """`day` (YYYY-MM-DD) moved by `days`: the checkout of a stay, the date of a return flight."""
+    return (date.fromisoformat(str(day)) + timedelta(days=int(days))).isoformat()
+
+
+def days_between(first: str, last: str) -> int:
+    """Days from `first` to `last` (YYYY-MM-DD each): the nights of a stay."""
+    return (date.fromisoformat(str(last)) - date.fromisoformat(str(first))).days
+
 
 FUNCTIONS: dict[str, Any] = {
     "len": len,
@@ -29,8 +41,14 @@ FUNCTIONS: dict[str, Any] = {
     "all": all,
     "sorted": sorted,
     "set": set,
+    "round": round,
+    "int": int,
+    "float": float,
+    "str": str,
+    "add_days": add_days,
+    "days_between": days_between,
 }
-"""The functions an expression may call: pure, total, cheap."""
+"""The functions an expression may call: pure, cheap, no I/O."""
 
 EXTRA_NAMES: frozenset[str] = frozenset(
     {"state", "executed", "runs", "agent", "max_rounds", "candidates", "True", "False", "None"}
@@ -39,7 +57,7 @@ EXTRA_NAMES: frozenset[str] = frozenset(
 `runs` (how often the agent under test ran in it), `agent`, `max_rounds`, `candidates`."""
 
 ALLOWED_NAMES: frozenset[str] = frozenset(STATE_KEYS) | EXTRA_NAMES | frozenset(FUNCTIONS)
-_METHODS = frozenset({"get", "keys", "values", "items", "count", "startswith", "endswith", "lower", "upper"})
+_METHODS = frozenset({"get", "keys", "values", "items", "count", "startswith", "endswith", "lower", "upper", "strip"})
 
 
 @dataclass(frozen=True)
@@ -51,20 +69,26 @@ class Expression:
     _tree: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def parse(cls, source: str, *, where: str | None = None) -> Expression:
-        """Parse and check `source`; raise `ExpressionError` naming `where` if it is not allowed."""
+    def parse(cls, source: str, *, where: str | None = None, names: frozenset[str] | None = None) -> Expression:
+        """Parse and check `source`; raise `ExpressionError` naming `where` if it is not allowed.
+
+        `names` replaces the state's names for expressions that see something else (a hard
+        constraint sees `slots`, `facts` and `parts` of one candidate; an eval predicate sees
+        the run's outcome and what the tools report). Functions are always allowed.
+        """
         if not isinstance(source, str) or not source.strip():
             raise ExpressionError(str(source), "an expression must be a non-empty string", where=where)
         try:
             tree = ast.parse(source.strip(), mode="eval")
         except SyntaxError as exc:
             raise ExpressionError(source, f"syntax error at column {exc.offset}: {exc.msg}", where=where) from None
-        _check(tree, source, where)
+        allowed = ALLOWED_NAMES if names is None else frozenset(names) | frozenset(FUNCTIONS) | {"True", "False", "None"}
+        _check(tree, source, where, allowed)
         return cls(source.strip(), where, _tree=tree.body)
 
     def evaluate(self, names: Mapping[str, Any]) -> Any:
         """Evaluate over `names` (the state view); a failure names the expression and its place."""
-        evaluator = EvalWithCompoundTypes(operators=DEFAULT_OPERATORS, functions=FUNCTIONS, names=dict(names))
+        evaluator = EvalWithCompoundTypes(operators=DEFAULT_OPERATORS, functions=dict(FUNCTIONS), names=dict(names))
         try:
             return evaluator.eval(self.source, previously_parsed=self._tree)
         except Exception as exc:  # simpleeval raises many types; all mean "this condition failed"
@@ -88,10 +112,18 @@ def state_names(state: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
     return names
 
 
-def _check(tree: ast.AST, source: str, where: str | None) -> None:
+def _check(tree: ast.AST, source: str, where: str | None, allowed: frozenset[str] = ALLOWED_NAMES) -> None:
+    # names bound by a comprehension (`b` in `all(b['ok'] for b in bookings)`) are its own
+    bound = {
+        target.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.comprehension)
+        for target in ast.walk(node.target)
+        if isinstance(target, ast.Name)
+    }
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id not in ALLOWED_NAMES:
-            known = ", ".join(sorted(ALLOWED_NAMES - {"True", "False", "None"}))
+        if isinstance(node, ast.Name) and node.id not in allowed and node.id not in bound:
+            known = ", ".join(sorted(allowed - {"True", "False", "None"}))
             raise ExpressionError(source, f"unknown name {node.id!r} (known: {known})", where=where)
         if isinstance(node, ast.Attribute):
             if node.attr.startswith("_") or node.attr not in _METHODS:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import uuid
+from datetime import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -21,6 +22,7 @@ from moot.accounting import summarize
 from moot.events import Event, EventBus
 from moot.errors import UsageError
 from moot.graph.approval import check_answer, parse_answer
+from moot.outcome import Outcome, outcome_of
 from moot.persistence import RunIndex, compact_run
 
 Durability = Literal["sync", "async", "exit"]
@@ -48,11 +50,17 @@ class RunResult:
     def decision(self) -> dict[str, Any] | None:
         return self.state.get("decision")
 
+    @property
+    def outcome(self) -> Outcome:
+        """What the run came to (done / nothing feasible / actions failed), read from its state."""
+        return outcome_of(self.state)
+
     def summary(self, prices: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Any]:
         """What a `run_finished` event carries: the outcome and the run's accounting."""
         return {
             "winner": self.winner,
             "decision": self.decision,
+            "outcome": self.outcome.as_dict(),
             "tokens": self.tokens,
             "usage": self.state.get("usage", {}),
             "accounting": summarize(self.state.get("usage"), prices),
@@ -79,8 +87,15 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-def initial_state(task: str, *, run_id: str, session_id: str, user_id: str) -> dict[str, Any]:
-    """A run's first write. `Overwrite`s reset run-scoped channels on a session's reused thread."""
+def initial_state(
+    task: str, *, run_id: str, session_id: str, user_id: str, started_at: datetime | None = None
+) -> dict[str, Any]:
+    """A run's first write. `Overwrite`s reset run-scoped channels on a session's reused thread.
+
+    `started_at` is the local time with its offset: a task's "next Friday" means the user's
+    next Friday, and the value stays in the state so a resumed run reads the task the same way.
+    """
+    started = (started_at or datetime.now().astimezone()).isoformat(timespec="seconds")
     return {
         "task": task,
         "run_id": run_id,
@@ -91,6 +106,8 @@ def initial_state(task: str, *, run_id: str, session_id: str, user_id: str) -> d
         "round": 1,
         "winner": None,
         "decision": None,
+        "slots": None,
+        "started_at": started,
         "history": Overwrite([]),
         "rewards": Overwrite({}),
         "executed_agents_per_stage": Overwrite({}),

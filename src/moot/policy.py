@@ -41,6 +41,8 @@ DEFAULT_WRITERS: dict[str, tuple[str, ...]] = {
     "rewards": (),
     "winner": ("synthesizer",),
     "decision": ("synthesizer", HUMAN),
+    "slots": ("intake", HUMAN),
+    "started_at": (ORCHESTRATOR,),
     "executed_agents_per_stage": (RUNTIME,),
     "usage": (RUNTIME,),
 }

@@ -17,7 +17,6 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 
 from moot.agents.base import Agent
-from moot.agents.booking import BookingAgent
 from moot.events import EventBus
 from moot.graph.builder import build_graph
 from moot.graph.tools_node import ToolCaller
@@ -26,6 +25,7 @@ from moot.orchestrator import Durability, Orchestrator
 
 from moot.persistence import RunIndex, moot_home, open_persistence
 from moot.errors import RunError
+from moot.tools.servers import Builtins
 from moot.tools.types import Ledger, ToolOutcome
 from moot.workspace.loader import Workspace, load_workspace
 
@@ -42,16 +42,18 @@ class Runtime:
         self.tools: ToolCaller | None = None
 
     @asynccontextmanager
-    async def open_store_and_tools(self, db: str | Path | None = None) -> AsyncIterator[tuple[BaseCheckpointSaver, RunIndex]]:
+    async def open_store_and_tools(
+        self, db: str | Path | None = None, *, builtins: Builtins | None = None
+    ) -> AsyncIterator[tuple[BaseCheckpointSaver, RunIndex]]:
         """The persistent store (SQLite file or `postgresql://` URL) and, for a workspace with MCP
         servers, its tools with a ledger in the same database as the checkpoints (so "exactly
         once" survives a kill)."""
         async with open_persistence(db) as store:
-            async with self.open_tools(store.ledger):
+            async with self.open_tools(store.ledger, builtins=builtins):
                 yield store.checkpointer, store.index
 
     @asynccontextmanager
-    async def open_tools(self, ledger: Ledger | None = None) -> AsyncIterator[Runtime]:
+    async def open_tools(self, ledger: Ledger | None = None, *, builtins: Builtins | None = None) -> AsyncIterator[Runtime]:
         """Connect the workspace's MCP servers for the life of the block (one session per server).
 
         Their tools are listed now and handed to the booking agents, whose answers are then
@@ -67,10 +69,10 @@ class Runtime:
         from moot.tools.runtime import ToolRuntime
 
         log_dir = moot_home() / "logs" / "workspaces" / self.workspace.name / "mcp"
-        async with ToolRuntime(servers, ledger=ledger or MemoryLedger(), builtins=BUILTIN_SERVERS, log_dir=log_dir) as tools:
+        async with ToolRuntime(servers, ledger=ledger or MemoryLedger(), builtins=builtins or BUILTIN_SERVERS, log_dir=log_dir) as tools:
             specs = tools.tools()
             self.agents = {
-                name: agent.with_tools(specs) if isinstance(agent, BookingAgent) else agent
+                name: agent.with_tools(specs)
                 for name, agent in self.workspace.agents.items()
             }
             self.tools = tools

@@ -137,6 +137,11 @@ class MootState(TypedDict, total=False):
     rewards: Annotated[dict[str, Any], merge_rewards]
     winner: str | None
     decision: dict[str, Any] | None
+    slots: dict[str, Any] | None
+    """The task read as typed slots by an intake agent (design §3b): destination, dates, budget..."""
+    started_at: str
+    """When the run started (ISO 8601, local time with its offset): relative dates in the task
+    ("next Friday") resolve against it, so a resumed or replayed run reads them the same way."""
     executed_agents_per_stage: Annotated[dict[str, list[str]], merge_executed]
     usage: Annotated[dict[str, Any], merge_usage]
 

@@ -17,9 +17,12 @@ from pydantic import BaseModel
 
 from moot.agents.base import AgentContext, AgentResult
 from moot.agents.schemas import BookingOutput
-from moot.agents.skill import SkillAgent, candidates_of
+from moot.agents.calls import Call, intent
+from moot.agents.skill import SkillAgent, candidate_line
+from moot.agents.tool_schema import SCALAR, bind_enum, bounded, result_ids
+from moot.constraints import candidate_names
 from moot.errors import ConfigError
-from moot.tools.intents import OUTCOME_TYPES
+from moot.history import OUTCOME_TYPES, candidates_of, tool_outcomes
 from moot.tools.types import ToolSpec
 
 
@@ -53,9 +56,42 @@ class BookingAgent(SkillAgent):
         twin.options = {**self.options, "tool_specs": [s for s in specs if not listed or s.name in listed]}
         return twin
 
+    async def __call__(self, snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
+        actions: tuple[Call, ...] | None = self.options.get("actions")
+        if actions is None:
+            return await super().__call__(snapshot, ctx)
+        return self._derived(actions, snapshot, ctx)
+
+    def _derived(self, actions: tuple[Call, ...], snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
+        """The winner's tool calls, computed from its parts and the slots: no model call.
+
+        An action whose arguments cannot be computed is recorded as failed (in an `actions`
+        entry), so the run's outcome says "actions failed" rather than a quiet partial "done".
+        """
+        history = list(snapshot.get("history") or [])
+        winner = (snapshot.get("decision") or {}).get("winner")
+        chosen = next((c for c in candidates_of(history) if c.get("id") == winner), None)
+        if chosen is None:
+            note = {"note": f"nothing to act on: the decision names no proposed candidate ({winner!r})"}
+            return AgentResult(updates={"history": [self.entry("note", note, ctx)]})
+        names = candidate_names(
+            chosen, snapshot.get("slots"), task=snapshot.get("task"), user_id=snapshot.get("user_id")
+        )
+        entries, events, failed = [], [], {}
+        for position, call in enumerate(actions):
+            arguments, why = call.render(names)
+            if arguments is None:
+                if call.when is None or not why.startswith("its condition"):
+                    failed[call.label] = why
+                continue
+            entries.append(self.entry("tool_call", intent(call, arguments, position=position, purpose="act"), ctx))
+            events.append({"type": "tool_call", "data": {"tool": call.tool, "arguments": arguments, "status": "intent", "label": call.label}})
+        entries.append(self.entry("actions", {"winner": winner, "planned": len(entries), "failed": failed}, ctx))
+        return AgentResult(updates={"history": entries}, events=events)
+
     def output_schema(self, snapshot: Mapping[str, Any]) -> tuple[type[BaseModel], dict[str, Any], dict[str, Any]]:
         schema = BookingOutput.model_json_schema()
-        catalog = self.catalog()
+        catalog = self._bound(self.catalog(), snapshot.get("history") or [])
         if not catalog:
             return BookingOutput, schema, {}
         item = schema["$defs"]["ToolCallIntent"]
@@ -75,11 +111,27 @@ class BookingAgent(SkillAgent):
         item["properties"]["arguments"] = {"type": "object", "additionalProperties": SCALAR, "maxProperties": 8}
         return BookingOutput, schema, {"tools": {t["name"]: {"type": "object"} for t in catalog}}
 
+    def _bound(self, catalog: list[dict[str, Any]], history: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The catalog with `bind:` applied: e.g. `book.item_id` must be an id a search returned."""
+        binds: Mapping[str, list[str]] = self.options.get("bind") or {}
+        if not binds:
+            return catalog
+        outcomes = tool_outcomes(list(history))
+        out = []
+        for tool in catalog:
+            schema = tool.get("input_schema")
+            for target, sources in binds.items():
+                name, _, argument = target.partition(".")
+                if name == tool["name"] and schema is not None:
+                    schema = bind_enum(schema, argument, result_ids(outcomes, sources))
+            out.append({**tool, "input_schema": schema} if schema is not None else tool)
+        return out
+
     def prompt_values(self, snapshot: Mapping[str, Any], ctx: AgentContext) -> dict[str, str]:
         values = super().prompt_values(snapshot, ctx)
         winner = (snapshot.get("decision") or {}).get("winner")
         chosen = [c for c in candidates_of(snapshot.get("history") or []) if c["id"] == winner]
-        values["candidates"] = "\n".join(f"- {c['id']}: {c['title']} — {c['summary']}" for c in chosen)
+        values["candidates"] = "\n".join(candidate_line(c) for c in chosen)
         values["tools"] = "\n".join(f"- {t['name']}: {t.get('description', '')}".rstrip(": ") for t in self.catalog())
         values["results"] = "\n".join(_outcome_line(e) for e in snapshot.get("history") or [] if e.get("type") in OUTCOME_TYPES)
         return values
@@ -106,28 +158,6 @@ class BookingAgent(SkillAgent):
         return AgentResult(updates={"history": entries}, events=events)
 
 
-SCALAR: dict[str, Any] = {"anyOf": [{"type": "string", "maxLength": 80}, {"type": "number"}, {"type": "boolean"}]}
-"""An argument value of a tool without a schema, bounded so that a constrained model closes it."""
-
-
-def bounded(schema: Any, max_length: int = 120) -> Any:
-    """A copy of a tool's JSON schema for the model's *constraint*: strings get a `maxLength`.
-
-    MCP servers rarely bound their strings; a small constrained model then fills one until its
-    token limit and the answer is cut off. Validation still uses the server's own schema.
-    """
-    if isinstance(schema, list):
-        return [bounded(s, max_length) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: bounded(v, max_length) for k, v in schema.items()}
-    kinds = out.get("type")
-    is_string = kinds == "string" or (isinstance(kinds, list) and "string" in kinds)
-    if is_string and not any(k in out for k in ("maxLength", "enum", "const", "format", "pattern")):
-        out["maxLength"] = max_length
-    return out
-
-
 def _outcome_line(entry: Mapping[str, Any], limit: int = 600) -> str:
     """One tool outcome for the prompt, cut to `limit` characters (search results can be long)."""
     c = entry.get("content") or {}
@@ -135,4 +165,4 @@ def _outcome_line(entry: Mapping[str, Any], limit: int = 600) -> str:
     return f"- {c.get('tool')}: {body[:limit]}"
 
 
-__all__ = ["BookingAgent"]
+__all__ = ["BookingAgent", "bounded"]

@@ -15,10 +15,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from moot.agents.base import AgentContext, AgentResult
-from moot.agents.schemas import decision_schema, proposal_schema, review_schema, with_candidate_enum
+from moot.agents.grounded import Grounding, build_menu, describe
+from moot.agents.schemas import decision_schema, grounded_proposal_schema, proposal_schema, review_schema, with_candidate_enum
 from moot.agents.skill import SkillAgent
+from moot.constraints import Constraint, candidate_names, violations
 from moot.errors import AgentOutputError
-from moot.stages.router import candidate_ids
+from moot.history import candidate_ids, why_nothing_feasible
 from moot.state import Scores, reward_update
 
 
@@ -44,7 +46,13 @@ def _unique_ids(candidates: list[Any]) -> list[Any]:
 
 
 class ProposerAgent(SkillAgent):
-    """Proposes candidates and scores its own (the optimistic agent pushes novelty)."""
+    """Proposes candidates and scores its own (the optimistic agent pushes novelty).
+
+    A grounded proposer (`grounded:` in its YAML) picks among bundles of offers the scout's
+    searches returned (`moot.agents.grounded`); the workspace's hard constraints exclude
+    options before the model sees them and, for a free proposer, candidates after it answers.
+    Either way the excluded ones and their reasons are recorded in the proposal.
+    """
 
     kind = "proposer"
 
@@ -57,13 +65,58 @@ class ProposerAgent(SkillAgent):
         return schema, schema.model_json_schema(), {}
 
     def brief_sections(self) -> tuple[tuple[str, str], ...]:
-        return (("memory", "What you remember"), ("task", "Task"), ("candidates", "Earlier candidates"), ("reviews", "Reviews"), ("decision", "Last decision"))
+        return (
+            ("memory", "What you remember"),
+            ("task", "Task"),
+            ("slots", "What the task asks"),
+            ("options", "Options (real offers: choose among these ids)"),
+            ("candidates", "Earlier candidates"),
+            ("reviews", "Reviews"),
+            ("decision", "Last decision"),
+        )
+
+    async def __call__(self, snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
+        grounding: Grounding | None = self.options.get("grounded")
+        if grounding is None:
+            return await super().__call__(snapshot, ctx)
+        history = list(snapshot.get("history") or [])
+        menu = build_menu(grounding, self.constraints, history, snapshot.get("slots"), task=snapshot.get("task"))
+        if not menu.options:  # nothing feasible: say why, and ask the model nothing
+            content = {"candidates": [], "excluded": menu.excluded, "menu": menu.record(), "infeasible": {"reasons": menu.why_empty}}
+            return AgentResult(updates={"history": [self.entry("proposal", content, ctx)]})
+        ids = tuple(o["id"] for o in menu.options)
+        limit = min(int(self.options.get("max_candidates", 3)), len(ids))
+        schema = grounded_proposal_schema(self.dimensions, ids, max_candidates=limit)
+        values = self.prompt_values(snapshot, ctx)
+        values["options"] = "\n".join(f"- {describe(o)}" for o in menu.options)
+        output, usage = await self.ask(snapshot, ctx, schema, schema.model_json_schema(), {}, values)
+        by_id = {o["id"]: o for o in menu.options}
+        picked = {c.id: c for c in reversed(output.candidates)}  # the first pick of an id wins
+        chosen = [c for c in output.candidates if picked.get(c.id) is c]
+        cands = [{**by_id[c.id], "pitch": c.pitch} for c in chosen]
+        content = {"candidates": cands, "excluded": menu.excluded, "menu": menu.record()}
+        updates: dict[str, Any] = {"history": [self.entry("proposal", content, ctx)]}
+        if self.dimensions:
+            updates["rewards"] = reward_update(self.name, _scores(chosen, "id", self.dimensions))
+        return AgentResult(updates={k: v for k, v in updates.items() if k in self.writes}, usage=usage)
+
+    @property
+    def constraints(self) -> tuple[Constraint, ...]:
+        return tuple(self.options.get("constraints") or ())
 
     def to_result(self, output: Any, snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
-        cands = _unique_ids(output.candidates)
-        updates: dict[str, Any] = {"history": [self.entry("proposal", {"candidates": [c.model_dump() for c in cands]}, ctx)]}
-        if self.dimensions:
-            updates["rewards"] = reward_update(self.name, _scores(cands, "id", self.dimensions))
+        cands = [c.model_dump() for c in _unique_ids(output.candidates)]
+        kept, excluded = [], []
+        for cand in cands:
+            reasons = violations(self.constraints, candidate_names(cand, snapshot.get("slots"), task=snapshot.get("task")))
+            (excluded if reasons else kept).append({"id": cand["id"], "title": cand.get("title", ""), "reasons": reasons} if reasons else cand)
+        content: dict[str, Any] = {"candidates": kept, "excluded": excluded}
+        if not kept:
+            content["infeasible"] = {"reasons": [f"{e['id']}: {'; '.join(e['reasons'])}" for e in excluded]}
+        updates: dict[str, Any] = {"history": [self.entry("proposal", content, ctx)]}
+        if self.dimensions and kept:
+            scored = [c for c in _unique_ids(output.candidates) if c.id in {k["id"] for k in kept}]
+            updates["rewards"] = reward_update(self.name, _scores(scored, "id", self.dimensions))
         return AgentResult(updates=updates)
 
 
@@ -82,7 +135,7 @@ class EvaluatorAgent(SkillAgent):
 
     async def __call__(self, snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
         if not candidate_ids(snapshot.get("history") or []):
-            raise AgentOutputError(self.name, "ReviewOutput", 0, "there are no candidates to review; run a proposer first")
+            return AgentResult()  # nothing feasible was proposed: nothing to review, no model call
         return await super().__call__(snapshot, ctx)
 
     def to_result(self, output: Any, snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
@@ -102,21 +155,42 @@ def rank(rewards: Mapping[str, Any], weights: Mapping[str, float], order: list[s
     again in a revision round. Dimensions without a weight count 1.0; a negative weight (e.g.
     risk) penalises.
     """
+    means = dimension_means(rewards)
+    ranked = []
+    for cand in order + [c for c in means if c not in order]:
+        dims = means.get(cand, {})
+        score = sum(weights.get(dim, 1.0) * value for dim, value in dims.items())
+        ranked.append((cand, round(score, 6)))
+    position = {cand: i for i, (cand, _) in enumerate(ranked)}
+    return sorted(ranked, key=lambda item: (-item[1], position[item[0]]))
+
+
+def dimension_means(rewards: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """Each candidate's score per dimension: the mean over the agents that gave one (each agent's
+    own scores first averaged over its rounds)."""
     by_agent: Mapping[str, Scores] = rewards.get("by_agent", {}) if rewards else {}
     counts: Mapping[str, Scores] = rewards.get("counts", {}) if rewards else {}
-    means: dict[str, dict[str, list[float]]] = {}
+    values: dict[str, dict[str, list[float]]] = {}
     for agent, scores in by_agent.items():
         for cand, dims in scores.items():
             for dim, total in dims.items():
                 n = (counts.get(agent, {}).get(cand, {}).get(dim)) or 1
-                means.setdefault(cand, {}).setdefault(dim, []).append(float(total) / n)
-    ranked = []
-    for cand in order + [c for c in means if c not in order]:
-        dims = means.get(cand, {})
-        score = sum(weights.get(dim, 1.0) * (sum(vals) / len(vals)) for dim, vals in dims.items())
-        ranked.append((cand, round(score, 6)))
-    position = {cand: i for i, (cand, _) in enumerate(ranked)}
-    return sorted(ranked, key=lambda item: (-item[1], position[item[0]]))
+                values.setdefault(cand, {}).setdefault(dim, []).append(float(total) / n)
+    return {cand: {dim: sum(v) / len(v) for dim, v in dims.items()} for cand, dims in values.items()}
+
+
+def why_first(rewards: Mapping[str, Any], weights: Mapping[str, float], ranking: list[tuple[str, float]]) -> str:
+    """Code's own account of the ranking: the winner's weighted score, dimension by dimension,
+    against the runner-up's (what decided it, whatever the model's rationale says)."""
+    means = dimension_means(rewards)
+    winner, score = ranking[0]
+    terms = ", ".join(
+        f"{dim} {value:.2f}×{weights.get(dim, 1.0):g}" for dim, value in sorted(means.get(winner, {}).items())
+    )
+    text = f"{winner} ranks first with {score:.2f} ({terms})"
+    if len(ranking) > 1:
+        text += f"; next {ranking[1][0]} with {ranking[1][1]:.2f}"
+    return text
 
 
 class SynthesizerAgent(SkillAgent):
@@ -135,12 +209,36 @@ class SynthesizerAgent(SkillAgent):
         return values
 
     def _ranking(self, snapshot: Mapping[str, Any], ctx: AgentContext) -> list[tuple[str, float]]:
-        return rank(snapshot.get("rewards") or {}, ctx.stage_weights, candidate_ids(snapshot.get("history") or []))
+        ids = candidate_ids(snapshot.get("history") or [])
+        return [(c, s) for c, s in rank(snapshot.get("rewards") or {}, ctx.stage_weights, ids) if c in ids]
 
     async def __call__(self, snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
+        history = list(snapshot.get("history") or [])
+        if not candidate_ids(history):
+            return self._nothing_feasible(history, ctx)
         if not self._ranking(snapshot, ctx):
             raise AgentOutputError(self.name, "DecisionOutput", 0, "there are no scored candidates to decide between")
         return await super().__call__(snapshot, ctx)
+
+    def _nothing_feasible(self, history: list[Mapping[str, Any]], ctx: AgentContext) -> AgentResult:
+        """No candidate survived: decide "nothing feasible" with the reasons, without a model.
+
+        The decision asks for the stage `final` (the workspace's transitions end the run on it)
+        and names no winner, so nothing is acted on.
+        """
+        reasons = why_nothing_feasible(history) or ["no candidate was proposed"]
+        decision = {
+            "winner": None,
+            "outcome": "infeasible",
+            "reasons": reasons,
+            "ranking": [],
+            "weights": dict(ctx.stage_weights),
+            "rationale": "Nothing feasible: " + "; ".join(reasons),
+            "next_stage": "final",
+            "round": ctx.round,
+        }
+        updates = {"winner": None, "decision": decision, "history": [self.entry("decision", decision, ctx)]}
+        return AgentResult(updates={k: v for k, v in updates.items() if k in self.writes})
 
     def to_result(self, output: Any, snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
         ranking = self._ranking(snapshot, ctx)
@@ -150,6 +248,7 @@ class SynthesizerAgent(SkillAgent):
             "ranking": [{"candidate": c, "score": s} for c, s in ranking],
             "weights": dict(ctx.stage_weights),
             "rationale": output.rationale,
+            "why": why_first(snapshot.get("rewards") or {}, ctx.stage_weights, ranking),
             "next_stage": output.next_stage,
             "round": ctx.round,
         }
@@ -158,4 +257,4 @@ class SynthesizerAgent(SkillAgent):
         )
 
 
-__all__ = ["EvaluatorAgent", "ProposerAgent", "SynthesizerAgent", "rank"]
+__all__ = ["EvaluatorAgent", "ProposerAgent", "SynthesizerAgent", "dimension_means", "rank", "why_first"]

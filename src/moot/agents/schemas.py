@@ -72,6 +72,24 @@ def proposal_schema(
     )
 
 
+def grounded_proposal_schema(dimensions: tuple[str, ...], ids: tuple[str, ...], *, max_candidates: int) -> type[BaseModel]:
+    """A grounded proposer's answer: options it picks (by id, among `ids`) and a short pitch for
+    each. Titles, summaries, parts and prices are code's, from the offers; never the model's."""
+    choice = create_model(
+        "Choice",
+        __base__=_Strict,
+        id=(Literal[ids], Field(description="the id of an option"))  # type: ignore[valid-type]
+        ,
+        pitch=(str, Field(min_length=1, max_length=160, description="why this option, in one sentence")),
+        **_score_fields(dimensions),
+    )
+    return create_model(
+        "GroundedProposal",
+        __base__=_Strict,
+        candidates=(list[choice], Field(min_length=1, max_length=max(1, max_candidates))),  # type: ignore[valid-type]
+    )
+
+
 def review_schema(dimensions: tuple[str, ...]) -> type[BaseModel]:
     """An evaluator's answer: a review of each candidate, scored on `dimensions`."""
     review = create_model(
@@ -209,6 +227,7 @@ __all__ = [
     "DecisionOutput",
     "NoteOutput",
     "ToolCallIntent",
+    "grounded_proposal_schema",
     "proposal_schema",
     "schema_errors",
     "review_schema",

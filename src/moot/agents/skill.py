@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel
 
-from moot.agents.base import Agent, AgentContext, AgentResult
+from moot.agents.base import Agent, AgentContext, AgentResult, Usage
+from moot.agents.prompt_fit import fit
 from moot.agents.schemas import NoteOutput, SchemaAnswer
 from moot.agents.structured import ainvoke_structured, takes_response_format
 from moot.memory.rules import build_prompt
-from moot.stages.router import candidate_ids
+from moot.history import candidates_of
 from moot.stages.rules import ExitRule
+from moot.templates import show
+from moot.tools.types import ToolSpec
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
@@ -58,6 +61,14 @@ class SkillAgent(Agent):
         self.dimensions = tuple(dimensions)
         self.options = dict(options or {})
 
+    def with_tools(self, specs: Sequence[ToolSpec]) -> SkillAgent:
+        """This agent for a runtime whose MCP servers offer `specs` (listed when they connect).
+
+        Agents that use tool schemas (booking: its calls; intake: the enums of its places)
+        return a copy that knows them; the rest are returned as they are.
+        """
+        return self
+
     # -- what the model must answer ------------------------------------------------------------
     def output_schema(self, snapshot: Mapping[str, Any]) -> tuple[type[BaseModel], dict[str, Any], dict[str, Any]]:
         """(pydantic schema, JSON schema sent as constraint, validation context).
@@ -78,9 +89,25 @@ class SkillAgent(Agent):
     # -- the call ------------------------------------------------------------------------------
     async def __call__(self, snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
         schema, json_schema, context = self.output_schema(snapshot)
-        output, usage = await ainvoke_structured(
+        output, usage = await self.ask(snapshot, ctx, schema, json_schema, context)
+        result = self.to_result(output, snapshot, ctx)
+        result.usage = usage
+        result.updates = {k: v for k, v in result.updates.items() if k in self.writes}
+        return result
+
+    async def ask(
+        self,
+        snapshot: Mapping[str, Any],
+        ctx: AgentContext,
+        schema: type[BaseModel],
+        json_schema: dict[str, Any],
+        context: Mapping[str, Any],
+        values: Mapping[str, str] | None = None,
+    ) -> tuple[Any, Usage]:
+        """One structured answer of the model (validated, repaired), from this agent's prompt."""
+        return await ainvoke_structured(
             ctx.model,
-            self.messages(snapshot, ctx, json_schema),
+            self.messages(snapshot, ctx, json_schema, values),
             schema,
             agent=self.name,
             max_repairs=ctx.max_repairs,
@@ -88,21 +115,28 @@ class SkillAgent(Agent):
             context=context,
             config={"metadata": {"moot_agent": self.name, "moot_stage": ctx.stage}, "tags": [f"moot:{self.name}"]},
         )
-        result = self.to_result(output, snapshot, ctx)
-        result.usage = usage
-        result.updates = {k: v for k, v in result.updates.items() if k in self.writes}
-        return result
 
-    def messages(self, snapshot: Mapping[str, Any], ctx: AgentContext, json_schema: dict[str, Any]) -> list[BaseMessage]:
-        values = self.prompt_values(snapshot, ctx)
-        system = build_prompt(render(self.prompt, values).strip(), ctx.rules)
-        brief = "\n".join(f"{label}:\n{values[key]}" for key, label in self.brief_sections() if values.get(key))
+    def messages(
+        self,
+        snapshot: Mapping[str, Any],
+        ctx: AgentContext,
+        json_schema: dict[str, Any],
+        values: Mapping[str, str] | None = None,
+    ) -> list[BaseMessage]:
+        values = dict(values) if values is not None else self.prompt_values(snapshot, ctx)
         if takes_response_format(ctx.model):
             # the schema travels as the model's constraint, which also shows it to the LLM
             ask = "Answer with one JSON object only."
         else:
             ask = f"Answer with one JSON object only, matching this schema:\n{json.dumps(json_schema, separators=(',', ':'))}"
-        return [SystemMessage(content=system), HumanMessage(content=f"{brief}\n\n{ask}")]
+
+        def build(v: Mapping[str, str]) -> list[BaseMessage]:
+            system = build_prompt(render(self.prompt, v).strip(), ctx.rules)
+            brief = "\n".join(f"{label}:\n{v[key]}" for key, label in self.brief_sections() if v.get(key))
+            return [SystemMessage(content=system), HumanMessage(content=f"{brief}\n\n{ask}")]
+
+        messages, _ = fit(ctx.model, build, values, schema=json_schema, agent=self.name)
+        return messages
 
     def brief_sections(self) -> tuple[tuple[str, str], ...]:
         """The parts of the snapshot shown to the model under the system prompt, in order."""
@@ -123,9 +157,8 @@ class SkillAgent(Agent):
             "round": str(ctx.round),
             "agent": self.name,
             "dimensions": ", ".join(self.dimensions),
-            "candidates": "\n".join(
-                f"- {c['id']}: {c['title']} — {c['summary']}" for c in candidates_of(history)
-            ),
+            "candidates": "\n".join(candidate_line(c) for c in candidates_of(history)),
+            "slots": slots_line(snapshot.get("slots")),
             "reviews": "\n".join(
                 f"- {e['agent']} on {r['candidate']}: {r['comment']}"
                 for e in history
@@ -148,20 +181,23 @@ class SkillAgent(Agent):
         return {"type": type_, "agent": self.name, "stage": ctx.stage, "round": ctx.round, "content": dict(content)}
 
 
+def candidate_line(cand: Mapping[str, Any]) -> str:
+    """A candidate for a prompt: id, title, summary and, for a grounded one, its proposer's pitch."""
+    summary = f" — {cand['summary']}" if cand.get("summary") else ""
+    pitch = f" (pitch: {cand['pitch']})" if cand.get("pitch") else ""
+    return f"- {cand['id']}: {cand.get('title', '')}{summary}{pitch}"
+
+
+def slots_line(slots: Mapping[str, Any] | None) -> str:
+    """The intake's slots in one line a model reads: `destination: Lisbon; nights: 2; ...`."""
+    shown = [(k, v) for k, v in (slots or {}).items() if k != "problems" and v not in (None, "", [], {})]
+    return "; ".join(f"{k}: {show(v)}" for k, v in shown)
+
+
 def _brief(value: Any, limit: int = 1200) -> str:
     """A state value as prompt text: strings as they are, the rest as compact JSON, bounded."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def candidates_of(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The latest version of every candidate proposed in this run."""
-    latest: dict[str, dict[str, Any]] = {}
-    for entry in history:
-        if entry.get("type") == "proposal":
-            for cand in (entry.get("content") or {}).get("candidates", []):
-                latest[cand["id"]] = cand
-    return [latest[cid] for cid in candidate_ids(history)]
-
-
-__all__ = ["SkillAgent", "candidates_of", "render"]
+__all__ = ["SkillAgent", "candidate_line", "render", "slots_line"]

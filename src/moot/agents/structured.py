@@ -21,6 +21,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from pydantic import BaseModel, ValidationError
 
 from moot.agents.base import Usage
+from moot.agents.prompt_fit import context_limit
 from moot.errors import AgentOutputError, ModelError, MootError
 from moot.models.provider_errors import describe
 
@@ -126,15 +127,17 @@ async def ainvoke_structured(
 ) -> tuple[T, Usage]:
     """Call `model` until its answer validates against `schema`, at most `1 + max_repairs` times."""
     target = json_schema or schema.model_json_schema()
-    runnable = constrained(model, target, schema.__name__)
+    room = Room(model, target)
     convo: list[BaseMessage] = list(messages)
     usage = Usage()
     attempts = 1 + max(0, max_repairs)
     last_error = ""
-    for attempt in range(1, attempts + 1):
+    attempt = 0
+    while attempt < attempts:
+        attempt += 1
         started = time.perf_counter()
         try:
-            answer = await runnable.ainvoke(convo, config=config)
+            answer = await constrained(room.model(), room.schema, schema.__name__).ainvoke(convo, config=config)
         except MootError:
             raise
         except Exception as exc:
@@ -148,6 +151,9 @@ async def ainvoke_structured(
             return schema.model_validate(parse_json(text), context=dict(context or {})), usage
         except (ValueError, ValidationError) as exc:
             last_error = _describe(exc)
+        if cut_off(answer) and room.grow():
+            attempt -= 1  # cut off by the token limit, not wrong: the same question with more room or a smaller ask
+            continue
         if attempt < attempts:
             convo += [
                 AIMessage(content=text[:_ECHO_CHARS] + (" …[truncated]" if len(text) > _ECHO_CHARS else "")),
@@ -160,6 +166,68 @@ async def ainvoke_structured(
                 ),
             ]
     raise AgentOutputError(agent, schema.__name__, attempts, last_error)
+
+
+def cut_off(answer: BaseMessage) -> bool:
+    """Whether the provider stopped the answer at its token limit (OpenAI, llama.cpp, Anthropic)."""
+    meta = getattr(answer, "response_metadata", None) or {}
+    return meta.get("finish_reason") == "length" or meta.get("stop_reason") == "max_tokens" or meta.get("done_reason") == "length"
+
+
+class Room:
+    """How much an answer may say: grown when it is cut off, then the ask made smaller.
+
+    An answer cut off at `max_tokens` is invalid JSON through no fault of the model's; asking it
+    to "repair" the fragment wastes a call. So the same question is asked again with twice the
+    room (at most `MAX_GROWTH` times the model's own limit, and never past its context), and if
+    the room cannot grow, with every list in the schema allowed half as many items.
+    """
+
+    MAX_GROWTH = 4
+    LIMIT = 2
+    """Retries for cut-off answers, on top of the repairs."""
+
+    def __init__(self, model: BaseChatModel, schema: dict[str, Any]) -> None:
+        self._model = model
+        self.schema = schema
+        self.base = getattr(model, "max_tokens", None) if isinstance(getattr(model, "max_tokens", None), int) else None
+        self.max_tokens = self.base
+        self.retries = 0
+
+    def model(self) -> Any:
+        if self.max_tokens is not None and self.max_tokens != self.base:
+            return self._model.bind(max_tokens=self.max_tokens)
+        return self._model
+
+    def grow(self) -> bool:
+        if self.retries >= self.LIMIT:
+            return False
+        self.retries += 1
+        if self.base is not None:
+            ceiling = self.base * self.MAX_GROWTH
+            limit = context_limit(self._model)
+            if limit is not None:
+                ceiling = min(ceiling, limit // 2)
+            if self.max_tokens is not None and self.max_tokens * 2 <= ceiling:
+                self.max_tokens *= 2
+                return True
+        smaller = _fewer_items(self.schema)
+        if smaller == self.schema:
+            return False
+        self.schema = smaller
+        return True
+
+
+def _fewer_items(schema: Any) -> Any:
+    """A copy of a JSON schema in which every list may hold half as many items (at least one)."""
+    if isinstance(schema, list):
+        return [_fewer_items(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _fewer_items(v) for k, v in schema.items()}
+    if out.get("type") == "array" and isinstance(out.get("maxItems"), int) and out["maxItems"] > 1:
+        out["maxItems"] = max(1, out["maxItems"] // 2, int(out.get("minItems") or 1))
+    return out
 
 
 def _text_of(content: list[Any]) -> str:

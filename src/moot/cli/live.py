@@ -16,8 +16,10 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from moot.cli.outcome_view import decision_panel, outcome_panel, result_line
 from moot.events import Event
 from moot.state import merge_rewards
+from moot.templates import show
 
 
 class LiveView:
@@ -28,6 +30,7 @@ class LiveView:
         self.rewards: dict[str, Any] = {}
         self.decision: dict[str, Any] | None = None
         self.tool_calls: list[dict[str, Any]] = []
+        self.candidates: dict[str, dict[str, Any]] = {}
 
     def __call__(self, event: Event) -> None:
         handler = getattr(self, f"on_{event.type}", None)
@@ -58,26 +61,61 @@ class LiveView:
         if "rewards" in update:
             self.rewards = merge_rewards(self.rewards, update["rewards"])
         for entry in update.get("history") or []:
-            if entry.get("type") == "proposal":
-                for cand in entry["content"].get("candidates", []):
-                    self.console.print(f"    • [bold]{cand['id']}[/]: {cand['title']} — {cand['summary']}")
-            elif entry.get("type") in ("tool_result", "tool_error"):
-                c = entry["content"]
-                body = json.dumps(c.get("content"), ensure_ascii=False) if c.get("ok") else str(c.get("error"))
-                self.console.print(f"      [dim]{escape(body[:300])}{'…' if len(body) > 300 else ''}[/]")
-            elif entry.get("type") == "review":
-                for review in entry["content"].get("reviews", []):
-                    self.console.print(f"    • on {review['candidate']}: {review['comment']}")
+            show_entry = getattr(self, f"_show_{entry.get('type')}", None)
+            if show_entry is not None:
+                show_entry(entry.get("content") or {})
         if "decision" in update and update["decision"]:
             self.decision = update["decision"]
             self._rewards_table()
+            self.console.print(decision_panel(self.decision, self.candidates))
+
+    def _show_intake(self, c: dict[str, Any]) -> None:
+        slots = {k: v for k, v in (c.get("slots") or {}).items() if k != "problems" and v not in (None, "", [])}
+        self.console.print("    read: " + escape("; ".join(f"{k} {show(v)}" for k, v in slots.items()) or "nothing"))
+        for line in c.get("defaults") or []:
+            self.console.print(f"    [dim]default {escape(line)}[/]")
+        for line in c.get("notes") or []:
+            self.console.print(f"    [dim]note: {escape(line)}[/]")
+        for line in c.get("problems") or []:
+            self.console.print(f"    [red]cannot read:[/] {escape(line)}")
+
+    def _show_gather(self, c: dict[str, Any]) -> None:
+        for label, why in (c.get("skipped") or {}).items():
+            self.console.print(f"    [dim]not searched: {label} ({escape(why)})[/]")
+
+    def _show_proposal(self, c: dict[str, Any]) -> None:
+        menu = c.get("menu")
+        if menu:
+            excluded = ", ".join(f"{k} ({n})" for k, n in (menu.get("excluded_by") or {}).items())
             self.console.print(
-                Panel(
-                    f"winner: [bold green]{self.decision['winner']}[/]\n{self.decision.get('rationale', '')}\n"
-                    f"next stage asked: {self.decision.get('next_stage')}",
-                    title="decision",
-                )
+                f"    [dim]{menu.get('combinations', 0)} bundle(s) of real offers, {menu.get('feasible', 0)} offered"
+                + (f"; excluded: {escape(excluded)}" if excluded else "") + "[/]"
             )
+        for cand in c.get("candidates", []):
+            self.candidates[cand["id"]] = cand
+            self.console.print(f"    • [bold]{escape(cand['id'])}[/]: {escape(cand.get('title', ''))}")
+            if cand.get("summary"):
+                self.console.print(f"      {escape(cand['summary'])}")
+            if cand.get("pitch"):
+                self.console.print(f"      [dim]pitch: {escape(cand['pitch'])}[/]")
+        for item in c.get("excluded", []):
+            self.console.print(f"    [red]✗ excluded[/] {escape(item.get('title') or item.get('id', ''))}: {escape('; '.join(item.get('reasons', [])))}")
+        for why in (c.get("infeasible") or {}).get("reasons", []):
+            self.console.print(f"    [red]nothing feasible:[/] {escape(why)}")
+
+    def _show_review(self, c: dict[str, Any]) -> None:
+        for review in c.get("reviews", []):
+            self.console.print(f"    • on {escape(review['candidate'])}: {escape(review['comment'])}")
+
+    def _show_measure(self, c: dict[str, Any]) -> None:
+        for cand, dims in (c.get("scores") or {}).items():
+            self.console.print(f"    • {escape(cand)}: " + ", ".join(f"{d} {v:.2f}" for d, v in dims.items()))
+
+    def _show_tool_result(self, c: dict[str, Any]) -> None:
+        self.console.print(f"      [dim]{escape(result_line(c))}[/]")
+
+    def _show_tool_error(self, c: dict[str, Any]) -> None:
+        self.console.print(f"      [dim]{escape(str(c.get('error')))}[/]")
 
     def on_tool_call(self, event: Event) -> None:
         call = f"{event.data.get('tool')}({json.dumps(event.data.get('arguments', {}), ensure_ascii=False)})"
@@ -122,7 +160,12 @@ class LiveView:
         if "cost" in acc:
             missing = f" (no price for {', '.join(acc['unpriced'])})" if acc.get("unpriced") else ""
             self.console.print(f"estimated cost: {acc['cost']:.6f}{missing}")
-        self.console.print(f"[bold green]done[/]: winner {event.data.get('winner')} · run {event.run_id}")
+        outcome = event.data.get("outcome")
+        if outcome:
+            self.console.print(outcome_panel(outcome))
+        status = (outcome or {}).get("status", "done")
+        colour = {"done": "green", "infeasible": "yellow"}.get(status, "red")
+        self.console.print(f"[bold {colour}]{status}[/] · run {event.run_id}")
 
     def _rewards_table(self) -> None:
         totals: dict[str, dict[str, float]] = self.rewards.get("totals", {})

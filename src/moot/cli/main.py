@@ -19,6 +19,7 @@ from typing import Any
 
 import fastmcp
 
+from moot.cli.eval import add_eval_parser, run_eval
 from moot.cli.hub import add_hub_parsers, run_diff, run_watch
 from moot.cli.keys import add_keys_parser, run_keys
 from moot.cli.live import JsonLines, LiveView
@@ -91,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     add_workspace_parser(sub)
     add_hub_parsers(sub)  # run --watch, workspace diff
     add_logs_parser(sub)
+    add_eval_parser(sub)
     add_keys_parser(sub)
     add_serve_parsers(sub)
     return p
@@ -110,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_diff(args) if args.workspace_command == "diff" else run_workspace(args)
         if args.command == "logs":
             return run_logs(args)
+        if args.command == "eval":  # runs its own event loop
+            return run_eval(args)
         if args.command == "keys":
             return run_keys(args)
         if args.command == "serve":  # uvicorn and arq run their own event loops

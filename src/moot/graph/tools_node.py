@@ -20,7 +20,7 @@ from moot.errors import MootError, RunError
 from moot.policy import TOOL_RUNTIME, WritePolicy
 from moot.stages.router import TOOL_NODE
 from moot.state import MootState
-from moot.tools.intents import pending_intents
+from moot.history import pending_intents
 from moot.tools.types import ToolOutcome
 
 
@@ -43,7 +43,9 @@ def make_tool_node(
         emit = get_stream_writer()
         stage = state.get("stage") or ""
         round_ = state.get("round") or 1
-        run_id = state.get("run_id") or "run"
+        run_id = state.get("run_id")
+        if not run_id:  # keys `<run id>:<n>` must never collide across runs: the ledger would answer one with another's
+            raise RunError("the tool node needs the run's run_id to key its calls; start runs through the Orchestrator")
 
         def forward(event: Mapping[str, Any]) -> None:
             emit({**event, "stage": stage, "agent": TOOL_RUNTIME})
@@ -66,7 +68,7 @@ def make_tool_node(
                     "agent": TOOL_RUNTIME,
                     "stage": stage,
                     "round": round_,
-                    "content": {**outcome.as_dict(), "call": n},
+                    "content": {**outcome.as_dict(), "call": n, "label": content.get("label"), "purpose": content.get("purpose", "act"), "arguments": dict(content.get("arguments") or {})},
                 }
             )
         update = {"history": entries}

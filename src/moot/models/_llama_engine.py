@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import queue
 import secrets
 import threading
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -95,7 +97,8 @@ class LlamaEngine:
         params.verbosity = -1
         params.ui = False
         params.endpoint_slots = False
-        params.api_keys = [secrets.token_hex(16)]
+        self._key = secrets.token_hex(16)
+        params.api_keys = [self._key]
         # No busy-waiting between ops: on 2 shared cores a spinning thread starves whatever
         # runs next (measured: no loss alone, a little faster beside a busy core).
         params.cpuparams.poll = 0
@@ -122,6 +125,20 @@ class LlamaEngine:
         if not isinstance(result, dict) or "error" in result:
             raise self._error(result)
         return result
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` by the model's own tokenizer (llama.cpp's /tokenize on the locked
+        loopback port; about a millisecond): prompts are budgeted against the context exactly."""
+        request = urllib.request.Request(
+            f"{self._server.listening_address}/tokenize",
+            data=json.dumps({"content": text, "add_special": False}).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self._key}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return len(json.loads(response.read())["tokens"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"local chat model {self.name}: could not count tokens: {exc}") from exc
 
     def _stream_into(
         self, request: dict[str, Any], put: Callable[[Any], None], stop: threading.Event

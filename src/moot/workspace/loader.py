@@ -21,12 +21,14 @@ from pydantic import ValidationError
 
 from moot.agents.kinds import KINDS
 from moot.agents.skill import SkillAgent
+from moot.constraints import Constraint
 from moot.errors import ExpressionError, PolicyConfigError, WorkspaceError
 from moot.expressions import Expression
 from moot.policy import WritePolicy
 from moot.stages.rules import ExitRule
 from moot.stages.stage import Stage, StagePlan, Transition
 from moot.workspace import yamlio
+from moot.workspace.compile import compile_agent, compile_constraints
 from moot.workspace.checks import Step, check_declared_writes, check_parallel_steps, check_stage_machine
 from moot.workspace.problems import Problem, Problems, WorkspaceInvalid
 from moot.workspace.spec import AgentSpec, PolicySpec, StagesSpec, StageSpec, WorkspaceSpec
@@ -44,6 +46,8 @@ class Workspace:
     agents: Mapping[str, SkillAgent]
     plan: StagePlan
     policy: WritePolicy
+    constraints: tuple[Constraint, ...] = ()
+    """moot.yaml's hard constraints (they reach the proposers through their options)."""
 
 
 def builtin_path(name: str) -> Path:
@@ -105,7 +109,8 @@ class _Loader:
             self.problems.add(Problem(str(self.root), None, None, "not a workspace: moot.yaml is missing", fix))
             return None
         spec = self._file(WorkspaceSpec, self.root / "moot.yaml", "moot.yaml")
-        agents = self._agents()
+        constraints = self._constraints(spec)
+        agents = self._agents(constraints)
         plan, stages_file = self._stages(agents)
         policy = self._policy(agents)
         if policy is not None and agents is not None:
@@ -114,7 +119,16 @@ class _Loader:
             self.problems.extend(check_declared_writes(agents, self.agent_files, policy))
         if self.problems or spec is None or agents is None or plan is None or policy is None:
             return None
-        return Workspace(name=spec.name, root=self.root, spec=spec, agents=agents, plan=plan, policy=policy)
+        return Workspace(
+            name=spec.name, root=self.root, spec=spec, agents=agents, plan=plan, policy=policy, constraints=constraints or ()
+        )
+
+    def _constraints(self, spec: WorkspaceSpec | None) -> tuple[Constraint, ...] | None:
+        """moot.yaml's hard constraints, compiled (their expressions' problems located in moot.yaml)."""
+        if spec is None or not spec.constraints:
+            return ()
+        located = yamlio.load(self.root / "moot.yaml")
+        return compile_constraints(spec.constraints, located, self.problems)
 
     def _read(self, path: Path, what: str) -> tuple[yamlio.Located, Mapping[str, Any]] | None:
         """A YAML file and its top-level mapping, or None after recording why not."""
@@ -135,7 +149,7 @@ class _Loader:
     # ----------------------------------------------------------------------------------------
     # agents
 
-    def _agents(self) -> dict[str, SkillAgent] | None:
+    def _agents(self, constraints: tuple[Constraint, ...] | None) -> dict[str, SkillAgent] | None:
         """The agents that are valid (None when the folder itself is missing or empty)."""
         folder = self.root / "agents"
         if not folder.is_dir():
@@ -161,7 +175,8 @@ class _Loader:
                     continue
                 seen.add(name)
             exit_rule = self._exit_rule(data.get("exit"), located)  # `exit` is free-form to pydantic
-            if spec is None or exit_rule is None:
+            compiled = compile_agent(spec, located, self.problems) if spec is not None else None
+            if spec is None or exit_rule is None or compiled is None:
                 self.broken_agents.add(name if isinstance(name, str) else path.stem)
                 continue
             self.agent_files[spec.name] = located
@@ -173,13 +188,16 @@ class _Loader:
                 exit_rule=exit_rule,
                 model_name=spec.model,
                 description=spec.description,
-                dimensions=tuple(spec.dimensions),
+                dimensions=tuple(spec.dimensions or (spec.scores or {})),
                 options={
                     "tools": spec.tools,
                     "max_candidates": spec.max_candidates,
                     "output": spec.output,
                     "candidates": spec.candidates,
                     "next_stages": spec.next_stages,
+                    "bind": spec.bind,
+                    "constraints": constraints or (),
+                    **compiled,
                 },
             )
         return agents

@@ -27,7 +27,6 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 
-from moot.agents.booking import BookingAgent
 from moot.errors import UsageError, WorkspaceError
 from moot.events import EventBus
 from moot.orchestrator import Durability, Orchestrator, RunResult
@@ -306,7 +305,7 @@ class RuntimeManager:
             specs = session.tools.tools()
             runtime.tools = session.tools
             runtime.agents = {
-                name: agent.with_tools(specs) if isinstance(agent, BookingAgent) else agent
+                name: agent.with_tools(specs)
                 for name, agent in ws.agents.items()
             }
         return runtime, runtime.graph(self.checkpointer)

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from moot.agents.schemas import CANDIDATE_ID
 from moot.state import STATE_KEYS
 from moot.tools.types import ServerSpec
+from moot.workspace.spec_decide import CallSpec, ConstraintSpec, GroundedSpec, SlotSpec
 
 NAME = r"^[a-z][a-z0-9_]{0,47}$"
 
@@ -106,13 +107,16 @@ class WorkspaceSpec(_Spec):
     """What a failed tool call does to the run: record it in history and go on, or end the run."""
     logs: LogsSpec = Field(default_factory=LogsSpec)
     """Level and rotation of the workspace's logs (see `moot.logs`)."""
+    constraints: list[ConstraintSpec] = Field(default_factory=list)
+    """Hard constraints over a candidate's facts and the slots (design §3b): an infeasible
+    candidate is excluded, with its reason, before anyone scores it."""
 
 
 class AgentSpec(_Spec):
     """`agents/<name>.yaml`: a declarative `SkillAgent`."""
 
     name: str = Field(pattern=NAME)
-    kind: Literal["note", "proposer", "evaluator", "synthesizer", "booking"] = "note"
+    kind: Literal["note", "intake", "scout", "proposer", "evaluator", "measure", "synthesizer", "booking"] = "note"
     description: str = ""
     prompt: str = Field(min_length=1)
     reads: list[StateKey] = Field(default_factory=lambda: ["task", "history"])
@@ -130,6 +134,18 @@ class AgentSpec(_Spec):
     proposal); stage transitions test them, e.g. `decision.get('next_stage') == 'revise'`."""
     output: dict[str, Any] | None = None
     """A `note` agent's answer as a JSON Schema (an object); recorded as the note's content."""
+    slots: dict[Annotated[str, Field(pattern=NAME)], SlotSpec] | None = None
+    """An intake's slots, read from the task in this order (the required place first)."""
+    calls: dict[Annotated[str, Field(pattern=NAME)], CallSpec] | None = None
+    """A scout's searches, by label; their results land in history, labelled."""
+    grounded: GroundedSpec | None = None
+    """A proposer whose candidates are bundles of offers the scout's searches returned."""
+    scores: dict[str, str] | None = None
+    """A measuring agent's scores per dimension, `=expressions` over a candidate's facts, 0 to 1."""
+    actions: list[CallSpec] | None = None
+    """A booking agent's calls, derived from the winning candidate (no model call)."""
+    bind: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+$")], list[str]] | None = None
+    """A model-driven booking agent: `tool.argument` → tools whose results' ids it must choose from."""
 
     @field_validator("output")
     @classmethod
@@ -154,6 +170,13 @@ class AgentSpec(_Spec):
             raise ValueError(f"'candidates' is for kind 'proposer', not {self.kind!r}")
         if self.next_stages is not None and self.kind != "synthesizer":
             raise ValueError(f"'next_stages' is for kind 'synthesizer', not {self.kind!r}")
+        for option, kinds in (("slots", {"intake"}), ("calls", {"scout"}), ("grounded", {"proposer"}),
+                              ("scores", {"measure"}), ("actions", {"booking"}), ("bind", {"booking"})):
+            if getattr(self, option) is not None and self.kind not in kinds:
+                raise ValueError(f"'{option}' is for kind {' or '.join(sorted(kinds))}, not {self.kind!r}")
+        for option, kind in (("slots", "intake"), ("calls", "scout"), ("scores", "measure")):
+            if self.kind == kind and not getattr(self, option):
+                raise ValueError(f"an agent of kind {kind!r} needs '{option}'")
         if self.candidates is not None and len(self.candidates) > self.max_candidates:
             raise ValueError(f"{len(self.candidates)} candidates but max_candidates is {self.max_candidates}; raise it")
         return self

@@ -1,0 +1,122 @@
+"""The YAML of decisions that hold (design §3b): slots, searches, grounded candidates, constraints, actions.
+
+These are the parts of a workspace that let a small model do only what it can while code does
+the rest: an intake reads the task into typed `slots`; a scout's `calls` search before anyone
+proposes; a `grounded` proposer chooses among bundles of offers the searches returned (facts and
+prices are computed from the offers, never taken from the model's text); `constraints` exclude an
+infeasible candidate before it is scored; a measuring agent's `scores` and a booking agent's
+`actions` are computed from the winner. Shapes are checked here; the expressions inside them are
+compiled by `moot.workspace.compile`, so a typo is a `file:line:col` problem at load.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+NAMES = frozenset({"slots", "parts", "facts", "candidate", "all_facts", "task", "user_id", "started_at"})
+"""The names an expression of these specs sees (those that do not apply to it are None):
+`slots` (the intake's values), `parts` (a bundle's offers by part), `facts` (computed from
+them), `candidate`, `all_facts` (facts of every option, to compare), `task`, `user_id`,
+`started_at`."""
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+SlotType = Literal["place", "date", "nights", "money", "count", "flag", "text"]
+
+
+class SlotSpec(_Spec):
+    """One slot an intake agent reads from the task.
+
+    `place`: one of `choices` (or the enum an MCP tool's argument publishes, `choices_from:
+    tool.argument`), found by its name or an alias and assigned by the `cues` before it
+    ("from", "to"); `date`: the first day (a parser reads "next Friday", "12-15 March", "in two
+    weeks" against the run's start); `nights`: the stay's length ("3-day trip" is 2 nights);
+    `money`: a ceiling ("under 1500 EUR"), in `currency`, other currencies converted by `rates`;
+    `count`: how many people; `flag`: true when one of `phrases` occurs; `text`: a short phrase,
+    copied from the task by the model (`extract: model`) and kept only if its words are the task's.
+    """
+
+    type: SlotType
+    description: str = ""
+    required: bool = False
+    """Without a value (read or default), the run ends at once: nothing feasible, and why."""
+    default: Any = None
+    """The stated default when the task says nothing: a literal, `=expression`, or for a date a
+    phrase the parser reads ("in two weeks"). The run records which slots took their default."""
+    compute: str | None = None
+    """`=expression` over the other slots (e.g. `=add_days(slots['start'], slots['nights'])`)."""
+    choices: list[str] | None = None
+    choices_from: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+$")
+    aliases: dict[str, list[str]] = Field(default_factory=dict)
+    cues: list[str] = Field(default_factory=list)
+    phrases: list[str] = Field(default_factory=list)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    rates: dict[str, float] = Field(default_factory=dict)
+    """money: how much one unit of another currency is worth in `currency` (GBP: 1.17)."""
+    extract: Literal["parser", "model"] = "parser"
+    max_length: int = Field(default=120, ge=1, le=400)
+
+    @model_validator(mode="after")
+    def _fits_type(self) -> SlotSpec:
+        if self.type == "place" and not (self.choices or self.choices_from):
+            raise ValueError("a place slot needs 'choices' or 'choices_from: tool.argument'")
+        if self.type != "place" and (self.choices or self.choices_from or self.cues or self.aliases):
+            raise ValueError("choices, choices_from, cues and aliases are for place slots")
+        if self.type == "flag" and not self.phrases:
+            raise ValueError("a flag slot needs 'phrases' that set it")
+        if self.extract == "model" and self.type != "text":
+            raise ValueError("only text slots are extracted by the model; the others have parsers")
+        return self
+
+
+class CallSpec(_Spec):
+    """A tool call computed by code: `arguments` are literals or `=expressions`.
+
+    A scout's call runs when `when` holds (default: every argument has a value); a booking
+    agent's action is derived from the winning candidate the same way.
+    """
+
+    tool: str = Field(min_length=1)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    when: str | None = None
+    label: str | None = Field(default=None, max_length=60)
+    """How the call is named in history and in the run's outcome (an action: "outbound flight")."""
+
+
+class GroundedSpec(_Spec):
+    """A proposer that chooses among bundles of offers the searches returned.
+
+    `parts` maps a part of a bundle to the label of the scout's call whose results it takes
+    (`outbound: outbound`, `hotel: hotel`); every combination is an option, its `facts`
+    computed from the parts, its `title` and `summary` written from them; `constraints`
+    exclude options before the model sees them; the model picks among at most `options` of
+    the rest (varied, cheapest first by `order`) and argues for them in a short pitch.
+    """
+
+    parts: dict[str, str] = Field(min_length=1)
+    facts: dict[str, str] = Field(default_factory=dict)
+    title: str = Field(min_length=1)
+    summary: str = ""
+    order: str | None = None
+    """`=expression` to sort feasible options by (ascending), e.g. `=facts['total_eur']`."""
+    options: int = Field(default=6, ge=1, le=12)
+    max_combinations: int = Field(default=500, ge=1, le=10_000)
+
+
+class ConstraintSpec(_Spec):
+    """A hard constraint (moot.yaml `constraints:`): a candidate for which `check` is false is
+    excluded before it is scored, with `reason` (a `{expression}` template) recorded."""
+
+    name: str = Field(min_length=1, max_length=60)
+    check: str = Field(min_length=1)
+    when: str | None = None
+    """Applies only when this holds (e.g. `slots.get('budget') is not None`)."""
+    reason: str | None = None
+
+
+__all__ = ["NAMES", "CallSpec", "ConstraintSpec", "GroundedSpec", "SlotSpec", "SlotType"]
