@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import scripted_runtime
+from conftest import CLASSIC, scripted_runtime
 from langgraph.checkpoint.memory import InMemorySaver
 
 from moot.agents.base import Agent, AgentContext, AgentResult
@@ -27,15 +27,15 @@ TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
 MARK = "written-by-the-rogue-critic"
 
 
-def demo_with_policy(data: Mapping[str, Any]) -> Any:
-    """The demo workspace under another policy. A policy *file* that forbids a key an agent
+def classic_with_policy(data: Mapping[str, Any]) -> Any:
+    """The classic workspace under another policy. A policy *file* that forbids a key an agent
     declares no longer loads (issue 7), so the run-time refusal is reached this way."""
-    ws = load_workspace()
+    ws = load_workspace(CLASSIC)
     return dataclasses.replace(ws, policy=WritePolicy.from_mapping(data, agents=ws.agents))
 
 
 class RogueCritic(Agent):
-    """Stands in for the demo's critic: a valid history entry plus one extra key."""
+    """Stands in for the classic workspace's critic: a valid history entry plus one extra key."""
 
     name = "critic"
     reads = ("task", "history")
@@ -54,8 +54,8 @@ class RogueCritic(Agent):
         )
 
 
-def _demo_with(agent: Agent, demo_script: dict[str, Any], *, on_violation: str | None = None):
-    ws = load_workspace()
+def _classic_with(agent: Agent, classic_script: dict[str, Any], *, on_violation: str | None = None):
+    ws = load_workspace(CLASSIC)
     agents = {**ws.agents, agent.name: agent}
     policy = ws.policy
     if on_violation is not None:
@@ -64,11 +64,11 @@ def _demo_with(agent: Agent, demo_script: dict[str, Any], *, on_violation: str |
             agents=agents,
         )
     saver = InMemorySaver()
-    graph = build_graph(agents, ws.plan, policy, {"default": ScriptedChatModel(script=demo_script)}, checkpointer=saver)
+    graph = build_graph(agents, ws.plan, policy, {"default": ScriptedChatModel(script=classic_script)}, checkpointer=saver)
     bus = EventBus()
     events: list[Event] = []
     bus.add_handler(events.append)
-    return Orchestrator(graph, workspace="demo", bus=bus), bus, events
+    return Orchestrator(graph, workspace="classic", bus=bus), bus, events
 
 
 REFUSALS = [
@@ -87,9 +87,9 @@ REFUSALS = [
 
 @pytest.mark.parametrize(("key", "value", "allowed"), REFUSALS, ids=[r[0] for r in REFUSALS])
 async def test_forbidden_write_fails_the_run_and_nothing_of_the_update_lands(
-    demo_script: dict[str, Any], key: str, value: Any, allowed: tuple[str, ...]
+    classic_script: dict[str, Any], key: str, value: Any, allowed: tuple[str, ...]
 ) -> None:
-    orch, bus, events = _demo_with(RogueCritic({key: value}), demo_script)
+    orch, bus, events = _classic_with(RogueCritic({key: value}), classic_script)
     queue = bus.subscribe()
 
     with pytest.raises(PolicyViolation) as info:
@@ -130,11 +130,11 @@ async def test_forbidden_write_fails_the_run_and_nothing_of_the_update_lands(
 
 
 async def test_skillagent_write_outside_the_workspace_policy_is_refused(
-    workspace_copy: Path, demo_script: dict[str, Any]
+    workspace_copy: Path, classic_script: dict[str, Any]
 ) -> None:
-    model = ScriptedChatModel(script=demo_script)
+    model = ScriptedChatModel(script=classic_script)
     policy = {"on_violation": "fail", "writers": {"rewards": ["optimistic", "devils_advocate"]}}
-    runtime = Runtime(demo_with_policy(policy), {"default": model})
+    runtime = Runtime(classic_with_policy(policy), {"default": model})
     saver = InMemorySaver()
     bus = EventBus()
     events: list[Event] = []
@@ -151,9 +151,9 @@ async def test_skillagent_write_outside_the_workspace_policy_is_refused(
     assert not any(c["agent"] == "synthesizer" for c in model.calls)
 
 
-async def test_skip_drops_the_update_and_the_run_continues(demo_script: dict[str, Any]) -> None:
+async def test_skip_drops_the_update_and_the_run_continues(classic_script: dict[str, Any]) -> None:
     rogue = RogueCritic({"winner": "sintra-cascais", "done": True})
-    orch, _, events = _demo_with(rogue, demo_script, on_violation="skip")
+    orch, _, events = _classic_with(rogue, classic_script, on_violation="skip")
     result = await orch.run(TASK, session_id="s-skip")
     assert result.status == "finished" and rogue.calls == 1
     assert [e.type for e in events].count("policy_violation") == 1
@@ -169,9 +169,9 @@ async def test_skip_drops_the_update_and_the_run_continues(demo_script: dict[str
     assert not any(e.type == "tool_call" and e.agent == "critic" for e in events)
 
 
-async def test_skip_from_the_workspace_policy_file(workspace_copy: Path, demo_script: dict[str, Any]) -> None:
+async def test_skip_from_the_workspace_policy_file(workspace_copy: Path, classic_script: dict[str, Any]) -> None:
     policy = {"on_violation": "skip", "writers": {"rewards": ["optimistic", "devils_advocate"]}}
-    runtime = Runtime(demo_with_policy(policy), {"default": ScriptedChatModel(script=demo_script)})
+    runtime = Runtime(classic_with_policy(policy), {"default": ScriptedChatModel(script=classic_script)})
     bus = EventBus()
     events: list[Event] = []
     bus.add_handler(events.append)
@@ -182,9 +182,9 @@ async def test_skip_from_the_workspace_policy_file(workspace_copy: Path, demo_sc
     assert not any(e["agent"] == "critic" for e in result.state["history"])
 
 
-async def test_a_permitted_write_is_applied(demo_script: dict[str, Any]) -> None:
+async def test_a_permitted_write_is_applied(classic_script: dict[str, Any]) -> None:
     """The same rogue write is fine once the policy names the critic: the refusal is the policy's."""
-    ws = load_workspace()
+    ws = load_workspace(CLASSIC)
     rogue = RogueCritic({"winner": "sintra-cascais"})
     rogue.writes = ("history", "winner")  # declared, and (below) allowed by the policy
     agents = {**ws.agents, "critic": rogue}
@@ -192,23 +192,23 @@ async def test_a_permitted_write_is_applied(demo_script: dict[str, Any]) -> None
         {"writers": {"rewards": ["optimistic", "devils_advocate"], "winner": ["synthesizer", "critic"]}}, agents=agents
     )
     saver = InMemorySaver()
-    graph = build_graph(agents, ws.plan, policy, {"default": ScriptedChatModel(script=demo_script)}, checkpointer=saver)
-    await Orchestrator(graph, workspace="demo").run(TASK, session_id="s-ok")
+    graph = build_graph(agents, ws.plan, policy, {"default": ScriptedChatModel(script=classic_script)}, checkpointer=saver)
+    await Orchestrator(graph, workspace="classic").run(TASK, session_id="s-ok")
     seen = [s.values.get("winner") async for s in graph.aget_state_history({"configurable": {"thread_id": "s-ok"}})]
     assert "sintra-cascais" in seen
 
 
-async def test_a_write_the_policy_allows_but_the_agent_did_not_declare_is_refused(demo_script: dict[str, Any]) -> None:
+async def test_a_write_the_policy_allows_but_the_agent_did_not_declare_is_refused(classic_script: dict[str, Any]) -> None:
     """The build-time checks trust the declared `writes`; the wrapper holds agents to them."""
-    ws = load_workspace()
+    ws = load_workspace(CLASSIC)
     rogue = RogueCritic({"winner": "sintra-cascais"})  # declares only history
     agents = {**ws.agents, "critic": rogue}
     policy = WritePolicy.from_mapping(
         {"writers": {"rewards": ["optimistic", "devils_advocate"], "winner": ["synthesizer", "critic"]}}, agents=agents
     )
-    graph = build_graph(agents, ws.plan, policy, {"default": ScriptedChatModel(script=demo_script)}, checkpointer=InMemorySaver())
+    graph = build_graph(agents, ws.plan, policy, {"default": ScriptedChatModel(script=classic_script)}, checkpointer=InMemorySaver())
     with pytest.raises(PolicyViolation) as info:
-        await Orchestrator(graph, workspace="demo").run(TASK, session_id="s-undeclared")
+        await Orchestrator(graph, workspace="classic").run(TASK, session_id="s-undeclared")
     assert info.value.undeclared and info.value.key == "winner" and "'writes'" in str(info.value)
 
 

@@ -20,8 +20,8 @@ from moot.events import Event, EventBus
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
 
 
-def _critic_answer(demo_script: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(demo_script["critic"][0]))
+def _critic_answer(classic_script: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(classic_script["critic"][0]))
 
 
 def _bad_answers(good: dict[str, Any]) -> dict[str, tuple[Any, str]]:
@@ -65,10 +65,10 @@ CASES = list(_bad_answers({"reviews": [{"candidate": "x", "comment": "c"}, {"can
 
 
 @pytest.mark.parametrize("case", CASES)
-async def test_a_bad_answer_is_repaired_by_a_later_valid_one(demo_script: dict[str, Any], case: str) -> None:
-    good = _critic_answer(demo_script)
+async def test_a_bad_answer_is_repaired_by_a_later_valid_one(classic_script: dict[str, Any], case: str) -> None:
+    good = _critic_answer(classic_script)
     bad, fragment = _bad_answers(good)[case]
-    script = {**demo_script, "critic": [bad, good]}
+    script = {**classic_script, "critic": [bad, good]}
     orch, model, _ = await _run(script)
     result = await orch.run(TASK)
     assert result.status == "finished"
@@ -92,11 +92,11 @@ async def test_a_bad_answer_is_repaired_by_a_later_valid_one(demo_script: dict[s
     assert result.state["rewards"]["by_agent"]["critic"]["alfama-walks"]["confidence"] == pytest.approx(0.8)
 
 
-async def test_json_in_a_code_fence_is_accepted_first_time(demo_script: dict[str, Any]) -> None:
-    good = _critic_answer(demo_script)
+async def test_json_in_a_code_fence_is_accepted_first_time(classic_script: dict[str, Any]) -> None:
+    good = _critic_answer(classic_script)
     fenced = "```json\n" + json.dumps(good, indent=2) + "\n```"
-    wrapped = "Here is my review:\n" + json.dumps(demo_script["devils_advocate"][0]) + "\nThanks."
-    script = {**demo_script, "critic": [fenced], "devils_advocate": [wrapped]}
+    wrapped = "Here is my review:\n" + json.dumps(classic_script["devils_advocate"][0]) + "\nThanks."
+    script = {**classic_script, "critic": [fenced], "devils_advocate": [wrapped]}
     orch, model, _ = await _run(script)
     result = await orch.run(TASK)
     assert len(_calls(model, "critic")) == 1 and len(_calls(model, "devils_advocate")) == 1
@@ -105,12 +105,12 @@ async def test_json_in_a_code_fence_is_accepted_first_time(demo_script: dict[str
     assert critic["content"]["reviews"] == good["reviews"]
 
 
-async def test_several_different_bad_answers_then_a_good_one(workspace_copy: Path, demo_script: dict[str, Any]) -> None:
+async def test_several_different_bad_answers_then_a_good_one(workspace_copy: Path, classic_script: dict[str, Any]) -> None:
     (workspace_copy / "moot.yaml").write_text((workspace_copy / "moot.yaml").read_text().replace("max_repairs: 2", "max_repairs: 3"))
-    good = _critic_answer(demo_script)
+    good = _critic_answer(classic_script)
     bads = _bad_answers(good)
     sequence = [bads["empty"][0], bads["wrong-type"][0], bads["wrong-candidate"][0], good]
-    orch, model, _ = await _run({**demo_script, "critic": sequence}, workspace_copy)
+    orch, model, _ = await _run({**classic_script, "critic": sequence}, workspace_copy)
     result = await orch.run(TASK)
     calls = _calls(model, "critic")
     assert len(calls) == 4
@@ -120,15 +120,15 @@ async def test_several_different_bad_answers_then_a_good_one(workspace_copy: Pat
 
 
 @pytest.mark.parametrize("agent", ["optimistic", "synthesizer", "booking"])
-async def test_other_roles_are_repaired_too(demo_script: dict[str, Any], agent: str) -> None:
+async def test_other_roles_are_repaired_too(classic_script: dict[str, Any], agent: str) -> None:
     bad = {
         "optimistic": {"candidates": [{"id": "Alfama Walks!", "title": "t", "summary": "s", "novelty": 1, "confidence": 1, "quality": 1, "risk": 0}]},
         "synthesizer": {"rationale": "Because.", "next_stage": "maybe"},
         "booking": {"tool_calls": [{"tool": "teleport", "arguments": {"to": "Lisbon"}}]},  # not a tool of the workspace
     }[agent]
     # every recorded answer of the agent after the bad one (the booking agent runs twice: search, then book)
-    answers = [bad, *demo_script[agent]]
-    orch, model, _ = await _run({**demo_script, agent: answers})
+    answers = [bad, *classic_script[agent]]
+    orch, model, _ = await _run({**classic_script, agent: answers})
     result = await orch.run(TASK)
     assert result.status == "finished"
     calls = _calls(model, agent)
@@ -145,10 +145,10 @@ async def test_other_roles_are_repaired_too(demo_script: dict[str, Any], agent: 
 
 
 @pytest.mark.parametrize("case", ["malformed-json", "wrong-type", "empty", "huge", "wrong-candidate"])
-async def test_after_max_repairs_the_agent_fails_cleanly(demo_script: dict[str, Any], case: str) -> None:
-    good = _critic_answer(demo_script)
+async def test_after_max_repairs_the_agent_fails_cleanly(classic_script: dict[str, Any], case: str) -> None:
+    good = _critic_answer(classic_script)
     bad, fragment = _bad_answers(good)[case]
-    orch, model, events = await _run({**demo_script, "critic": [bad, bad, bad, good]})  # max_repairs: 2 in the demo
+    orch, model, events = await _run({**classic_script, "critic": [bad, bad, bad, good]})  # max_repairs: 2 in the classic workspace
     with pytest.raises(AgentOutputError) as info:
         await orch.run(TASK, session_id="s-fail")
     err = info.value
@@ -170,11 +170,11 @@ async def test_after_max_repairs_the_agent_fails_cleanly(demo_script: dict[str, 
 
 @pytest.mark.parametrize(("max_repairs", "attempts"), [(0, 1), (1, 2), (4, 5)])
 async def test_max_repairs_comes_from_the_workspace(
-    workspace_copy: Path, demo_script: dict[str, Any], max_repairs: int, attempts: int
+    workspace_copy: Path, classic_script: dict[str, Any], max_repairs: int, attempts: int
 ) -> None:
     moot_yaml = workspace_copy / "moot.yaml"
     moot_yaml.write_text(moot_yaml.read_text().replace("max_repairs: 2", f"max_repairs: {max_repairs}"))
-    orch, model, _ = await _run({**demo_script, "synthesizer": ["not json"]}, workspace_copy)
+    orch, model, _ = await _run({**classic_script, "synthesizer": ["not json"]}, workspace_copy)
     with pytest.raises(AgentOutputError) as info:
         await orch.run(TASK)
     assert info.value.agent == "synthesizer" and info.value.attempts == attempts

@@ -1,6 +1,6 @@
 """Stages: every transition path, the revision bound, exit rules, parallel mode, stage weights.
 
-All through the public API: a workspace (the demo, or an edited copy), `Runtime`, the
+All through the public API: a workspace (the classic fixture, or an edited copy), `Runtime`, the
 `Orchestrator`, and the `ScriptedChatModel` as every agent's chat model.
 """
 
@@ -12,16 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import scripted_runtime
+from conftest import CLASSIC, scripted_runtime
 from langgraph.checkpoint.memory import InMemorySaver
 
 from moot.events import Event, EventBus
 from moot.stages.rules import ExitRule
-from moot.workspace.loader import builtin_path
 
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
 CANONICAL = ["init", "proposal", "synthesis", "booking", "final"]
-# the demo's booking agent has `exit: {max_runs: 2}`: its first run searches, its second books
+# the classic workspace's booking agent has `exit: {max_runs: 2}`: its first run searches, its second books
 BOOKING_EXIT = "exit: {max_runs: 2}"
 
 
@@ -32,9 +31,9 @@ def edit(root: Path, file: str, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
-def copy_demo(tmp_path: Path, name: str) -> Path:
+def copy_classic(tmp_path: Path, name: str) -> Path:
     target = tmp_path / name
-    shutil.copytree(builtin_path("demo"), target)
+    shutil.copytree(CLASSIC, target)
     return target
 
 
@@ -57,8 +56,8 @@ def agents_called(model: Any) -> list[str]:
     return [c["agent"] for c in model.calls]
 
 
-def with_synth(demo_script: dict[str, Any], *next_stages: str) -> dict[str, Any]:
-    script = {agent: list(answers) for agent, answers in demo_script.items()}
+def with_synth(classic_script: dict[str, Any], *next_stages: str) -> dict[str, Any]:
+    script = {agent: list(answers) for agent, answers in classic_script.items()}
     script["synthesizer"] = [{"rationale": f"round {i + 1}: keep going.", "next_stage": s} for i, s in enumerate(next_stages)]
     return script
 
@@ -67,8 +66,8 @@ def with_synth(demo_script: dict[str, Any], *next_stages: str) -> dict[str, Any]
 # transition paths
 
 
-async def test_path_proposal_synthesis_booking_final(demo_script: dict[str, Any]) -> None:
-    result, events, model, _ = await run(demo_script)
+async def test_path_proposal_synthesis_booking_final(classic_script: dict[str, Any]) -> None:
+    result, events, model, _ = await run(classic_script)
     assert result.status == "finished"
     assert stages_entered(events) == CANONICAL
     assert agents_called(model)[0] == "optimistic"
@@ -99,8 +98,8 @@ async def test_path_proposal_synthesis_booking_final(demo_script: dict[str, Any]
     assert sorted(started) == sorted(finished) == sorted(["optimistic", "critic", "devils_advocate", "synthesizer", "booking", "booking"])
 
 
-async def test_path_synthesis_to_final_skips_booking(demo_script: dict[str, Any]) -> None:
-    result, events, model, _ = await run(with_synth(demo_script, "final"))
+async def test_path_synthesis_to_final_skips_booking(classic_script: dict[str, Any]) -> None:
+    result, events, model, _ = await run(with_synth(classic_script, "final"))
     assert stages_entered(events) == ["init", "proposal", "synthesis", "final"]
     assert "booking" not in agents_called(model)
     assert not any(e.agent == "booking" for e in events)
@@ -109,8 +108,8 @@ async def test_path_synthesis_to_final_skips_booking(demo_script: dict[str, Any]
     assert result.state["done"] is True and "booking" not in result.state["executed_agents_per_stage"]
 
 
-async def test_path_revision_then_booking(demo_script: dict[str, Any]) -> None:
-    result, events, model, _ = await run(with_synth(demo_script, "proposal", "booking"))
+async def test_path_revision_then_booking(classic_script: dict[str, Any]) -> None:
+    result, events, model, _ = await run(with_synth(classic_script, "proposal", "booking"))
     assert stages_entered(events) == ["init", "proposal", "synthesis", "proposal", "synthesis", "booking", "final"]
     rounds = [(e.stage, e.data["round"]) for e in events if e.type == "stage_entered"]
     assert rounds[3] == ("proposal", 2) and rounds[-1] == ("final", 2)
@@ -129,12 +128,12 @@ async def test_path_revision_then_booking(demo_script: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("max_rounds", [1, 2, 3])
 async def test_revision_is_bounded_by_max_rounds(
-    tmp_path: Path, demo_script: dict[str, Any], max_rounds: int
+    tmp_path: Path, classic_script: dict[str, Any], max_rounds: int
 ) -> None:
-    ws = copy_demo(tmp_path, "ws")
+    ws = copy_classic(tmp_path, "ws")
     edit(ws, "stages.yaml", "max_rounds: 2", f"max_rounds: {max_rounds}")
     # a synthesizer that always asks for another proposal round
-    result, events, model, _ = await run(with_synth(demo_script, "proposal"), ws)
+    result, events, model, _ = await run(with_synth(classic_script, "proposal"), ws)
     assert result.status == "finished"
     assert result.state["round"] == max_rounds
     assert agents_called(model).count("synthesizer") == max_rounds
@@ -148,9 +147,9 @@ async def test_revision_is_bounded_by_max_rounds(
 # agent-level exit rules
 
 
-async def test_once_per_stage_runs_each_agent_once(demo_script: dict[str, Any]) -> None:
-    result, _, model, _ = await run(demo_script)
-    runtime, _ = scripted_runtime(demo_script)
+async def test_once_per_stage_runs_each_agent_once(classic_script: dict[str, Any]) -> None:
+    result, _, model, _ = await run(classic_script)
+    runtime, _ = scripted_runtime(classic_script)
     rules = {name: agent.exit_rule for name, agent in runtime.workspace.agents.items()}
     once = ExitRule()  # once_per_stage
     assert {name: rule == once for name, rule in rules.items()} == {
@@ -169,11 +168,11 @@ async def test_once_per_stage_runs_each_agent_once(demo_script: dict[str, Any]) 
 
 @pytest.mark.parametrize("n", [2, 3])
 async def test_max_runs_runs_an_agent_n_times_in_its_stage(
-    tmp_path: Path, demo_script: dict[str, Any], n: int
+    tmp_path: Path, classic_script: dict[str, Any], n: int
 ) -> None:
-    ws = copy_demo(tmp_path, "ws")
+    ws = copy_classic(tmp_path, "ws")
     edit(ws, "agents/optimistic.yaml", "exit: once_per_stage", f"exit: {{max_runs: {n}}}")
-    result, _, model, _ = await run(demo_script, ws)
+    result, _, model, _ = await run(classic_script, ws)
     assert result.state["executed_agents_per_stage"]["proposal"].count("optimistic") == n
     assert agents_called(model).count("optimistic") == n
     assert agents_called(model)[:n] == ["optimistic"] * n  # all before the reviewers (sequential step)
@@ -182,27 +181,27 @@ async def test_max_runs_runs_an_agent_n_times_in_its_stage(
 
 
 async def test_when_exit_rule_stops_an_agent_when_the_expression_holds(
-    tmp_path: Path, demo_script: dict[str, Any]
+    tmp_path: Path, classic_script: dict[str, Any]
 ) -> None:
-    ws = copy_demo(tmp_path, "ws")
+    ws = copy_classic(tmp_path, "ws")
     edit(ws, "agents/optimistic.yaml", "exit: once_per_stage", 'exit: {when: "len(history) >= 3"}')
-    result, _, model, _ = await run(demo_script, ws)
+    result, _, model, _ = await run(classic_script, ws)
     # history had 0, 1, 2 entries before each run: three proposals, then the expression held
     assert agents_called(model).count("optimistic") == 3
     assert [e["type"] for e in result.state["history"]][:4] == ["proposal", "proposal", "proposal", "review"]
 
 
-async def test_when_exit_rule_sees_runs_and_executed(tmp_path: Path, demo_script: dict[str, Any]) -> None:
-    ws = copy_demo(tmp_path, "ws")
+async def test_when_exit_rule_sees_runs_and_executed(tmp_path: Path, classic_script: dict[str, Any]) -> None:
+    ws = copy_classic(tmp_path, "ws")
     edit(ws, "agents/optimistic.yaml", "exit: once_per_stage", "exit: {when: \"runs >= 2 and executed.count('optimistic') == runs\"}")
-    result, _, model, _ = await run(demo_script, ws)
+    result, _, model, _ = await run(classic_script, ws)
     assert agents_called(model).count("optimistic") == 2
 
 
-async def test_exit_rule_holding_from_the_start_skips_the_agent(tmp_path: Path, demo_script: dict[str, Any]) -> None:
-    ws = copy_demo(tmp_path, "ws")
+async def test_exit_rule_holding_from_the_start_skips_the_agent(tmp_path: Path, classic_script: dict[str, Any]) -> None:
+    ws = copy_classic(tmp_path, "ws")
     edit(ws, "agents/booking.yaml", BOOKING_EXIT, "exit: {when: \"decision.get('winner') == 'alfama-walks'\"}")
-    result, events, model, _ = await run(demo_script, ws)
+    result, events, model, _ = await run(classic_script, ws)
     assert "booking" not in agents_called(model)
     assert stages_entered(events) == CANONICAL  # the stage was entered and left at once
     assert result.state["executed_agents_per_stage"]["booking"] == []
@@ -212,10 +211,10 @@ async def test_exit_rule_holding_from_the_start_skips_the_agent(tmp_path: Path, 
 # stage-level exit
 
 
-async def test_should_exit_ends_a_stage_early(tmp_path: Path, demo_script: dict[str, Any]) -> None:
-    ws = copy_demo(tmp_path, "ws")
+async def test_should_exit_ends_a_stage_early(tmp_path: Path, classic_script: dict[str, Any]) -> None:
+    ws = copy_classic(tmp_path, "ws")
     edit(ws, "stages.yaml", "    mode: sequential\n", "    mode: sequential\n    should_exit: \"'optimistic' in executed\"\n")
-    result, events, model, _ = await run(demo_script, ws)
+    result, events, model, _ = await run(classic_script, ws)
     assert agents_called(model) == ["optimistic", "synthesizer", "booking", "booking"]
     assert stages_entered(events) == CANONICAL
     assert result.state["executed_agents_per_stage"]["proposal"] == ["optimistic"]
@@ -223,10 +222,10 @@ async def test_should_exit_ends_a_stage_early(tmp_path: Path, demo_script: dict[
     assert result.status == "finished"
 
 
-async def test_should_exit_over_the_state_skips_a_whole_stage(tmp_path: Path, demo_script: dict[str, Any]) -> None:
-    ws = copy_demo(tmp_path, "ws")
+async def test_should_exit_over_the_state_skips_a_whole_stage(tmp_path: Path, classic_script: dict[str, Any]) -> None:
+    ws = copy_classic(tmp_path, "ws")
     edit(ws, "stages.yaml", "    agents: [booking]\n", "    agents: [booking]\n    should_exit: \"winner == 'alfama-walks' and round == 1\"\n")
-    result, events, model, _ = await run(demo_script, ws)
+    result, events, model, _ = await run(classic_script, ws)
     assert "booking" not in agents_called(model)
     assert stages_entered(events) == CANONICAL and result.state["done"] is True
 
@@ -262,31 +261,31 @@ def _human_prompt(model: Any, agent: str) -> str:
     return str(call["messages"][-1].content)
 
 
-async def test_parallel_mode_runs_the_stage_in_one_superstep(tmp_path: Path, demo_script: dict[str, Any]) -> None:
-    ws = copy_demo(tmp_path, "ws")
+async def test_parallel_mode_runs_the_stage_in_one_superstep(tmp_path: Path, classic_script: dict[str, Any]) -> None:
+    ws = copy_classic(tmp_path, "ws")
     edit(ws, "stages.yaml", _PROPOSAL_BLOCK, _review_stage("parallel"))
-    result, events, model, orch = await run(demo_script, ws)
+    result, events, model, orch = await run(classic_script, ws)
     assert stages_entered(events) == ["init", "proposal", "review", "synthesis", "booking", "final"]
     nexts = await _nexts(orch)
     assert ("critic", "devils_advocate") in nexts
     assert ("critic",) not in nexts and ("devils_advocate",) not in nexts
     # neither evaluator saw the other's review: they ran on the same snapshot
-    critic_comment = demo_script["critic"][0]["reviews"][0]["comment"]
-    devil_comment = demo_script["devils_advocate"][0]["reviews"][0]["comment"]
+    critic_comment = classic_script["critic"][0]["reviews"][0]["comment"]
+    devil_comment = classic_script["devils_advocate"][0]["reviews"][0]["comment"]
     assert critic_comment not in _human_prompt(model, "devils_advocate")
     assert devil_comment not in _human_prompt(model, "critic")
     assert sorted(result.state["executed_agents_per_stage"]["review"]) == ["critic", "devils_advocate"]
 
 
-async def test_sequential_mode_runs_one_agent_per_step(tmp_path: Path, demo_script: dict[str, Any]) -> None:
-    ws = copy_demo(tmp_path, "ws")
+async def test_sequential_mode_runs_one_agent_per_step(tmp_path: Path, classic_script: dict[str, Any]) -> None:
+    ws = copy_classic(tmp_path, "ws")
     edit(ws, "stages.yaml", _PROPOSAL_BLOCK, _review_stage("sequential"))
-    result, _, model, orch = await run(demo_script, ws)
+    result, _, model, orch = await run(classic_script, ws)
     nexts = await _nexts(orch)
     assert nexts.index(("critic",)) < nexts.index(("devils_advocate",))
     assert ("critic", "devils_advocate") not in nexts
     # the second agent saw the first one's output
-    critic_comment = demo_script["critic"][0]["reviews"][0]["comment"]
+    critic_comment = classic_script["critic"][0]["reviews"][0]["comment"]
     assert critic_comment in _human_prompt(model, "devils_advocate")
     assert result.state["executed_agents_per_stage"]["review"] == ["critic", "devils_advocate"]
 
@@ -295,15 +294,15 @@ async def test_sequential_mode_runs_one_agent_per_step(tmp_path: Path, demo_scri
 # stage weights
 
 
-async def test_stage_weights_change_the_winner(tmp_path: Path, demo_script: dict[str, Any]) -> None:
-    demo_weights = "weights: {novelty: 0.5, confidence: 1.0, quality: 1.5, risk: -1.0}"
-    cautious = copy_demo(tmp_path, "cautious")
-    edit(cautious, "stages.yaml", demo_weights, "weights: {novelty: 0.0, confidence: 1.0, quality: 1.0, risk: -2.0}")
-    bold = copy_demo(tmp_path, "bold")
-    edit(bold, "stages.yaml", demo_weights, "weights: {novelty: 3.0, confidence: 0.0, quality: 0.0, risk: 0.0}")
+async def test_stage_weights_change_the_winner(tmp_path: Path, classic_script: dict[str, Any]) -> None:
+    classic_weights = "weights: {novelty: 0.5, confidence: 1.0, quality: 1.5, risk: -1.0}"
+    cautious = copy_classic(tmp_path, "cautious")
+    edit(cautious, "stages.yaml", classic_weights, "weights: {novelty: 0.0, confidence: 1.0, quality: 1.0, risk: -2.0}")
+    bold = copy_classic(tmp_path, "bold")
+    edit(bold, "stages.yaml", classic_weights, "weights: {novelty: 3.0, confidence: 0.0, quality: 0.0, risk: 0.0}")
 
-    first, _, _, _ = await run(demo_script, cautious)
-    second, _, _, _ = await run(demo_script, bold)
+    first, _, _, _ = await run(classic_script, cautious)
+    second, _, _, _ = await run(classic_script, bold)
     # the same scores, the same model answers: only the weights differ
     assert first.state["rewards"] == second.state["rewards"]
     assert first.winner == "alfama-walks"
@@ -315,10 +314,10 @@ async def test_stage_weights_change_the_winner(tmp_path: Path, demo_script: dict
     assert ranking["sintra-cascais"] == pytest.approx(2.1) and ranking["alfama-walks"] == pytest.approx(1.2)
 
 
-async def test_synthesizer_prompt_shows_the_weighted_ranking(tmp_path: Path, demo_script: dict[str, Any]) -> None:
-    ws = copy_demo(tmp_path, "ws")
+async def test_synthesizer_prompt_shows_the_weighted_ranking(tmp_path: Path, classic_script: dict[str, Any]) -> None:
+    ws = copy_classic(tmp_path, "ws")
     edit(ws, "stages.yaml", "weights: {novelty: 0.5, confidence: 1.0, quality: 1.5, risk: -1.0}", "weights: {novelty: 3.0, confidence: 0.0, quality: 0.0, risk: 0.0}")
-    _, _, model, _ = await run(demo_script, ws)
+    _, _, model, _ = await run(classic_script, ws)
     prompt = _human_prompt(model, "synthesizer")
     ranking = prompt[prompt.index("Ranking:"):]
     assert ranking.index("sintra-cascais") < ranking.index("alfama-walks")

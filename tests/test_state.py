@@ -1,6 +1,6 @@
 """Channel semantics of the deliberation state (design §2), through real runs and the reducers.
 
-Parallel writers in one superstep (the demo's critic and devil's advocate), the reducers'
+Parallel writers in one superstep (the classic workspace's critic and devil's advocate), the reducers'
 order-independence, and `RunTopic`: accumulating within a run, reset by the orchestrator
 between two runs of one session.
 """
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from conftest import scripted_runtime
+from conftest import CLASSIC, scripted_runtime
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Overwrite
 
@@ -46,7 +46,7 @@ def _scores_of(answer: Mapping[str, Any], list_key: str, id_key: str, dims: tupl
 
 
 def _expected_by_agent(script: Mapping[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
-    """What each agent of the demo contributed, read straight from the recorded script."""
+    """What each agent of the classic workspace contributed, read straight from the recorded script."""
     return {
         "optimistic": _scores_of(script["optimistic"][0], "candidates", "id", ("novelty", "confidence", "quality", "risk")),
         "critic": _scores_of(script["critic"][0], "reviews", "candidate", ("confidence", "quality", "risk")),
@@ -72,8 +72,8 @@ def test_channel_kinds_follow_the_design_table() -> None:
 # parallel writers in a real run
 
 
-async def test_parallel_evaluators_write_history_and_rewards_in_one_superstep(demo_script: dict[str, Any]) -> None:
-    runtime, _ = scripted_runtime(demo_script)
+async def test_parallel_evaluators_write_history_and_rewards_in_one_superstep(classic_script: dict[str, Any]) -> None:
+    runtime, _ = scripted_runtime(classic_script)
     orch = runtime.orchestrator(InMemorySaver())
     result = await orch.run(TASK, session_id="s-parallel")
     config = _config("s-parallel")
@@ -91,7 +91,7 @@ async def test_parallel_evaluators_write_history_and_rewards_in_one_superstep(de
     assert set(after["rewards"]["by_agent"]) == {"optimistic", *EVALUATORS}
 
     # Totals are the sums of the contributions, and each agent's own share is kept as given.
-    expected = _expected_by_agent(demo_script)
+    expected = _expected_by_agent(classic_script)
     rewards = result.state["rewards"]
     assert rewards["by_agent"] == expected
     totals: dict[str, dict[str, float]] = {}
@@ -115,12 +115,12 @@ async def test_parallel_evaluators_write_history_and_rewards_in_one_superstep(de
 
 @pytest.mark.parametrize("slow", EVALUATORS)
 async def test_parallel_merge_does_not_depend_on_which_writer_finishes_first(
-    demo_script: dict[str, Any], slow: str
+    classic_script: dict[str, Any], slow: str
 ) -> None:
     """Whichever evaluator finishes last, the merged rewards are the same."""
-    fast_rt, _ = scripted_runtime(demo_script)
+    fast_rt, _ = scripted_runtime(classic_script)
     reference = await fast_rt.orchestrator().run(TASK)
-    runtime, _ = scripted_runtime(demo_script, latency={slow: 0.05})
+    runtime, _ = scripted_runtime(classic_script, latency={slow: 0.05})
     bus = EventBus()
     finished: list[str] = []
     bus.add_handler(lambda e: finished.append(e.agent) if e.type == "agent_finished" and e.agent in EVALUATORS else None)
@@ -270,7 +270,7 @@ def test_run_topic_accumulates_and_accepts_one_overwrite() -> None:
         assert not other.is_available()
 
 
-def _two_run_script(demo_script: dict[str, Any]) -> dict[str, Any]:
+def _two_run_script(classic_script: dict[str, Any]) -> dict[str, Any]:
     """Per-agent answers for two runs: the second run proposes a different candidate."""
     second = {
         "optimistic": {
@@ -282,14 +282,14 @@ def _two_run_script(demo_script: dict[str, Any]) -> dict[str, Any]:
         "critic": {"reviews": [{"candidate": "porto-train", "comment": "Long ride.", "confidence": 0.6, "quality": 0.6, "risk": 0.4}]},
         "devils_advocate": {"reviews": [{"candidate": "porto-train", "comment": "Rushed.", "novelty": 0.4, "risk": 0.5}]},
     }
-    script = {agent: list(answers) for agent, answers in demo_script.items()}
+    script = {agent: list(answers) for agent, answers in classic_script.items()}
     for agent, answer in second.items():
         script[agent].append(answer)
     return script
 
 
-async def test_run_topic_resets_history_between_runs_of_one_session(demo_script: dict[str, Any]) -> None:
-    runtime, _ = scripted_runtime(_two_run_script(demo_script))
+async def test_run_topic_resets_history_between_runs_of_one_session(classic_script: dict[str, Any]) -> None:
+    runtime, _ = scripted_runtime(_two_run_script(classic_script))
     orch = runtime.orchestrator(InMemorySaver())
     first = await orch.run(TASK, session_id="same-session")
     first_history = first.state["history"]
@@ -313,8 +313,8 @@ async def test_run_topic_resets_history_between_runs_of_one_session(demo_script:
         assert lengths == sorted(lengths) and lengths[-1] == 6, (run_id, lengths)
 
 
-async def test_a_single_run_accumulates_history_with_provenance(demo_script: dict[str, Any]) -> None:
-    runtime, _ = scripted_runtime(demo_script)
+async def test_a_single_run_accumulates_history_with_provenance(classic_script: dict[str, Any]) -> None:
+    runtime, _ = scripted_runtime(classic_script)
     result = await runtime.orchestrator().run(TASK)
     rows = [(e["type"], e["agent"], e["stage"], e["round"]) for e in result.state["history"]]
     assert rows[0] == ("proposal", "optimistic", "proposal", 1)
@@ -335,14 +335,14 @@ class _Impostor(Agent):
         return AgentResult(updates={"history": entry})
 
 
-async def test_history_provenance_is_stamped_by_the_runtime(demo_script: dict[str, Any]) -> None:
-    ws = load_workspace()
+async def test_history_provenance_is_stamped_by_the_runtime(classic_script: dict[str, Any]) -> None:
+    ws = load_workspace(CLASSIC)
     agents = {**ws.agents, "critic": _Impostor()}
-    graph = build_graph(agents, ws.plan, ws.policy, {"default": ScriptedChatModel(script=demo_script)})
+    graph = build_graph(agents, ws.plan, ws.policy, {"default": ScriptedChatModel(script=classic_script)})
     events: list[Event] = []
     bus = EventBus()
     bus.add_handler(events.append)
-    result = await Orchestrator(graph, workspace="demo", bus=bus).run(TASK)
+    result = await Orchestrator(graph, workspace="classic", bus=bus).run(TASK)
     entries = [e for e in result.state["history"] if e["type"] == "review" and not e["content"]["reviews"]]
     assert len(entries) == 1
     assert (entries[0]["agent"], entries[0]["stage"], entries[0]["round"]) == ("critic", "proposal", 1)

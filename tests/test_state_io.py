@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from clitools import run_many
+from conftest import CLASSIC
 
 from moot.errors import UsageError
 from moot.models.scripted import ScriptedChatModel
@@ -33,7 +34,7 @@ from moot.cli.main import main
 from moot.state_io import FORMAT, export_state, import_state
 
 DATA = Path(__file__).parent / "data"
-SCRIPT = DATA / "demo_script.json"
+SCRIPT = DATA / "classic_script.json"
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
 COMPARED = ("task", "stage", "done", "round", "history", "rewards", "winner", "decision", "executed_agents_per_stage")
 
@@ -41,13 +42,13 @@ COMPARED = ("task", "stage", "done", "round", "history", "rewards", "winner", "d
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def demo() -> dict[str, Any]:
+def classic() -> dict[str, Any]:
     return json.loads(SCRIPT.read_text())
 
 
 def revision_script() -> dict[str, Any]:
     """The synthesizer first asks for new proposals (round 2), then for booking."""
-    script = demo()
+    script = classic()
     script["synthesizer"] = [
         {"rationale": "Both plans are too close to call; propose again.", "next_stage": "proposal"},
         *script["synthesizer"],
@@ -111,11 +112,11 @@ async def drain(graph: Any, value: Any, cfg: dict[str, Any], **kwargs: Any) -> N
 # --- in process: mid-point round trips -----------------------------------------------------------
 
 MIDPOINTS = [
-    pytest.param(demo, ["critic", "devils_advocate"], 1, id="before-the-parallel-reviews"),
-    pytest.param(demo, ["synthesizer"], 1, id="before-synthesis"),
-    pytest.param(demo, ["booking"], 1, id="before-booking"),
-    pytest.param(demo, ["stage_router"], 2, id="before-the-router-after-optimistic"),
-    pytest.param(demo, ["stage_router"], 4, id="before-the-router-after-synthesis"),
+    pytest.param(classic, ["critic", "devils_advocate"], 1, id="before-the-parallel-reviews"),
+    pytest.param(classic, ["synthesizer"], 1, id="before-synthesis"),
+    pytest.param(classic, ["booking"], 1, id="before-booking"),
+    pytest.param(classic, ["stage_router"], 2, id="before-the-router-after-optimistic"),
+    pytest.param(classic, ["stage_router"], 4, id="before-the-router-after-synthesis"),
     pytest.param(revision_script, ["critic", "devils_advocate"], 2, id="revision-round-2-reviews"),
     pytest.param(revision_script, ["synthesizer"], 2, id="revision-round-2-synthesis"),
 ]
@@ -127,7 +128,7 @@ async def test_imported_run_continues_exactly_like_the_original(
 ) -> None:
     script = make_script()
     original_model = ScriptedChatModel(script=script)
-    original = Runtime.load(None, models={"default": original_model})
+    original = Runtime.load(CLASSIC, models={"default": original_model})
     async with open_store(tmp_path / "a.db") as (saver_a, _):
         graph_a = original.graph(saver_a)
         cfg_a = config("session-a")
@@ -137,7 +138,7 @@ async def test_imported_run_continues_exactly_like_the_original(
             start = None
         paused = await graph_a.aget_state(cfg_a)
         assert paused.next and not paused.values.get("done"), "the mid-point must be in the middle of the run"
-        doc = await export_state(graph_a, cfg_a, workspace="demo")
+        doc = await export_state(graph_a, cfg_a, workspace="classic")
         assert doc["format"] == FORMAT and doc["run_id"] == "run-a" and doc["session_id"] == "session-a"
         assert doc["next"] == list(paused.next)
         doc = json.loads(json.dumps(doc))  # what a file holds
@@ -148,14 +149,14 @@ async def test_imported_run_continues_exactly_like_the_original(
         final_a = (await graph_a.aget_state(cfg_a)).values
 
     imported_model = ScriptedChatModel(script=rest_of(script, consumed))
-    imported = Runtime.load(None, models={"default": imported_model})
+    imported = Runtime.load(CLASSIC, models={"default": imported_model})
     async with open_store(tmp_path / "b.db") as (saver_b, _):
         graph_b = imported.graph(saver_b)
         cfg_b = config("session-b")
         await import_state(graph_b, doc, cfg_b)
         restored = await graph_b.aget_state(cfg_b)
         assert restored.next == paused.next
-        again = await export_state(graph_b, cfg_b, workspace="demo")
+        again = await export_state(graph_b, cfg_b, workspace="classic")
         assert again["values"] == doc["values"]
         await drain(graph_b, None, cfg_b)
         final_b = (await graph_b.aget_state(cfg_b)).values
@@ -169,37 +170,37 @@ async def test_imported_run_continues_exactly_like_the_original(
 
 async def test_revision_round_trip_keeps_the_round(tmp_path: Path) -> None:
     model = ScriptedChatModel(script=revision_script())
-    runtime = Runtime.load(None, models={"default": model})
+    runtime = Runtime.load(CLASSIC, models={"default": model})
     async with open_store(tmp_path / "a.db") as (saver, _):
         graph = runtime.graph(saver)
         start: Any = initial_state(TASK, run_id="run-a", session_id="s", user_id="")
         for _ in range(2):
             await drain(graph, start, config("s"), interrupt_before=["synthesizer"])
             start = None
-        doc = await export_state(graph, config("s"), workspace="demo")
+        doc = await export_state(graph, config("s"), workspace="classic")
     assert doc["values"]["round"] == 2
     assert [(e["type"], e["round"]) for e in doc["values"]["history"]].count(("proposal", 2)) == 1
 
 
-async def test_finished_run_exports_and_imports_with_the_same_values(tmp_path: Path, demo_script: dict[str, Any]) -> None:
-    runtime = Runtime.load(None, models={"default": ScriptedChatModel(script=demo_script)})
+async def test_finished_run_exports_and_imports_with_the_same_values(tmp_path: Path, classic_script: dict[str, Any]) -> None:
+    runtime = Runtime.load(CLASSIC, models={"default": ScriptedChatModel(script=classic_script)})
     async with open_store(tmp_path / "a.db") as (saver, index):
         orch = runtime.orchestrator(saver, index=index)
         result = await orch.run(TASK, user_id="ana")
-        doc = json.loads(json.dumps(await export_state(orch.graph, orch.config(result.session_id, "ana"), workspace="demo")))
+        doc = json.loads(json.dumps(await export_state(orch.graph, orch.config(result.session_id, "ana"), workspace="classic")))
     assert doc["values"]["done"] is True and doc["next"] == []
     assert comparable(doc["values"]) == comparable(result.state)
 
-    model_b = ScriptedChatModel(script=demo_script)
-    runtime_b = Runtime.load(None, models={"default": model_b})
+    model_b = ScriptedChatModel(script=classic_script)
+    runtime_b = Runtime.load(CLASSIC, models={"default": model_b})
     async with open_store(tmp_path / "b.db") as (saver, index):
         orch = runtime_b.orchestrator(saver, index=index)
         cfg = orch.config(result.session_id, "ana")
         await import_state(orch.graph, doc, cfg)
-        again = await export_state(orch.graph, cfg, workspace="demo")
+        again = await export_state(orch.graph, cfg, workspace="classic")
         assert again["values"] == doc["values"]
         # resuming an imported finished run changes nothing and calls no model
-        await index.add(result.run_id, result.session_id, "demo", TASK, "ana")
+        await index.add(result.run_id, result.session_id, "classic", TASK, "ana")
         resumed = await orch.resume(result.run_id)
         assert resumed.status == "finished"
         assert comparable(resumed.state) == comparable(result.state)
@@ -231,7 +232,7 @@ def read_final(home: Path, run_id: str) -> dict[str, Any]:
     async def read() -> dict[str, Any]:
         async with open_store(home / "moot.db") as (saver, index):
             record = await index.get(run_id)
-            orch = Runtime.load(None, models={"default": ScriptedChatModel(script=[])}).orchestrator(saver, index=index)
+            orch = Runtime.load(CLASSIC, models={"default": ScriptedChatModel(script=[])}).orchestrator(saver, index=index)
             cfg = orch.config(record.thread_id, record.user_id)
             doc = await export_state(orch.graph, cfg, workspace=record.workspace, run_id=run_id)
             return doc["values"]
@@ -260,21 +261,21 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def _cli(root: Path, homes: dict[str, Path]) -> dict[str, Any]:
-    script = demo()
+    script = classic()
     failing = dict(script, critic=["I'd rather not answer in JSON."])
 
     # in process: in home a, a run that fails in the middle of the proposal stage (the critic
     # never answers validly; the devil's advocate has answered) and a finished run; both exported
     async def setup() -> dict[str, Any]:
         async with open_store(homes["a"] / "moot.db") as (saver, index):
-            orch = Runtime.load(None, models={"default": ScriptedChatModel(script=failing)}).orchestrator(saver, index=index)
+            orch = Runtime.load(CLASSIC, models={"default": ScriptedChatModel(script=failing)}).orchestrator(saver, index=index)
             with pytest.raises(Exception, match="critic"):
                 await orch.run(TASK, user_id="ana")
             (mid,) = await index.latest()
-            mid_doc = await export_state(orch.graph, orch.config(mid.thread_id, "ana"), workspace="demo", run_id=mid.run_id)
-            orch = Runtime.load(None, models={"default": ScriptedChatModel(script=script)}).orchestrator(saver, index=index)
+            mid_doc = await export_state(orch.graph, orch.config(mid.thread_id, "ana"), workspace="classic", run_id=mid.run_id)
+            orch = Runtime.load(CLASSIC, models={"default": ScriptedChatModel(script=script)}).orchestrator(saver, index=index)
             fin = await orch.run(TASK)
-            fin_doc = await export_state(orch.graph, orch.config(fin.session_id), workspace="demo", run_id=fin.run_id)
+            fin_doc = await export_state(orch.graph, orch.config(fin.session_id), workspace="classic", run_id=fin.run_id)
         return {"mid": mid.run_id, "mid_doc": mid_doc, "fin": fin.run_id, "fin_doc": fin_doc}
 
     ids = asyncio.run(setup())
@@ -286,13 +287,14 @@ def _cli(root: Path, homes: dict[str, Path]) -> dict[str, Any]:
     files["mid"].write_text(json.dumps(ids["mid_doc"], indent=2))
     files["fin"].write_text(json.dumps(ids["fin_doc"], indent=2))
     model = ("--model", f"scripted:{SCRIPT}")
+    classic_ws = ("-w", str(CLASSIC))  # the exports name workspace 'classic', a test fixture: imports are told where it is
 
     # the imports run the `moot` entry point in process (`--db` names each store); the resumes
     # and exports below are real processes
     first = {
-        "import_b": main_in_process(["state", "import", str(files["mid"]), "--db", str(homes["b"] / "moot.db"), *model]),
-        "import_copy": main_in_process(["state", "import", str(files["mid"]), "--as-copy", "--db", str(homes["d"] / "moot.db"), *model]),
-        "import_fin": main_in_process(["state", "import", str(files["fin"]), "--db", str(homes["c"] / "moot.db"), *model]),
+        "import_b": main_in_process(["state", "import", str(files["mid"]), "--db", str(homes["b"] / "moot.db"), *classic_ws, *model]),
+        "import_copy": main_in_process(["state", "import", str(files["mid"]), "--as-copy", "--db", str(homes["d"] / "moot.db"), *classic_ws, *model]),
+        "import_fin": main_in_process(["state", "import", str(files["fin"]), "--db", str(homes["c"] / "moot.db"), *classic_ws, *model]),
     }
     copy_id = first["import_copy"].stdout.split("imported run ", 1)[-1].split()[0] if first["import_copy"].returncode == 0 else ""
     # `moot state export` of the mid run reads a copy of store a, which resume_a changes meanwhile
@@ -398,7 +400,7 @@ def in_process(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int
 def test_import_of_an_existing_run_id_is_refused_with_the_hint(cli: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     db = cli["homes"]["a"] / "moot.db"
     before = read_record(cli["homes"]["a"], cli["ids"]["mid"])
-    code, out, err = in_process(["state", "import", str(cli["files"]["mid"]), "--db", str(db)], capsys)
+    code, out, err = in_process(["state", "import", str(cli["files"]["mid"]), "--db", str(db), "-w", str(CLASSIC)], capsys)
     assert code == 2 and out == "", (code, out, err)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and cli["ids"]["mid"] in lines[0] and "--as-copy" in lines[0], err

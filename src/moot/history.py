@@ -8,7 +8,7 @@ functions, so an entry's shape is written down once:
 - `tool_call`: an intent `{tool, arguments, status: "intent", position, label?, purpose}`;
   `purpose` is `gather` (a search before anyone proposes) or `act` (what the decision does);
 - `tool_result` / `tool_error`: one outcome per executed intent, `{..., call: n, label, purpose}`;
-- `gather`: a scout's searches `{calls: [labels], skipped: {label: why}}`;
+- `gather`: a scout's searches `{calls: [labels], skipped: {label: why}, not_needed: [labels]}`;
 - `proposal`: `{candidates: [...], excluded: [{id, title, reasons}], infeasible?: {reasons}}`; a
   grounded candidate carries `parts` (the offers it bundles) and `facts` (computed from them);
 - `review`, `measure` (scores), `decision`, `note`, `approval`.
@@ -108,12 +108,22 @@ def why_nothing_feasible(history: list[Entry]) -> list[str]:
 
 
 def skipped_calls(history: list[Entry]) -> dict[str, str]:
-    """Searches a scout did not make (label → why), from its `gather` entries."""
+    """Searches a scout could not make (label → why), from its `gather` entries."""
     out: dict[str, str] = {}
     for entry in history:
         if entry.get("type") == "gather":
             out.update((entry.get("content") or {}).get("skipped", {}))
     return out
+
+
+def unneeded_calls(history: list[Entry]) -> set[str]:
+    """Searches a scout left out because the task does not need them (their `when` is false)."""
+    return {
+        label
+        for entry in history
+        if entry.get("type") == "gather"
+        for label in (entry.get("content") or {}).get("not_needed", [])
+    }
 
 
 def latest(history: list[Entry], type_: str) -> Entry | None:
@@ -135,5 +145,6 @@ __all__ = [
     "results_by_label",
     "skipped_calls",
     "tool_outcomes",
+    "unneeded_calls",
     "why_nothing_feasible",
 ]

@@ -79,10 +79,11 @@ class BookingAgent(SkillAgent):
         )
         entries, events, failed = [], [], {}
         for position, call in enumerate(actions):
+            if not call.needed(names):
+                continue
             arguments, why = call.render(names)
             if arguments is None:
-                if call.when is None or not why.startswith("its condition"):
-                    failed[call.label] = why
+                failed[call.label] = why
                 continue
             entries.append(self.entry("tool_call", intent(call, arguments, position=position, purpose="act"), ctx))
             events.append({"type": "tool_call", "data": {"tool": call.tool, "arguments": arguments, "status": "intent", "label": call.label}})

@@ -26,22 +26,31 @@ class Call:
     arguments: Value
     when: Expression | None = None
 
-    def render(self, names: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str]:
-        """(arguments, "") when the call is to be made, else (None, why not).
+    def needed(self, names: Mapping[str, Any]) -> bool:
+        """Whether the call applies at all: its `when` holds (or it has none). A `when` that
+        cannot be evaluated counts as needed, so `render` reports the missing value."""
+        if self.when is None:
+            return True
+        try:
+            return self.when.holds(names)
+        except ExpressionError:
+            return True
 
-        Without `when`, a call is made only if every argument has a value: a search for a
-        destination the task never named is not made, and the reason says which value is missing.
+    def render(self, names: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str]:
+        """(arguments, "") when the call can be made, else (None, why not).
+
+        A call is made only if every argument has a value: a search for a destination the task
+        never named is not made, and the reason says which value is missing. Callers ask
+        `needed` first; a call that is not needed is not a failure.
         """
         try:
-            if self.when is not None and not self.when.holds(names):
-                return None, f"its condition {self.when.source!r} does not hold"
             arguments = self.arguments.render(names)
         except ExpressionError as exc:
             return None, f"its arguments could not be computed: {exc.reason}"
         missing = [name for name, value in arguments.items() if value is None]
-        if missing and self.when is None:
+        if missing:
             return None, f"no value for {', '.join(missing)}"
-        return {k: v for k, v in arguments.items() if v is not None}, ""
+        return arguments, ""
 
 
 def intent(call: Call, arguments: dict[str, Any], *, position: int, purpose: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import Any
 from moot.constraints import Constraint, candidate_names
 from moot.errors import ExpressionError
 from moot.expressions import Expression
-from moot.history import intents, results_by_label, skipped_calls
+from moot.history import intents, results_by_label, skipped_calls, unneeded_calls
 from moot.templates import Template, show
 
 EXCLUDED_KEPT = 5
@@ -67,8 +67,8 @@ def build_menu(
 ) -> Menu:
     """The feasible options of a grounded proposer, from the labelled search results in `history`."""
     offers, why = _offers(grounding, history)
-    if why:
-        return Menu([], [], {}, 0, why)
+    if why or not offers:
+        return Menu([], [], {}, 0, why or ["no search the bundles need was made"])
     combos = list(itertools.islice(itertools.product(*offers.values()), grounding.max_combinations))
     feasible: list[dict[str, Any]] = []
     excluded: list[dict[str, Any]] = []
@@ -99,9 +99,12 @@ def _offers(grounding: Grounding, history: list[Mapping[str, Any]]) -> tuple[dic
     results = results_by_label(history)
     calls = {(e.get("content") or {}).get("label"): e["content"] for _, e in intents(history)}
     skipped = skipped_calls(history)
+    unneeded = unneeded_calls(history)
     offers: dict[str, list[Any]] = {}
     why: list[str] = []
     for part, label in grounding.parts.items():
+        if label in unneeded:  # the task does not need this part (a hotel-only trip): bundles go without it
+            continue
         outcome = results.get(label)
         call = calls.get(label) or {}
         asked = f"{call.get('tool', label)}({_args(call.get('arguments'))})"

@@ -4,7 +4,9 @@ It is code, not a model: each declared call (`calls:` in its YAML, by label) is 
 the intake's slots and recorded as a `gather` intent; the tool node runs it and the results land
 in history under the label, where a grounded proposer finds its offers. A call whose arguments
 have no value (the task named no origin and the workspace gives no default) is not made, and the
-`gather` entry says why, so "nothing feasible" can explain itself.
+`gather` entry says why, so "nothing feasible" can explain itself. A call whose `when` does not
+hold is not needed (a hotel-only trip needs no flight search): its part is left out of the
+bundles rather than missing from them.
 """
 
 from __future__ import annotations
@@ -38,7 +40,11 @@ class ScoutAgent(SkillAgent):
         entries: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         skipped: dict[str, str] = {}
+        not_needed: list[str] = []
         for position, call in enumerate(self.calls):
+            if not call.needed(names):
+                not_needed.append(call.label)
+                continue
             arguments, why = call.render(names)
             if arguments is None:
                 skipped[call.label] = why
@@ -46,7 +52,8 @@ class ScoutAgent(SkillAgent):
             content = intent(call, arguments, position=position, purpose="gather")
             entries.append(self.entry("tool_call", content, ctx))
             events.append({"type": "tool_call", "data": {"tool": call.tool, "arguments": arguments, "status": "intent", "label": call.label}})
-        entries.append(self.entry("gather", {"calls": [c.label for c in self.calls], "skipped": skipped}, ctx))
+        content = {"calls": [c.label for c in self.calls], "skipped": skipped, "not_needed": not_needed}
+        entries.append(self.entry("gather", content, ctx))
         return AgentResult(updates={"history": entries}, events=events)
 
 

@@ -5,6 +5,7 @@ can run on its own provider. `MOOT_MODEL` (or `--model`) replaces every entry fo
 
     MOOT_MODEL=local                  the embedded model (optionally local:PATH.gguf)
     MOOT_MODEL=scripted:answers.json  a recorded script, see `ScriptedChatModel.from_file`
+    MOOT_MODEL=scripted:schema        the first valid answer of every schema (`follow_schema`)
     MOOT_MODEL=openai:gpt-4o-mini     any OpenAI-compatible endpoint
     MOOT_MODEL=anthropic:claude-sonnet-4-5
     MOOT_MODEL=ollama:llama3.2:1b
@@ -31,6 +32,8 @@ from moot.errors import ConfigError
 from moot.models.providers import REMOTE, Provider
 
 PROVIDERS = ("openai", "anthropic", "ollama", "local", "scripted")
+SCHEMA_SCRIPT = "schema"
+"""`scripted:schema`: the scripted model that answers the first valid value of every schema."""
 """Providers this build can make (`openai` is any OpenAI-compatible endpoint)."""
 
 _SCRIPTED_KEYS = frozenset({"provider", "script", "strict", "model_name", "latency"})
@@ -96,6 +99,10 @@ def make_model(spec: Mapping[str, Any], *, root: Path | None = None, name: str =
 
         settings.pop("provider")
         script = settings.pop("script", None)
+        if script == SCHEMA_SCRIPT:
+            from moot.models.scripted import follow_schema
+
+            return ScriptedChatModel(script=follow_schema, **settings)
         if isinstance(script, str):
             path = Path(script).expanduser()
             if not path.is_absolute() and root is not None:

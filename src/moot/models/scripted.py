@@ -165,4 +165,52 @@ class ScriptedChatModel(BaseChatModel):
         return float(self.latency)
 
 
-__all__ = ["ScriptedChatModel"]
+def follow_schema(messages: list[BaseMessage], info: dict[str, Any]) -> Answer:
+    """A script for any agent: the first valid answer of the schema the call is constrained to.
+
+    It stands for a model that understands nothing and obeys the constraint perfectly: the first
+    option of every `enum`, the least of every number, one item per list, a short string. Run with
+    it (`--model scripted:schema`), a workspace shows what its structure achieves by itself;
+    `moot eval` uses it to test the mechanisms of a task set in CI-sized time. Asked for a tool
+    call (bound tools, no schema), it answers in text and calls nothing.
+    """
+    kwargs = info.get("kwargs") or {}
+    schema = ((kwargs.get("response_format") or {}).get("json_schema") or {}).get("schema")
+    if not schema:
+        return "Nothing more to do."
+    return _first_valid(schema, schema)
+
+
+def _first_valid(node: Any, root: Mapping[str, Any]) -> Any:
+    if not isinstance(node, Mapping):
+        return None
+    if "$ref" in node:
+        target: Any = root
+        for part in str(node["$ref"]).lstrip("#/").split("/"):
+            target = target.get(part, {}) if isinstance(target, Mapping) else {}
+        return _first_valid(target, root)
+    if "const" in node:
+        return node["const"]
+    if node.get("enum"):
+        return node["enum"][0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if node.get(key):
+            return _first_valid(node[key][0], root)
+    kind = node.get("type")
+    kind = kind[0] if isinstance(kind, list) else kind
+    if kind == "object" or "properties" in node:
+        props = node.get("properties") or {}
+        return {name: _first_valid(sub, root) for name, sub in props.items()}
+    if kind == "array":
+        return [_first_valid(node.get("items") or {}, root) for _ in range(max(1, int(node.get("minItems") or 1)))]
+    if kind in ("number", "integer"):
+        low = node.get("minimum", node.get("exclusiveMinimum", 0))
+        return int(low) if kind == "integer" else float(low)
+    if kind == "boolean":
+        return False
+    if kind == "null":
+        return None
+    return "ok" if int(node.get("minLength") or 1) <= 2 else "ok" * int(node["minLength"])
+
+
+__all__ = ["ScriptedChatModel", "follow_schema"]
