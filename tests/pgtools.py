@@ -5,7 +5,7 @@ Other engineers' tests use the same database at the same time: LangGraph's table
 made unique with `uid()`, and asserts only about its own rows.
 
 As a script, `python pgtools.py URL run|resume RUN_ID SESSION_ID [CRITIC_DELAY_S]` runs (or
-resumes) the demo deliberation with the recorded script on PostgreSQL and prints its events as
+resumes) the classic fixture workspace's deliberation with its recorded script on PostgreSQL and prints its events as
 JSON lines, as `moot run --json` does: the test kills it with SIGKILL in the middle.
 """
 
@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 PG_URL = os.environ.get("MOOT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-SCRIPT = Path(__file__).parent / "data" / "demo_script.json"
+CLASSIC = Path(__file__).parent / "data" / "workspaces" / "classic"
+SCRIPT = Path(__file__).parent / "data" / "classic_script.json"
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
 
 
@@ -75,7 +76,7 @@ async def _drive(url: str, command: str, run_id: str, session_id: str, critic_de
 
     script = json.loads(SCRIPT.read_text())
     model = ScriptedChatModel(script=script, latency={"critic": critic_delay} if critic_delay else 0.0)
-    runtime = Runtime.load(None, models={"default": model})
+    runtime = Runtime.load(CLASSIC, models={"default": model})
     bus = EventBus()
     bus.add_handler(JsonLines(sys.stdout))
     async with open_persistence(url) as store, runtime.open_tools(store.ledger):

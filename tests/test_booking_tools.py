@@ -1,4 +1,8 @@
-"""The booking stage acts through real MCP servers: exactly once, policy-safe, repaired, fault-tolerant."""
+"""The booking stage acts through real MCP servers: exactly once, policy-safe, repaired, fault-tolerant.
+
+The built-in demo derives its bookings from the winner by code; the model-driven booking agent
+(searches, then books, repaired when off schema) is the classic fixture workspace's.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from clitools import cli_env, moot_cmd
 from fastmcp import FastMCP
 from langgraph.checkpoint.memory import InMemorySaver
 from mcp_fixtures import FAULTY, journal
+from conftest import CLASSIC
 
 from moot.agents.booking import BookingAgent
 from moot.errors import PolicyConfigError
@@ -49,24 +54,35 @@ async def test_the_demo_books_through_the_travel_server(demo_script: dict[str, A
     async with runtime.open_store_and_tools() as (saver, index):
         result = await runtime.orchestrator(saver, index=index, bus=bus).run(TASK)
     outcomes = [e for e in result.state["history"] if e["type"] in ("tool_result", "tool_error")]
-    assert [(e["type"], e["content"]["tool"], e["agent"]) for e in outcomes] == [
-        ("tool_result", "search_hotels", "tool_runtime"),
-        ("tool_result", "book", "tool_runtime"),
+    # the scout's searches (gather), then the winner's bookings (act), all through the travel server
+    assert [(e["type"], e["content"]["tool"], e["content"]["purpose"], e["agent"]) for e in outcomes] == [
+        ("tool_result", "search_flights", "gather", "tool_runtime"),
+        ("tool_result", "search_hotels", "gather", "tool_runtime"),
+        ("tool_result", "search_flights", "gather", "tool_runtime"),
+        ("tool_result", "book", "act", "tool_runtime"),
+        ("tool_result", "book", "act", "tool_runtime"),
+        ("tool_result", "book", "act", "tool_runtime"),
     ]
-    assert outcomes[0]["content"]["content"][0]["id"] == "H-LIS-ALFAMA"  # the search's offers reached history
-    assert [b.item_id for b in bookings(moot_home)] == ["H-LIS-ALFAMA"]
-    assert bookings(moot_home)[0].idempotency_key == f"{result.run_id}:1"
+    assert outcomes[1]["content"]["content"][0]["id"] == "H-LIS-ALFAMA"  # the search's offers reached history
+    parts = result.outcome.chosen["parts"]  # the winner's offers: what the booking stage books
+    assert result.winner == "plan-1" and parts["hotel"]["id"] == "H-LIS-ALFAMA"
+    assert [b.item_id for b in bookings(moot_home)] == [parts["outbound"]["id"], "H-LIS-ALFAMA", parts["inbound"]["id"]]
+    assert [(b.origin, b.destination, b.city) for b in bookings(moot_home)] == [
+        ("London", "Lisbon", None), (None, None, "Lisbon"), ("Lisbon", "London", None)
+    ]
+    assert [b.idempotency_key for b in bookings(moot_home)] == [f"{result.run_id}:{n}" for n in (3, 4, 5)]
     kinds = [(e.type, e.data.get("tool")) for e in events if e.type.startswith("tool_")]
     assert ("tool_call", "book") in kinds and ("tool_result", "book") in kinds
-    # the booking agent saw the search results before booking
-    assert result.state["executed_agents_per_stage"]["booking"] == ["booking", "booking"]
+    # the bookings are derived from the winner by code: the booking agent runs once, without a model
+    assert result.state["executed_agents_per_stage"]["booking"] == ["booking"]
+    assert result.outcome.status == "done"
 
 
-async def test_arguments_off_schema_are_repaired_before_anything_is_sent(demo_script: dict[str, Any], moot_home: Path) -> None:
+async def test_arguments_off_schema_are_repaired_before_anything_is_sent(classic_script: dict[str, Any], moot_home: Path) -> None:
     bad = {"tool_calls": [{"tool": "book", "arguments": {"kind": "hotel", "item_id": "H-LIS-ALFAMA"}}]}  # no traveller
-    script = {**demo_script, "booking": [demo_script["booking"][0], bad, {"tool_calls": [BOOK]}]}
+    script = {**classic_script, "booking": [classic_script["booking"][0], bad, {"tool_calls": [BOOK]}]}
     model = ScriptedChatModel(script=script)
-    runtime = Runtime.load("demo", models={"default": model})
+    runtime = Runtime.load(CLASSIC, models={"default": model})
     async with runtime.open_store_and_tools() as (saver, index):
         result = await runtime.orchestrator(saver, index=index).run(TASK)
     booking_calls = [c for c in model.calls if c["agent"] == "booking"]
@@ -87,14 +103,14 @@ def _evil_server() -> FastMCP:
     return mcp
 
 
-async def test_a_tool_result_can_never_change_control_keys(demo_script: dict[str, Any]) -> None:
-    ws = load_workspace()
-    script = {**demo_script, "booking": [{"tool_calls": [{"tool": "book", "arguments": {"item": "x"}}]}, {"tool_calls": []}]}
+async def test_a_tool_result_can_never_change_control_keys(classic_script: dict[str, Any]) -> None:
+    ws = load_workspace(CLASSIC)
+    script = {**classic_script, "booking": [{"tool_calls": [{"tool": "book", "arguments": {"item": "x"}}]}, {"tool_calls": []}]}
     models = {"default": ScriptedChatModel(script=script)}
     async with ToolRuntime({"evil": ServerSpec(builtin="evil")}, ledger=MemoryLedger(), builtins={"evil": _evil_server}) as tools:
         agents = {**ws.agents, "booking": BookingAgent("booking", prompt="book", writes=("history",)).with_tools(tools.tools())}
         graph = build_graph(agents, ws.plan, ws.policy, models, tools=tools, checkpointer=InMemorySaver())
-        result = await Orchestrator(graph, workspace="demo").run(TASK)
+        result = await Orchestrator(graph, workspace="classic").run(TASK)
     assert result.winner == "alfama-walks" and result.decision["winner"] == "alfama-walks"
     assert result.state["round"] == 1 and result.state["stage"] == "final"
     evil = [e for e in result.state["history"] if e["type"] == "tool_result"]
@@ -129,12 +145,12 @@ def _workspace_with_faulty(ws: Path, state: Path, *, tool_errors: str, tools: li
 
 @pytest.mark.parametrize("tool_errors", ["continue", "fail"])
 async def test_a_failing_tool_continues_or_ends_the_run_as_the_workspace_says(
-    tool_errors: str, workspace_copy: Path, tmp_path: Path, demo_script: dict[str, Any], moot_home: Path
+    tool_errors: str, workspace_copy: Path, tmp_path: Path, classic_script: dict[str, Any], moot_home: Path
 ) -> None:
     state = tmp_path / "faulty"
     state.mkdir()
     _workspace_with_faulty(workspace_copy, state, tool_errors=tool_errors, tools=["search_hotels", "book", "fail"])
-    script = {**demo_script, "booking": [demo_script["booking"][0], {"tool_calls": [BOOK, {"tool": "fail", "arguments": {}}]}]}
+    script = {**classic_script, "booking": [classic_script["booking"][0], {"tool_calls": [BOOK, {"tool": "fail", "arguments": {}}]}]}
     runtime = Runtime.load(workspace_copy, models={"default": ScriptedChatModel(script=script)})
     async with runtime.open_store_and_tools() as (saver, index):
         orch = runtime.orchestrator(saver, index=index)
@@ -155,7 +171,7 @@ async def test_a_failing_tool_continues_or_ends_the_run_as_the_workspace_says(
 
 
 def test_killed_after_the_booking_returned_and_before_the_checkpoint_books_once(
-    workspace_copy: Path, tmp_path: Path, demo_script: dict[str, Any]
+    workspace_copy: Path, tmp_path: Path, classic_script: dict[str, Any]
 ) -> None:
     """The tool node runs `book`, then a second call that blocks; the process is killed after
     `book` returned (its tool_result event is out) but before the node's update is checkpointed.
@@ -164,7 +180,7 @@ def test_killed_after_the_booking_returned_and_before_the_checkpoint_books_once(
     state.mkdir()
     _workspace_with_faulty(workspace_copy, state, tool_errors="continue", tools=["search_hotels", "book", "freeze"])
     freeze = {"tool": "freeze", "arguments": {"times": 1, "seconds": 30}}  # blocks on its first call only
-    script = {**demo_script, "booking": [demo_script["booking"][0], {"tool_calls": [BOOK, freeze]}]}
+    script = {**classic_script, "booking": [classic_script["booking"][0], {"tool_calls": [BOOK, freeze]}]}
     (tmp_path / "script.json").write_text(json.dumps(script))
     home = tmp_path / "home"
     args = ("run", TASK, "-w", str(workspace_copy), "--model", f"scripted:{tmp_path / 'script.json'}", "--json")

@@ -20,13 +20,14 @@ from clitools import run_many
 import yaml
 
 from moot.cli.main import main
-from moot.workspace.loader import builtin_path
 
 DATA = Path(__file__).parent / "data"
-SCRIPT = DATA / "demo_script.json"
+SCRIPT = DATA / "classic_script.json"
+# the runs below are of the classic fixture workspace (the demo's shape before issue 11)
+CLASSIC = ("-w", str(DATA / "workspaces" / "classic"))
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
 AGENTS = ("optimistic", "critic", "devils_advocate", "synthesizer", "booking")
-# the demo's booking agent runs twice in its stage (`exit: {max_runs: 2}`): it searches, then books
+# the classic workspace's booking agent runs twice in its stage (`exit: {max_runs: 2}`): it searches, then books
 AGENT_RUNS = ("optimistic", "critic", "devils_advocate", "synthesizer", "booking", "booking")
 STAGES = ["init", "proposal", "synthesis", "booking", "final"]
 
@@ -62,9 +63,9 @@ def expected_totals(script: dict[str, Any]) -> dict[str, dict[str, float]]:
 # --- the workspaces of the bad-input cases --------------------------------------------------------
 
 
-def demo_copy(root: Path, name: str) -> Path:
+def classic_copy(root: Path, name: str) -> Path:
     target = root / name
-    shutil.copytree(builtin_path("demo"), target)
+    shutil.copytree(DATA / "workspaces" / "classic", target)
     return target
 
 
@@ -75,7 +76,7 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def ws_too_long(root: Path) -> tuple[Path, Path, str]:
-    ws = demo_copy(root, "limit")
+    ws = classic_copy(root, "limit")
     main = yaml.safe_load((ws / "moot.yaml").read_text())
     main.setdefault("limits", {})["task_max_chars"] = 40
     (ws / "moot.yaml").write_text(yaml.safe_dump(main, sort_keys=False))
@@ -83,31 +84,31 @@ def ws_too_long(root: Path) -> tuple[Path, Path, str]:
 
 
 def ws_stages_bad_yaml(root: Path) -> tuple[Path, Path, str]:
-    ws = demo_copy(root, "bad-yaml")
+    ws = classic_copy(root, "bad-yaml")
     edit(ws / "stages.yaml", "agents: [optimistic, [critic, devils_advocate]]", "agents: [optimistic, [critic, devils_advocate]")
     return ws, ws / "stages.yaml", ""
 
 
 def ws_stages_unknown_agent(root: Path) -> tuple[Path, Path, str]:
-    ws = demo_copy(root, "ghost")
+    ws = classic_copy(root, "ghost")
     edit(ws / "stages.yaml", "agents: [optimistic, [critic, devils_advocate]]", "agents: [optimistic, [critic, ghost_writer]]")
     return ws, ws / "stages.yaml", "ghost_writer"
 
 
 def ws_policy_invalid(root: Path) -> tuple[Path, Path, str]:
-    ws = demo_copy(root, "policy")
+    ws = classic_copy(root, "policy")
     (ws / "policy.yaml").write_text("on_violation: fail\nwriters: {rewards: [optimistic, nobody_here]}\n")
     return ws, ws / "policy.yaml", "nobody_here"
 
 
 def ws_expression(root: Path) -> tuple[Path, Path, str]:
-    ws = demo_copy(root, "expr")
+    ws = classic_copy(root, "expr")
     edit(ws / "stages.yaml", "when: \"decision.get('next_stage') == 'proposal'\"", "when: \"decision.get('next_stage') == ('proposal'\"")
     return ws, ws / "stages.yaml", "== ('proposal'"
 
 
 def ws_exit_expression(root: Path) -> tuple[Path, Path, str]:
-    ws = demo_copy(root, "exit-expr")
+    ws = classic_copy(root, "exit-expr")
     edit(ws / "agents" / "critic.yaml", "exit: once_per_stage", 'exit: {when: "runs >>> 1"}')
     return ws, ws / "agents" / "critic.yaml", "runs >>> 1"
 
@@ -135,9 +136,9 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     bad_script.write_text(json.dumps(["Sure! Here is my plan: go to Lisbon."]))
     ghost = ws_stages_unknown_agent(root)
     jobs: dict[str, tuple[Path, tuple[str, ...]]] = {
-        "live": (home("live"), ("run", TASK, *model)),
-        "json": (home("json"), ("run", TASK, *model, "--json")),
-        "failing": (home("failing"), ("run", TASK, "--model", f"scripted:{bad_script}", "--json")),
+        "live": (home("live"), ("run", TASK, *CLASSIC, *model)),
+        "json": (home("json"), ("run", TASK, *CLASSIC, *model, "--json")),
+        "failing": (home("failing"), ("run", TASK, *CLASSIC, "--model", f"scripted:{bad_script}", "--json")),
         # bad input, as a process sees it (the whole matrix runs in process below)
         "stages_unknown_agent": (home("stages_unknown_agent"), ("run", TASK, "-w", str(ghost[0]), *model)),
     }
@@ -156,7 +157,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 # --- a run end to end ----------------------------------------------------------------------------
 
 
-def test_run_shows_the_deliberation_live(cli: dict[str, Any], demo_script: dict[str, Any]) -> None:
+def test_run_shows_the_deliberation_live(cli: dict[str, Any], classic_script: dict[str, Any]) -> None:
     result = cli["results"]["live"]
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -170,13 +171,13 @@ def test_run_shows_the_deliberation_live(cli: dict[str, Any], demo_script: dict[
         assert re.search(rf"✔ {agent} wrote", out), f"{agent} finish not shown"
     # the rewards table: one row per candidate with its totals (dimensions in alphabetical order)
     assert "rewards" in out
-    for cand, dims in expected_totals(demo_script).items():
+    for cand, dims in expected_totals(classic_script).items():
         rows = [line for line in lines if line.split() and line.split()[0] == cand]
         assert rows, f"no rewards row for {cand}"
         assert re.findall(r"-?\d+\.\d\d", rows[0]) == [f"{dims[d]:.2f}" for d in sorted(dims)]
     # the decision and the winner
     assert "decision" in out and "winner: alfama-walks" in out
-    assert "done: winner alfama-walks" in out
+    assert "done: alfama-walks (Alfama and Baixa on foot); 2 action(s) succeeded" in out  # the outcome's headline
     # tokens: the table and its total row
     assert "tokens" in out
     total = [line for line in lines if line.split() and line.split()[0] == "total"]
@@ -191,7 +192,7 @@ def test_run_json_gives_one_event_per_line(cli: dict[str, Any]) -> None:
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert events[0]["type"] == "run_started" and events[-1]["type"] == "run_finished"
     assert len({e["run_id"] for e in events}) == 1 and len({e["session_id"] for e in events}) == 1
-    assert {e["workspace"] for e in events} == {"demo"}
+    assert {e["workspace"] for e in events} == {"classic"}
     assert [e["stage"] for e in events if e["type"] == "stage_entered"] == STAGES
     started = [e["agent"] for e in events if e["type"] == "agent_started"]
     finished = [e["agent"] for e in events if e["type"] == "agent_finished"]
@@ -239,7 +240,7 @@ def test_runs_lists_the_finished_run(cli: dict[str, Any]) -> None:
     result = cli["results"]["runs_live"]
     assert result.returncode == 0, result.stderr
     rows = [line.split() for line in result.stdout.splitlines() if line.strip()]
-    assert [row[:3] for row in rows if row[0] == run_id] == [[run_id, "finished", "demo"]]
+    assert [row[:3] for row in rows if row[0] == run_id] == [[run_id, "finished", "classic"]]
     assert TASK in result.stdout
 
 

@@ -1,4 +1,4 @@
-"""The demo deliberation on PostgreSQL: it runs, compacts, exports and resumes; killed with
+"""The classic fixture workspace's deliberation on PostgreSQL: it runs, compacts, exports and resumes; killed with
 SIGKILL in the middle of a stage, it resumes without running or recording anything twice.
 
 The kill -9 test is `test_resume.py`'s on PostgreSQL: the same scripted workspace (the critic
@@ -30,7 +30,7 @@ from moot.persistence import compact_run, open_persistence
 from moot.state_io import export_state
 from clitools import kill_after
 
-SCRIPT = Path(__file__).parent / "data" / "demo_script.json"
+SCRIPT = Path(__file__).parent / "data" / "classic_script.json"
 
 _RUN_CHECKPOINTS = (
     "SELECT checkpoint_id FROM checkpoints WHERE thread_id = %s AND checkpoint_ns = '' "
@@ -53,13 +53,13 @@ WHERE b.thread_id = %s AND EXISTS (
 
 
 async def exported(orch: Orchestrator, session: str, run_id: str) -> dict[str, Any]:
-    doc = await export_state(orch.graph, orch.config(session, "ana"), workspace="demo", run_id=run_id)
+    doc = await export_state(orch.graph, orch.config(session, "ana"), workspace="classic", run_id=run_id)
     doc.pop("exported_at")
     return doc
 
 
-async def test_a_deliberation_on_postgres_compacts_and_stays_whole(demo_script: dict[str, Any]) -> None:
-    runtime, _ = scripted_runtime(demo_script)
+async def test_a_deliberation_on_postgres_compacts_and_stays_whole(classic_script: dict[str, Any]) -> None:
+    runtime, _ = scripted_runtime(classic_script)
     session, first, second = uid("session"), uid("run"), uid("run")
     async with open_persistence(PG_URL, pool_size=4) as store, runtime.open_tools(store.ledger):
         pool = store.checkpointer.conn  # type: ignore[attr-defined]
@@ -139,7 +139,7 @@ def killed_and_resumed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
         async with open_persistence(PG_URL, pool_size=2) as store:
             orch = runtime.orchestrator(store.checkpointer, index=store.index)
             record = await store.index.get(run_id)
-            doc = await export_state(orch.graph, orch.config(session), workspace="demo", run_id=run_id)
+            doc = await export_state(orch.graph, orch.config(session), workspace="classic", run_id=run_id)
             return record, doc
 
     record, export = asyncio.run(inspect())

@@ -1,12 +1,12 @@
 """Resume after a kill in the middle of a stage (issue 2), through the real `moot` CLI.
 
-A subprocess `moot run --json` runs a copy of the demo workspace whose scripted model makes the
+A subprocess `moot run --json` runs a copy of the classic fixture workspace whose scripted model makes the
 critic wait 30 s while the devil's advocate answers at once (both run in the parallel step of the
 proposal stage). Once the optimistic agent and the devil's advocate have finished, and the devil's
 advocate's writes are in the checkpoint database, the process gets SIGKILL. `moot resume` (with
 the delay removed from the workspace) must then finish the run without running the devil's
-advocate or the optimistic agent again, and without losing or duplicating anything. The demo
-has an MCP server (the built-in travel agency): the resumed run executes the booking agent's two
+advocate or the optimistic agent again, and without losing or duplicating anything. The classic
+workspace has an MCP server (the built-in travel agency): the resumed run executes the booking agent's two
 intents (search, then book) through the tool node, and the travel database holds one booking.
 """
 
@@ -25,15 +25,15 @@ from typing import Any
 
 import pytest
 from clitools import moot_cmd, cli_env, kill_after
+from conftest import CLASSIC
 import yaml
 
 from moot.models.scripted import ScriptedChatModel
 from moot.persistence import open_store
 from moot.runtime import Runtime
-from moot.workspace.loader import builtin_path
 
 DATA = Path(__file__).parent / "data"
-SCRIPT = DATA / "demo_script.json"
+SCRIPT = DATA / "classic_script.json"
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
 NODES = {"stage_router", "optimistic", "critic", "devils_advocate", "synthesizer", "booking", "tools"}
 COMPARED = ("task", "stage", "done", "round", "history", "rewards", "winner", "decision", "executed_agents_per_stage")
@@ -58,8 +58,8 @@ def set_models(ws: Path, default: dict[str, Any]) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
 
-def copy_demo(target: Path) -> Path:
-    shutil.copytree(builtin_path("demo"), target)
+def copy_classic(target: Path) -> Path:
+    shutil.copytree(CLASSIC, target)
     shutil.copy(SCRIPT, target / "script.json")
     return target
 
@@ -85,7 +85,7 @@ def pending_write_saved(db: Path, agent: str) -> bool:
 def reference_state(script: dict[str, Any], home: Path) -> dict[str, Any]:
     """The final state of the same deliberation, run in process without interruption, with the
     workspace's MCP servers as the CLI runs it (the travel server's database goes under `home`)."""
-    runtime = Runtime.load(None, models={"default": ScriptedChatModel(script=script)})
+    runtime = Runtime.load(CLASSIC, models={"default": ScriptedChatModel(script=script)})
 
     async def run() -> Any:
         async with runtime.open_tools():
@@ -121,7 +121,7 @@ def travel_bookings(home: Path) -> list[tuple[Any, ...]]:
 def killed_and_resumed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("resume")
     home = root / "home"
-    ws = copy_demo(root / "ws")
+    ws = copy_classic(root / "ws")
     set_models(ws, {"provider": "scripted", "script": "script.json", "latency": {"critic": 30}})
 
     started = time.monotonic()
@@ -260,7 +260,7 @@ def test_resume_events_name_only_nodes_of_the_graph(killed_and_resumed: dict[str
     assert {e["agent"] for e in patches} <= NODES, sorted({e["agent"] for e in patches} - NODES)
 
 
-def test_a_failed_run_resumes_in_its_own_workspace(tmp_path: Path, demo_script: dict[str, Any]) -> None:
+def test_a_failed_run_resumes_in_its_own_workspace(tmp_path: Path, classic_script: dict[str, Any]) -> None:
     """`moot resume RUN_ID` must continue a run on the graph of the workspace it ran in.
 
     The run below belongs to the workspace `trip` (a folder), whose stages go from synthesis
@@ -269,7 +269,7 @@ def test_a_failed_run_resumes_in_its_own_workspace(tmp_path: Path, demo_script: 
     demo, which books) would silently produce a run that `trip` can never produce: resume must
     either use the run's workspace or refuse with exit 2 naming it.
     """
-    ws = copy_demo(tmp_path / "trip")
+    ws = copy_classic(tmp_path / "trip")
     main = yaml.safe_load((ws / "moot.yaml").read_text())
     main["name"] = "trip"
     (ws / "moot.yaml").write_text(yaml.safe_dump(main, sort_keys=False))
@@ -280,7 +280,7 @@ def test_a_failed_run_resumes_in_its_own_workspace(tmp_path: Path, demo_script: 
     (ws / "stages.yaml").write_text(yaml.safe_dump(stages, sort_keys=False))
 
     home = tmp_path / "home"
-    failing = dict(demo_script, critic=["not JSON at all"])
+    failing = dict(classic_script, critic=["not JSON at all"])
     runtime = Runtime.load(ws, models={"default": ScriptedChatModel(script=failing)})
     assert "booking" not in runtime.workspace.plan.stages
 

@@ -1,7 +1,7 @@
 """Bad workspace input: every error names the file and the line, and nothing is written.
 
-Each test edits a copy of the built-in demo workspace (`workspace_copy`) and loads it with the
-public loader (`load_workspace`) or `Runtime.load`.
+Each test edits a copy of the classic fixture workspace (`workspace_copy`: the demo's shape
+before issue 11) and loads it with the public loader (`load_workspace`) or `Runtime.load`.
 """
 
 from __future__ import annotations
@@ -47,13 +47,13 @@ def load_error(root: Path, kind: type[Exception] = WorkspaceError) -> Exception:
     return info.value
 
 
-def test_the_demo_workspace_loads(workspace_copy: Path, moot_home: Path) -> None:
-    ws = load_workspace(workspace_copy)
+def test_the_demo_workspace_loads(moot_home: Path) -> None:
+    ws = load_workspace("demo")
     assert ws.name == "demo"
-    assert set(ws.agents) == {"optimistic", "critic", "devils_advocate", "synthesizer", "booking"}
-    assert ws.plan.order == ("init", "proposal", "synthesis", "booking", "final")
-    assert ws.plan.max_rounds == 2 and ws.plan["final"].terminal
-    assert ws.plan["proposal"].steps == (("optimistic",), ("critic", "devils_advocate"))
+    assert set(ws.agents) == {"intake", "scout", "optimistic", "critic", "devils_advocate", "measure", "synthesizer", "booking"}
+    assert ws.plan.order == ("init", "intake", "gather", "proposal", "synthesis", "booking", "final")
+    assert ws.plan.max_rounds == 1 and ws.plan["final"].terminal
+    assert ws.plan["proposal"].steps == (("optimistic",), ("critic", "devils_advocate", "measure"))
     assert not moot_home.exists()  # loading writes nothing
 
 
@@ -295,9 +295,9 @@ def test_no_terminal_stage(workspace_copy: Path) -> None:
     assert "terminal" in str(err)
 
 
-async def test_a_valid_edited_workspace_runs(workspace_copy: Path, demo_script: dict) -> None:
+async def test_a_valid_edited_workspace_runs(workspace_copy: Path, classic_script: dict) -> None:
     """The edits above are the only thing wrong in each case: an equivalent valid edit runs."""
     edit(workspace_copy, "stages.yaml", "max_rounds: 2", "max_rounds: 3")
-    runtime, _ = scripted_runtime(demo_script, workspace_copy)
+    runtime, _ = scripted_runtime(classic_script, workspace_copy)
     result = await runtime.orchestrator().run("Plan a 3-day trip to Lisbon under 1500 EUR")
     assert result.status == "finished" and result.winner == "alfama-walks"

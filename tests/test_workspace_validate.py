@@ -1,6 +1,6 @@
 """Issue 7: validation reports every problem at once, each with file, line, column and a fix.
 
-Each case edits a copy of the built-in demo (`workspace_copy`) and asserts the exact place of
+Each case edits a copy of the classic fixture workspace (`workspace_copy`) and asserts the exact place of
 the problem, found by searching the edited file for the offending text. The stage-machine
 cases are also run through the real router (`moot.stages.router.advance`), so a shape the
 checker reports is one the router really fails on, and a shape it accepts really finishes.
@@ -335,10 +335,10 @@ def test_the_policy_may_live_in_moot_yaml(tmp_path: Path) -> None:
     """Design §8 lists the policy among moot.yaml's sections; policy.yaml stays the alternative."""
     import shutil
 
-    from moot.workspace.loader import builtin_path, load_workspace, validate_workspace
+    from conftest import CLASSIC
 
     ws = tmp_path / "inline"
-    shutil.copytree(builtin_path("demo"), ws)
+    shutil.copytree(CLASSIC, ws)
     policy = (ws / "policy.yaml").read_text()
     body = "".join(f"  {line}\n" for line in policy.splitlines() if line and not line.startswith("#"))
     (ws / "moot.yaml").write_text((ws / "moot.yaml").read_text() + "policy:\n" + body)

@@ -62,6 +62,8 @@ def candidate_names(
         "task": None,
         "user_id": None,
         "started_at": None,
+        "results": {},
+        "decision": {},
     }
     names.update(extra)
     return names

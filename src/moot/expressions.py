@@ -57,7 +57,10 @@ EXTRA_NAMES: frozenset[str] = frozenset(
 `runs` (how often the agent under test ran in it), `agent`, `max_rounds`, `candidates`."""
 
 ALLOWED_NAMES: frozenset[str] = frozenset(STATE_KEYS) | EXTRA_NAMES | frozenset(FUNCTIONS)
-_METHODS = frozenset({"get", "keys", "values", "items", "count", "startswith", "endswith", "lower", "upper", "strip"})
+METHODS = frozenset(
+    {"get", "keys", "values", "items", "count", "startswith", "endswith", "lower", "upper", "strip", "split", "splitlines", "replace", "join"}
+)
+"""The methods an expression may call: read-only methods of dicts, lists and strings."""
 
 
 @dataclass(frozen=True)
@@ -126,10 +129,10 @@ def _check(tree: ast.AST, source: str, where: str | None, allowed: frozenset[str
             known = ", ".join(sorted(allowed - {"True", "False", "None"}))
             raise ExpressionError(source, f"unknown name {node.id!r} (known: {known})", where=where)
         if isinstance(node, ast.Attribute):
-            if node.attr.startswith("_") or node.attr not in _METHODS:
+            if node.attr.startswith("_") or node.attr not in METHODS:
                 raise ExpressionError(source, f"attribute {node.attr!r} is not allowed", where=where)
         if isinstance(node, (ast.Lambda, ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom)):
             raise ExpressionError(source, f"{type(node).__name__} is not allowed", where=where)
 
 
-__all__ = ["ALLOWED_NAMES", "Expression", "FUNCTIONS", "state_names"]
+__all__ = ["ALLOWED_NAMES", "METHODS", "Expression", "FUNCTIONS", "state_names"]

@@ -126,6 +126,12 @@ def unneeded_calls(history: list[Entry]) -> set[str]:
     }
 
 
+def gathered(history: list[Entry]) -> dict[str, Any]:
+    """What each successful labelled search returned (`label` → content): the `results` name of
+    constraints, scores and actions."""
+    return {label: o.get("content") for label, o in results_by_label(history).items() if o.get("ok")}
+
+
 def latest(history: list[Entry], type_: str) -> Entry | None:
     """The last entry of a type, or None."""
     for entry in reversed(history):
@@ -139,6 +145,7 @@ __all__ = [
     "candidate_ids",
     "candidates_of",
     "excluded_of",
+    "gathered",
     "intents",
     "latest",
     "pending_intents",

@@ -22,7 +22,7 @@ from moot.agents.skill import SkillAgent, candidate_line
 from moot.agents.tool_schema import SCALAR, bind_enum, bounded, result_ids
 from moot.constraints import candidate_names
 from moot.errors import ConfigError
-from moot.history import OUTCOME_TYPES, candidates_of, tool_outcomes
+from moot.history import OUTCOME_TYPES, candidates_of, gathered, tool_outcomes
 from moot.tools.types import ToolSpec
 
 
@@ -75,7 +75,8 @@ class BookingAgent(SkillAgent):
             note = {"note": f"nothing to act on: the decision names no proposed candidate ({winner!r})"}
             return AgentResult(updates={"history": [self.entry("note", note, ctx)]})
         names = candidate_names(
-            chosen, snapshot.get("slots"), task=snapshot.get("task"), user_id=snapshot.get("user_id")
+            chosen, snapshot.get("slots"), task=snapshot.get("task"), user_id=snapshot.get("user_id"),
+            results=gathered(history), decision=dict(snapshot.get("decision") or {}),
         )
         entries, events, failed = [], [], {}
         for position, call in enumerate(actions):

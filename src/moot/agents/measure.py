@@ -19,7 +19,7 @@ from moot.agents.skill import SkillAgent
 from moot.constraints import candidate_names
 from moot.errors import ExpressionError
 from moot.expressions import Expression
-from moot.history import candidates_of
+from moot.history import candidates_of, gathered
 from moot.state import reward_update
 
 
@@ -37,10 +37,11 @@ class MeasureAgent(SkillAgent):
         if not candidates:
             return AgentResult()
         all_facts = [dict(c.get("facts") or {}) for c in candidates]
+        results = gathered(list(snapshot.get("history") or []))
         scores: dict[str, dict[str, float]] = {}
         unscored: dict[str, str] = {}
         for cand in candidates:
-            names = candidate_names(cand, snapshot.get("slots"), all_facts=all_facts, task=snapshot.get("task"))
+            names = candidate_names(cand, snapshot.get("slots"), all_facts=all_facts, task=snapshot.get("task"), results=results)
             for dim, formula in self.formulas.items():
                 try:
                     value = float(formula.evaluate(names))

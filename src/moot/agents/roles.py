@@ -20,7 +20,7 @@ from moot.agents.schemas import decision_schema, grounded_proposal_schema, propo
 from moot.agents.skill import SkillAgent
 from moot.constraints import Constraint, candidate_names, violations
 from moot.errors import AgentOutputError
-from moot.history import candidate_ids, why_nothing_feasible
+from moot.history import candidate_ids, gathered, why_nothing_feasible
 from moot.state import Scores, reward_update
 
 
@@ -80,7 +80,7 @@ class ProposerAgent(SkillAgent):
         if grounding is None:
             return await super().__call__(snapshot, ctx)
         history = list(snapshot.get("history") or [])
-        menu = build_menu(grounding, self.constraints, history, snapshot.get("slots"), task=snapshot.get("task"))
+        menu = build_menu(grounding, self.constraints, history, snapshot.get("slots"), task=snapshot.get("task"), results=gathered(history))
         if not menu.options:  # nothing feasible: say why, and ask the model nothing
             content = {"candidates": [], "excluded": menu.excluded, "menu": menu.record(), "infeasible": {"reasons": menu.why_empty}}
             return AgentResult(updates={"history": [self.entry("proposal", content, ctx)]})
@@ -104,11 +104,25 @@ class ProposerAgent(SkillAgent):
     def constraints(self) -> tuple[Constraint, ...]:
         return tuple(self.options.get("constraints") or ())
 
+    def _complete(self, cands: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """With fixed options (`candidates:`), every option is a candidate exactly once.
+
+        Which options exist is not the model's choice: one it left out is added (titled by its
+        id), a repeat is dropped. The model's framing of each option is kept where it gave one.
+        """
+        fixed = list(self.options.get("candidates") or ())
+        if not fixed:
+            return cands
+        framed = {c["id"]: c for c in reversed(cands)}
+        return [framed.get(option) or {"id": option, "title": option, "summary": "(not framed by the model)"} for option in fixed]
+
     def to_result(self, output: Any, snapshot: Mapping[str, Any], ctx: AgentContext) -> AgentResult:
-        cands = [c.model_dump() for c in _unique_ids(output.candidates)]
+        cands = self._complete([c.model_dump() for c in _unique_ids(output.candidates)])
+        results = gathered(list(snapshot.get("history") or []))
         kept, excluded = [], []
         for cand in cands:
-            reasons = violations(self.constraints, candidate_names(cand, snapshot.get("slots"), task=snapshot.get("task")))
+            names = candidate_names(cand, snapshot.get("slots"), task=snapshot.get("task"), results=results)
+            reasons = violations(self.constraints, names)
             (excluded if reasons else kept).append({"id": cand["id"], "title": cand.get("title", ""), "reasons": reasons} if reasons else cand)
         content: dict[str, Any] = {"candidates": kept, "excluded": excluded}
         if not kept:

@@ -20,7 +20,7 @@ from moot.agents.prompt_fit import fit
 from moot.agents.schemas import NoteOutput, SchemaAnswer
 from moot.agents.structured import ainvoke_structured, takes_response_format
 from moot.memory.rules import build_prompt
-from moot.history import candidates_of
+from moot.history import candidates_of, gathered
 from moot.stages.rules import ExitRule
 from moot.templates import show
 from moot.tools.types import ToolSpec
@@ -159,6 +159,7 @@ class SkillAgent(Agent):
             "dimensions": ", ".join(self.dimensions),
             "candidates": "\n".join(candidate_line(c) for c in candidates_of(history)),
             "slots": slots_line(snapshot.get("slots")),
+            "results": results_lines(gathered(history)),
             "reviews": "\n".join(
                 f"- {e['agent']} on {r['candidate']}: {r['comment']}"
                 for e in history
@@ -192,6 +193,13 @@ def slots_line(slots: Mapping[str, Any] | None) -> str:
     """The intake's slots in one line a model reads: `destination: Lisbon; nights: 2; ...`."""
     shown = [(k, v) for k, v in (slots or {}).items() if k != "problems" and v not in (None, "", [], {})]
     return "; ".join(f"{k}: {show(v)}" for k, v in shown)
+
+
+def results_lines(results: Mapping[str, Any], limit: int = 1500) -> str:
+    """What the scout's searches returned, one line per label, as compact JSON (bounded): the
+    `{results}` a prompt may show (the code-review panel's static findings)."""
+    lines = [f"- {label}: {_brief(content, limit)}" for label, content in results.items()]
+    return "\n".join(lines) or "(nothing)"
 
 
 def _brief(value: Any, limit: int = 1200) -> str:

@@ -99,7 +99,7 @@ class LiveView:
             if cand.get("pitch"):
                 self.console.print(f"      [dim]pitch: {escape(cand['pitch'])}[/]")
         for item in c.get("excluded", []):
-            self.console.print(f"    [red]✗ excluded[/] {escape(item.get('title') or item.get('id', ''))}: {escape('; '.join(item.get('reasons', [])))}")
+            self.console.print(f"    [red]✗ excluded[/] {escape(str(item.get('title') or item.get('id', '')))}: {escape('; '.join(item.get('reasons', [])))}")
         for why in (c.get("infeasible") or {}).get("reasons", []):
             self.console.print(f"    [red]nothing feasible:[/] {escape(why)}")
 

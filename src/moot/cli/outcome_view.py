@@ -55,7 +55,8 @@ def outcome_panel(outcome: Mapping[str, Any]) -> Panel:
         parts.append(f"[yellow]•[/] {escape(str(reason))}")
     excluded = outcome.get("excluded") or []
     if excluded and status == "done":
-        parts.append(f"[dim]{len(excluded)} closest excluded bundle(s), e.g. {escape(excluded[0].get('title') or excluded[0].get('id', ''))}: {escape('; '.join(excluded[0].get('reasons', [])))}[/]")
+        first = excluded[0]
+        parts.append(f"[dim]excluded by the constraints: {len(excluded)}, e.g. {escape(_name(first))}: {escape('; '.join(first.get('reasons', [])))}[/]")
     for line in _slot_notes(outcome.get("slots") or {}):
         parts.append(f"[dim]{escape(line)}[/]")
     return Panel(Group(*parts), title="outcome", border_style=_STYLE.get(status, "red"))
@@ -89,10 +90,19 @@ def _action_line(action: Mapping[str, Any]) -> str:
     if not action.get("ok"):
         return f"[red]✖ {label}[/]: {escape(str(action.get('error')))}"
     result = action.get("result")
-    if isinstance(result, Mapping) and result.get("booking_id"):
+    if isinstance(result, Mapping):
+        ids = [str(v) for k, v in result.items() if k.endswith("_id") and v]
+        what = result.get("description") or result.get("file") or ""
         price = f" · {_money(result.get('price_eur'))}" if result.get("price_eur") is not None else ""
-        return f"[green]✔ {label}[/]: booked {escape(str(result['booking_id']))} · {escape(str(result.get('description', '')))}{price}"
+        done = f"{escape(ids[0])} · " if ids else ""
+        return f"[green]✔ {label}[/]: {done}{escape(str(what))}{price}"
     return f"[green]✔ {label}[/]"
+
+
+def _name(item: Mapping[str, Any]) -> str:
+    """An excluded candidate by its id and, when it says more, its title."""
+    ident, title = str(item.get("id", "")), str(item.get("title") or "")
+    return f"{ident} ({title})" if title and title != ident and len(title) > 3 else ident or title
 
 
 def _slot_notes(slots: Mapping[str, Any]) -> list[str]:

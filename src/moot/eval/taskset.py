@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from moot.errors import ExpressionError, UsageError
 from moot.eval.predicates import ARGUMENT_NAMES, PREDICATE_NAMES, RESERVED
 from moot.eval.spec import SLUG, CallSpec, TaskSetSpec, TaskSpec
-from moot.expressions import Expression
+from moot.expressions import METHODS, Expression
 from moot.tools.errors import ToolArgumentsError, UnknownToolError
 from moot.workspace import yamlio
 from moot.workspace.problems import Problem, Problems, WorkspaceInvalid
@@ -317,7 +317,7 @@ def _fix(reason: str, names: frozenset[str], *, example: str) -> str:
     if reason.startswith("unknown name"):
         return "use one of the names listed (a probe gives predicates a tool's result)"
     if reason.startswith("attribute"):
-        return "call only get, keys, values, items, count, startswith, endswith, lower, upper or strip"
+        return f"call only {', '.join(sorted(METHODS))}"
     return "write a Python expression over " + ", ".join(sorted(names)) + f", e.g. \"{example}\""
 
 

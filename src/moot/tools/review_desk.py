@@ -36,6 +36,7 @@ from fastmcp.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from moot.persistence import moot_home
+from moot.tools.diff_checks import check_diff as check_text
 from moot.tools.types import RETRY_PREFIX, idempotency_key
 
 Verdict = Literal["approve", "request-changes", "reject"]
@@ -80,6 +81,24 @@ class PostedReview(BaseModel):
     findings: int
     created_at: str
     idempotency_key: str | None = None
+
+
+class CheckedLine(BaseModel):
+    """A static-check finding on a line the change adds."""
+
+    file: str
+    line: int
+    rule: str
+    severity: Severity
+    message: str
+
+
+class CheckReport(BaseModel):
+    """What `check_diff` found, and which files it could check (Python) or not."""
+
+    findings: list[CheckedLine]
+    checked: list[str]
+    unchecked: list[str]
 
 
 def reviews_folder() -> Path:
@@ -229,7 +248,7 @@ def make_review_desk(folder: str | Path | None = None) -> FastMCP:
     desk = ReviewDesk(folder if folder is not None else reviews_folder())
     mcp = FastMCP(
         "moot-review-desk",
-        instructions="A code-review desk: file a review (verdict, summary, findings) as a Markdown file; list and read them.",
+        instructions="A code-review desk: check a diff statically; file a review (verdict, summary, findings) as a Markdown file; list and read them.",
     )
 
     @mcp.tool
@@ -250,6 +269,16 @@ def make_review_desk(folder: str | Path | None = None) -> FastMCP:
             findings: what the reviewers found, one item each
         """
         return desk.post(change, verdict, summary, list(findings or []), idempotency_key(ctx))
+
+    @mcp.tool
+    async def check_diff(text: Annotated[str, Field(min_length=1, max_length=40_000)]) -> CheckReport:
+        """Static checks (Ruff: security, bug-risk and error-prone patterns) of the Python that a
+        unified diff adds. Findings are on added lines only, blockers first.
+
+        Args:
+            text: the change: a description with its unified diff (lines from `diff --git` or `--- a/`)
+        """
+        return CheckReport.model_validate(check_text(text).as_dict())
 
     @mcp.tool
     async def list_reviews(change: str | None = None) -> list[PostedReview]:
@@ -274,6 +303,7 @@ def make_review_desk(folder: str | Path | None = None) -> FastMCP:
 
 __all__ = [
     "VERDICTS",
+    "CheckReport",
     "Finding",
     "PostedReview",
     "ReviewDesk",

@@ -23,7 +23,7 @@ from moot.agents.kinds import KINDS
 from moot.agents.skill import SkillAgent
 from moot.constraints import Constraint
 from moot.errors import ExpressionError, PolicyConfigError, WorkspaceError
-from moot.expressions import Expression
+from moot.expressions import METHODS, Expression
 from moot.policy import WritePolicy
 from moot.stages.rules import ExitRule
 from moot.stages.stage import Stage, StagePlan, Transition
@@ -88,7 +88,7 @@ def _expression_fix(reason: str) -> str:
     if reason.startswith("unknown name"):
         return "use a state key or one of the names listed"
     if reason.startswith("attribute"):
-        return "call only get, keys, values, items, count, startswith, endswith, lower or upper"
+        return f"call only {', '.join(sorted(METHODS))}"
     return "write a condition over the state, e.g. \"decision.get('next_stage') == 'final'\""
 
 
