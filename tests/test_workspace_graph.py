@@ -24,8 +24,8 @@ AGENTS = {
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def test_mermaid_labels_stages_and_agents(demo_script: dict[str, Any]) -> None:
-    runtime, _ = scripted_runtime(demo_script)
+def test_mermaid_labels_stages_and_agents(classic_script: dict[str, Any]) -> None:
+    runtime, _ = scripted_runtime(classic_script)
     text = mermaid(runtime)
     assert re.search(r"^graph TD;", text, re.M)
     assert "stage_router(stage_router<hr/>" in text
@@ -35,13 +35,13 @@ def test_mermaid_labels_stages_and_agents(demo_script: dict[str, Any]) -> None:
         assert node, agent
         assert f"kind = {kind}" in node.group(1) and f"stages = {stage}" in node.group(1)
         assert f"stage_router -.-> {agent};" in text and f"{agent} --> stage_router;" in text
-    assert "servers = travel" in text  # the tool node of the demo's MCP server
+    assert "servers = travel" in text  # the tool node of the classic workspace's MCP server
 
 
-def test_an_agent_in_two_stages_and_a_workspace_folder(workspace_copy: Path, demo_script: dict[str, Any]) -> None:
+def test_an_agent_in_two_stages_and_a_workspace_folder(workspace_copy: Path, classic_script: dict[str, Any]) -> None:
     stages = workspace_copy / "stages.yaml"
     stages.write_text(stages.read_text().replace("agents: [synthesizer]", "agents: [critic, synthesizer]", 1))
-    runtime, _ = scripted_runtime(demo_script, workspace_copy)
+    runtime, _ = scripted_runtime(classic_script, workspace_copy)
     graph = drawable(runtime)
     assert graph.nodes["critic"].metadata == {"kind": "evaluator", "stages": ["proposal", "synthesis"], "writes": ["history", "rewards"]}
     assert 'label="critic\\nkind: evaluator\\nstages: proposal, synthesis\\nwrites: history, rewards"' in dot_source(graph)
@@ -68,7 +68,7 @@ def test_svg_and_png_are_drawn_offline(workspace_copy: Path, tmp_path: Path, cap
     root = ET.parse(svg).getroot()
     assert root.tag == f"{SVG}svg"
     texts = [t.text or "" for t in root.iter(f"{SVG}text")]
-    assert "workspace demo" in texts and "stage_router" in texts
+    assert "workspace classic" in texts and "stage_router" in texts
     for agent, (kind, stage) in AGENTS.items():
         assert agent in texts and f"kind: {kind}" in texts and f"stages: {stage}" in texts
     edges = [g for g in root.iter(f"{SVG}g") if g.get("class") == "edge"]
@@ -83,7 +83,7 @@ def test_svg_and_png_are_drawn_offline(workspace_copy: Path, tmp_path: Path, cap
 
 
 def test_without_graphviz_the_error_says_what_to_install(
-    workspace_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, demo_script: dict[str, Any]
+    workspace_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, classic_script: dict[str, Any]
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     target = tmp_path / "graph.svg"
@@ -93,7 +93,7 @@ def test_without_graphviz_the_error_says_what_to_install(
     assert captured.out == "" and not target.exists()
     assert captured.err.startswith("moot: error: drawing SVG needs Graphviz's `dot` command")
     assert "apt-get install graphviz" in captured.err
-    runtime, _ = scripted_runtime(demo_script)
+    runtime, _ = scripted_runtime(classic_script)
     with pytest.raises(PictureError, match="moot draws svg or png"):
         render(drawable(runtime), "gif")  # type: ignore[arg-type]
 

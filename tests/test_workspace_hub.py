@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import CLASSIC
 
 from moot.cli.main import main
 from moot.errors import UsageError, WorkspaceError
@@ -24,6 +25,14 @@ def copy_demo(target: Path, name: str = "demo") -> Path:
     shutil.copytree(builtin_path("demo"), target)
     if name != "demo":
         edit(target / "moot.yaml", "name: demo", f"name: {name}")
+    return target
+
+
+def copy_classic(target: Path, name: str = "classic") -> Path:
+    """A copy of the classic fixture workspace (the demo's shape before issue 11), named `name`."""
+    shutil.copytree(CLASSIC, target)
+    if name != "classic":
+        edit(target / "moot.yaml", "name: classic", f"name: {name}")
     return target
 
 
@@ -111,8 +120,8 @@ async def test_an_invalid_workspace_is_reported_and_not_kept(tmp_path: Path, dem
 
 
 def test_hash_covers_exactly_the_loaders_files(tmp_path: Path) -> None:
-    a = copy_demo(tmp_path / "a")
-    b = copy_demo(tmp_path / "b")
+    a = copy_classic(tmp_path / "a")
+    b = copy_classic(tmp_path / "b")
     first = content_hash(a)
     assert first == content_hash(b) and len(first) == 64  # the content names it, not the place
     (a / "README.md").write_text("notes")
@@ -195,10 +204,10 @@ async def test_old_versions_are_kept_while_runs_use_them(tmp_path: Path, demo_sc
         assert [v.hash for v in manager.versions] == [manager.current.hash]
 
 
-async def test_models_are_reused_unless_their_entry_changes(tmp_path: Path, demo_script: dict[str, Any]) -> None:
-    ws = copy_demo(tmp_path / "ws", "mine")
+async def test_models_are_reused_unless_their_entry_changes(tmp_path: Path, classic_script: dict[str, Any]) -> None:
+    ws = copy_classic(tmp_path / "ws", "mine")
     script = tmp_path / "script.json"
-    script.write_text(json.dumps(demo_script))
+    script.write_text(json.dumps(classic_script))
     edit(ws / "moot.yaml", "provider: local", f"provider: scripted\n    script: {script}\n    latency: 0.0 #")
     edit(ws / "moot.yaml", "max_tokens: 640", "# no max_tokens for the scripted model")
     async with WorkspaceHub([tmp_path]) as hub:  # models made from moot.yaml
@@ -267,9 +276,9 @@ async def test_a_renamed_workspace_is_refused(tmp_path: Path, demo_script: dict[
 # -- moot workspace diff -------------------------------------------------------------------------------
 
 
-async def test_cli_diff(tmp_path: Path, demo_script: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
-    ws = copy_demo(tmp_path / "ws", "mine")
-    async with hub_of([tmp_path], demo_script) as hub:
+async def test_cli_diff(tmp_path: Path, classic_script: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    ws = copy_classic(tmp_path / "ws", "mine")
+    async with hub_of([tmp_path], classic_script) as hub:
         manager = await hub.get("mine")
         v1 = manager.current
         edit(ws / "stages.yaml", "max_rounds: 2", "max_rounds: 3")
@@ -291,6 +300,6 @@ async def test_cli_diff(tmp_path: Path, demo_script: dict[str, Any], capsys: pyt
 
     assert await asyncio.to_thread(main, ["workspace", "diff", str(ws), "--from", "ffff0000"]) == 2
     assert "no archived version 'ffff0000'" in capsys.readouterr().err
-    fresh = copy_demo(tmp_path / "fresh", "fresh")
+    fresh = copy_classic(tmp_path / "fresh", "fresh")
     assert await asyncio.to_thread(main, ["workspace", "diff", str(fresh)]) == 2
     assert "no archived version of workspace 'fresh'" in capsys.readouterr().err

@@ -1,4 +1,7 @@
-"""`moot eval WORKSPACE TASKS.yaml`: what deliberation buys, measured on your own model.
+"""`moot eval WORKSPACE [TASKS.yaml]`: what deliberation buys, measured on your own model.
+
+Without TASKS, the task set the workspace ships in `eval/tasks.yaml` (the built-in demo,
+code_review and research each ship one).
 
 Each task runs in a fresh sandbox, `--repeat` times, on each arm (`moot`: the workspace as
 written; `single`: one agent with the same model, tools and token budget), and is judged by the
@@ -30,12 +33,16 @@ from moot.eval.records import RunRecord
 from moot.eval.report import as_json
 from moot.eval.runner import ARMS, EvalSettings, prepare
 from moot.runtime import Runtime
+from moot.workspace.loader import resolve
 
 
 def add_eval_parser(sub: Any) -> None:
     p = sub.add_parser("eval", help="run a task set against a workspace: deliberation vs a single agent")
     p.add_argument("workspace", help="built-in name (demo) or workspace folder")
-    p.add_argument("tasks", help="the task set (YAML): probes, checks and tasks")
+    p.add_argument(
+        "tasks", nargs="?", default=None,
+        help="the task set (YAML): probes, checks and tasks (default: the workspace's eval/tasks.yaml)",
+    )
     p.add_argument("--model", default=None, help="override every model, as in `moot run --model`")
     p.add_argument("--repeat", type=int, default=1, metavar="N", help="run each task N times (default 1)")
     p.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated arms to run (default {','.join(ARMS)})")
@@ -57,6 +64,10 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         token_budget=args.token_budget,
         select=args.select,
     )
+    if args.tasks is None:
+        args.tasks = str(resolve(args.workspace) / "eval" / "tasks.yaml")
+        if not Path(args.tasks).is_file():
+            raise UsageError(f"workspace {args.workspace!r} ships no task set ({args.tasks}); give one: moot eval WORKSPACE TASKS.yaml")
     if not Path(args.tasks).is_file():
         raise UsageError(f"{args.tasks}: no such task set file")
     if args.json and not Path(args.json).parent.is_dir():  # found out now, not after an hour of runs
@@ -86,7 +97,11 @@ async def _eval(args: argparse.Namespace, settings: EvalSettings) -> list[RunRec
         bar = progress.add_task(f"eval {runtime.workspace.name}", total=len(plan), last="")
 
         def advance(record: RunRecord) -> None:
-            progress.update(bar, advance=1, last=f"{record.task_id} ({record.arm}): {'ok' if record.ok else 'FAIL'}")
+            line = f"{record.task_id} ({record.arm}): {'ok' if record.ok else 'FAIL'}"
+            progress.update(bar, advance=1, last=line)
+            if not progress.console.is_terminal:  # a log file gets one line per run instead of a bar
+                done = int(progress.tasks[0].completed)
+                progress.console.print(f"[{done}/{len(plan)}] {line} in {record.seconds:.1f} s")
 
         return await evaluator.run(on_record=advance)
 
