@@ -34,11 +34,11 @@ def test_summarize_totals_per_agent_stage_and_model_and_prices() -> None:
     assert "cost" not in summarize(usage)
 
 
-async def test_a_run_reports_usage_per_agent_and_stage_with_cost(workspace_copy: Path, demo_script: dict[str, Any]) -> None:
+async def test_a_run_reports_usage_per_agent_and_stage_with_cost(workspace_copy: Path, classic_script: dict[str, Any]) -> None:
     (workspace_copy / "moot.yaml").write_text(
         (workspace_copy / "moot.yaml").read_text() + "prices:\n  scripted/scripted: {prompt_per_mtok: 1.0, completion_per_mtok: 4.0}\n"
     )
-    runtime, _ = scripted_runtime(demo_script, workspace_copy)
+    runtime, _ = scripted_runtime(classic_script, workspace_copy)
     bus = EventBus()
     ends: list[Event] = []
     bus.add_handler(lambda e: ends.append(e) if e.type == "run_finished" else None)
@@ -54,12 +54,12 @@ async def test_a_run_reports_usage_per_agent_and_stage_with_cost(workspace_copy:
 
 
 async def test_the_token_budget_stops_the_run_cleanly_and_a_bigger_one_resumes_it(
-    workspace_copy: Path, demo_script: dict[str, Any], tmp_path: Path
+    workspace_copy: Path, classic_script: dict[str, Any], tmp_path: Path
 ) -> None:
     moot_yaml = workspace_copy / "moot.yaml"
     original = moot_yaml.read_text()
     moot_yaml.write_text(original.replace("  task_max_chars: 4000", "  task_max_chars: 4000\n  token_budget: 100"))
-    runtime, model = scripted_runtime(demo_script, workspace_copy)
+    runtime, model = scripted_runtime(classic_script, workspace_copy)
     async with open_store(tmp_path / "budget.db") as (saver, index):
         orch = runtime.orchestrator(saver, index=index)
         with pytest.raises(TokenBudgetExceeded, match="used 124 of 100 tokens before agent"):
@@ -70,7 +70,7 @@ async def test_the_token_budget_stops_the_run_cleanly_and_a_bigger_one_resumes_i
         assert (await index.get("r-budget")).status == "failed"
 
         moot_yaml.write_text(original.replace("  task_max_chars: 4000", "  task_max_chars: 4000\n  token_budget: 100000"))
-        bigger, _ = scripted_runtime(demo_script, workspace_copy)
+        bigger, _ = scripted_runtime(classic_script, workspace_copy)
         result = await bigger.orchestrator(saver, index=index).resume("r-budget")
         assert result.status == "finished" and result.winner == "alfama-walks"
         assert [e["type"] for e in result.state["history"]].count("proposal") == 1

@@ -26,8 +26,8 @@ def gated(workspace_copy: Path) -> Path:
     return _gate(workspace_copy)
 
 
-async def test_run_pauses_before_booking_and_approve_continues(gated: Path, demo_script: Any, tmp_path: Path) -> None:
-    runtime, _ = scripted_runtime(demo_script, gated)
+async def test_run_pauses_before_booking_and_approve_continues(gated: Path, classic_script: Any, tmp_path: Path) -> None:
+    runtime, _ = scripted_runtime(classic_script, gated)
     async with runtime.open_store_and_tools(tmp_path / "m.db") as (saver, index):
         orch = runtime.orchestrator(saver, index=index)
         paused = await orch.run("Plan a 3-day trip to Lisbon under 1500 EUR")
@@ -49,8 +49,8 @@ async def test_run_pauses_before_booking_and_approve_continues(gated: Path, demo
             await orch.approve(paused.run_id, {"action": "approve"})
 
 
-async def test_edit_replaces_the_decision_and_reject_ends_the_run(gated: Path, demo_script: Any, tmp_path: Path) -> None:
-    runtime, _ = scripted_runtime(demo_script, gated)
+async def test_edit_replaces_the_decision_and_reject_ends_the_run(gated: Path, classic_script: Any, tmp_path: Path) -> None:
+    runtime, _ = scripted_runtime(classic_script, gated)
     async with runtime.open_store_and_tools(tmp_path / "m.db") as (saver, index):
         orch = runtime.orchestrator(saver, index=index)
         first = await orch.run("Plan a 3-day trip to Lisbon under 1500 EUR")
@@ -68,11 +68,11 @@ async def test_edit_replaces_the_decision_and_reject_ends_the_run(gated: Path, d
         assert ended.state["history"][-1]["content"] == {"action": "reject", "reason": "too expensive"}
 
 
-async def test_bad_answers_leave_the_run_paused(gated: Path, demo_script: Any, tmp_path: Path) -> None:
+async def test_bad_answers_leave_the_run_paused(gated: Path, classic_script: Any, tmp_path: Path) -> None:
     (gated / "policy.yaml").write_text(
         "on_violation: fail\nwriters:\n  rewards: [optimistic, critic, devils_advocate]\n  decision: [synthesizer]\n"
     )
-    runtime, _ = scripted_runtime(demo_script, gated)
+    runtime, _ = scripted_runtime(classic_script, gated)
     async with runtime.open_store_and_tools(tmp_path / "m.db") as (saver, index):
         orch = runtime.orchestrator(saver, index=index)
         paused = await orch.run("Plan a 3-day trip to Lisbon under 1500 EUR")
@@ -99,7 +99,7 @@ def test_cli_run_pauses_and_moot_approve_continues(gated: Path, tmp_path: Path) 
     from clitools import cli_env, moot_cmd
 
     home = tmp_path / "home"
-    script = str(Path(__file__).parent / "data" / "demo_script.json")
+    script = str(Path(__file__).parent / "data" / "classic_script.json")
     common = ("-w", str(gated), "--model", f"scripted:{script}", "--json")
 
     def moot(*args: str) -> subprocess.CompletedProcess[str]:

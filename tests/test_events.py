@@ -34,8 +34,8 @@ async def test_subscription_filters_by_run_and_closes() -> None:
     assert [e.seq async for e in mine] == [2]
 
 
-async def test_failing_handler_is_removed_and_run_goes_on(demo_script) -> None:
-    runtime, _ = scripted_runtime(demo_script)
+async def test_failing_handler_is_removed_and_run_goes_on(classic_script) -> None:
+    runtime, _ = scripted_runtime(classic_script)
     bus = EventBus()
     calls: list[str] = []
 
@@ -55,8 +55,8 @@ async def test_failing_handler_is_removed_and_run_goes_on(demo_script) -> None:
     assert {"stage_entered", "agent_started", "agent_finished", "state_patch", "tool_call"} <= set(types)
 
 
-async def test_subscriber_that_never_reads_does_not_slow_a_run(demo_script) -> None:
-    runtime, _ = scripted_runtime(demo_script)
+async def test_subscriber_that_never_reads_does_not_slow_a_run(classic_script) -> None:
+    runtime, _ = scripted_runtime(classic_script)
     bus = EventBus()
     stalled = bus.subscribe(maxsize=2)
     orch: Orchestrator = runtime.orchestrator(bus=bus)

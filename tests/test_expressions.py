@@ -81,7 +81,7 @@ def test_state_names_fill_missing_keys_and_copy_the_state() -> None:
         ("rewards.update({})", "attribute 'update' is not allowed"),
         ("(lambda: 1)()", "Lambda is not allowed"),
         ("(x := 1)", "is not allowed"),
-        ("[h for h in history]", "unknown name 'h'"),
+        ("[x for h in history]", "unknown name 'x'"),  # a comprehension binds its own names (h), no others
     ],
 )
 def test_bad_expressions_fail_at_parse_time_with_their_place(source: str, fragment: str) -> None:

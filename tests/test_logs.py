@@ -23,7 +23,7 @@ from moot.logs import WorkspaceLogs, logs_dir
 from moot.workspace.loader import load_workspace
 
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
-SCRIPT = Path(__file__).parent / "data" / "demo_script.json"
+SCRIPT = Path(__file__).parent / "data" / "demo_script.json"  # `moot run` without -w: the built-in demo
 AGENTS = ("optimistic", "critic", "devils_advocate", "synthesizer", "booking")
 
 
@@ -32,7 +32,7 @@ def read(path: Path) -> list[dict[str, Any]]:
 
 
 async def scripted_run(logs: WorkspaceLogs, script: Any, workspace: Path | None = None, *, tools: bool = True) -> Any:
-    """One demo run with the scripted model, its events logged by `logs`."""
+    """One run of the classic fixture workspace (default) with the scripted model, its events logged by `logs`."""
     runtime, _ = scripted_runtime(script, workspace)
     bus = EventBus()
     detach = logs.attach(bus)
@@ -46,10 +46,10 @@ async def scripted_run(logs: WorkspaceLogs, script: Any, workspace: Path | None 
 
 
 async def test_a_run_writes_json_lines_with_ids_to_each_component_and_agent(
-    demo_script: dict[str, Any], moot_home: Path
+    classic_script: dict[str, Any], moot_home: Path
 ) -> None:
     with WorkspaceLogs("demo", level="DEBUG") as logs:
-        result = await scripted_run(logs, demo_script)
+        result = await scripted_run(logs, classic_script)
     folder = moot_home / "logs" / "workspaces" / "demo"
     assert logs.root == folder == logs_dir("demo")
     ids = {"run_id": result.run_id, "session_id": result.session_id}
@@ -90,22 +90,22 @@ async def test_a_run_writes_json_lines_with_ids_to_each_component_and_agent(
     assert all(line["ts"].endswith("+00:00") for line in every)
 
 
-async def test_a_failed_run_is_logged_as_an_error(workspace_copy: Path, demo_script: dict[str, Any], moot_home: Path) -> None:
+async def test_a_failed_run_is_logged_as_an_error(workspace_copy: Path, classic_script: dict[str, Any], moot_home: Path) -> None:
     moot_yaml = workspace_copy / "moot.yaml"
     moot_yaml.write_text(moot_yaml.read_text().replace("  task_max_chars: 4000", "  task_max_chars: 4000\n  token_budget: 100"))
     with WorkspaceLogs("demo") as logs, pytest.raises(TokenBudgetExceeded):
-        await scripted_run(logs, demo_script, workspace_copy, tools=False)
+        await scripted_run(logs, classic_script, workspace_copy, tools=False)
     failed = read(logs.root / "orchestrator.log")[-1]
     assert failed["event"] == "run_failed" and failed["level"] == "ERROR"
     assert failed["message"].startswith("run failed: TokenBudgetExceeded: ")
 
 
-async def test_the_workspace_level_filters_lines(workspace_copy: Path, demo_script: dict[str, Any], moot_home: Path) -> None:
+async def test_the_workspace_level_filters_lines(workspace_copy: Path, classic_script: dict[str, Any], moot_home: Path) -> None:
     moot_yaml = workspace_copy / "moot.yaml"
     original = moot_yaml.read_text()
     with WorkspaceLogs.for_workspace(load_workspace(workspace_copy)) as logs:  # default: INFO
         assert logs.level == logging.INFO
-        await scripted_run(logs, demo_script, workspace_copy, tools=False)
+        await scripted_run(logs, classic_script, workspace_copy, tools=False)
     events = {line["event"] for line in read(logs.root / "graph.log")}
     assert events == {"stage_entered"}  # state patches are DEBUG
 
@@ -115,7 +115,7 @@ async def test_the_workspace_level_filters_lines(workspace_copy: Path, demo_scri
     ws = load_workspace(workspace_copy)
     with WorkspaceLogs.for_workspace(ws) as logs:
         assert (logs.level, logs.max_bytes, logs.backups) == (logging.WARNING, 4096, 2)
-        await scripted_run(logs, demo_script, workspace_copy, tools=False)
+        await scripted_run(logs, classic_script, workspace_copy, tools=False)
         assert sorted(logs.root.rglob("*.log")) == []  # a clean run has nothing at WARNING
         logs.logger("reload_manager").info("not written")
         logs.logger("reload_manager").warning("kept the old graph", extra={"run_id": "run-1"})
@@ -186,7 +186,7 @@ def test_moot_run_writes_logs_and_moot_logs_prints_them(moot_home: Path, capsys:
 
     assert main(["logs", "demo", "--lines", "3"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert len(out) == 3 and "orchestrator" in out[-1] and "run finished: winner alfama-walks" in out[-1]
+    assert len(out) == 3 and "orchestrator" in out[-1] and "run finished: winner plan-1" in out[-1]
     short = run_id[: len("run-") + 6]
     assert f" {short} " in out[-1] and run_id not in out[-1]
 

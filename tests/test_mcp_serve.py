@@ -43,22 +43,24 @@ async def test_sdk_client_deliberates_and_finds_the_run(tmp_path: Path) -> None:
 
         run = data(await s.call_tool("deliberate", {"task": TASK}, progress_callback=progress))
         assert "stage entered proposal" in heard and "agent finished synthesis synthesizer" in heard
-        assert run["winner"] == "alfama-walks"
-        assert run["decision"]["winner"] == "alfama-walks" and run["decision"]["rationale"].startswith("Alfama on foot")
+        assert run["winner"] == "plan-1"
+        assert run["decision"]["winner"] == "plan-1" and run["decision"]["rationale"].startswith("plan-1 keeps the budget")
         assert run["history_len"] > 0 and run["tokens"]["prompt"] > 0 and run["tokens"]["completion"] > 0
 
         found = data(await s.call_tool("search_runs", {"query": "Lisbon"}))
-        assert [(m["run_id"], m["winner"], m["task"]) for m in found] == [(run["run_id"], "alfama-walks", TASK)]
+        assert [(m["run_id"], m["winner"], m["task"]) for m in found] == [(run["run_id"], "plan-1", TASK)]
         assert data(await s.call_tool("search_runs", {"query": "Tokyo"})) == []
         assert "the task is empty" in error_text(await s.call_tool("deliberate", {"task": "  "}))
 
     async with open_store(home / "moot.db") as (_, index):  # recorded like a `moot run`
         record = await index.get(run["run_id"])
     assert (record.status, record.workspace, record.task, record.thread_id) == ("finished", "demo", TASK, run["session_id"])
-    # and its booking stage acted through the workspace's travel server, once, under the run's key
+    # and its booking stage acted through the workspace's travel server, once, under the run's key:
+    # the winner's flight out, hotel and flight back
     with closing(sqlite3.connect(home / "travel.db")) as db:
-        booked = db.execute("SELECT item_id, idempotency_key FROM bookings").fetchall()
-    assert [(item, key.split(":")[0]) for item, key in booked] == [("H-LIS-ALFAMA", run["run_id"])]
+        booked = db.execute("SELECT kind, item_id, idempotency_key FROM bookings ORDER BY seq").fetchall()
+    assert [(kind, key.split(":")[0]) for kind, _, key in booked] == [("flight", run["run_id"]), ("hotel", run["run_id"]), ("flight", run["run_id"])]
+    assert booked[1][1] == "H-LIS-ALFAMA"
 
 
 async def deliberate(client: Client, task: str, **kw: Any) -> dict[str, Any]:
@@ -70,8 +72,8 @@ async def search(client: Client, query: str, **kw: Any) -> list[dict[str, Any]]:
     return list((result.structured_content or {})["result"])
 
 
-async def test_search_ranks_by_matching_words_newest_first(demo_script: dict[str, Any]) -> None:
-    runtime, _ = scripted_runtime(demo_script)
+async def test_search_ranks_by_matching_words_newest_first(classic_script: dict[str, Any]) -> None:
+    runtime, _ = scripted_runtime(classic_script)
     async with Client(make_moot_server(runtime=runtime)) as c:
         lisbon = await deliberate(c, TASK)
         porto = await deliberate(c, "A weekend in Porto under 600 EUR")
@@ -88,13 +90,13 @@ async def test_search_ranks_by_matching_words_newest_first(demo_script: dict[str
         assert "limit must be between 1 and 50" in str(await c.call_tool("search_runs", {"query": "x", "limit": 0}, raise_on_error=False))
 
 
-async def test_search_sees_only_this_workspace(demo_script: dict[str, Any], workspace_copy: Path) -> None:
-    """A copy of the demo keeps the name `demo` but is another folder: its runs are its own."""
-    copy_runtime, _ = scripted_runtime(demo_script, workspace_copy)
+async def test_search_sees_only_this_workspace(classic_script: dict[str, Any], workspace_copy: Path) -> None:
+    """A copy of the classic workspace keeps the name `classic` but is another folder: its runs are its own."""
+    copy_runtime, _ = scripted_runtime(classic_script, workspace_copy)
     async with Client(make_moot_server(runtime=copy_runtime)) as c:
         theirs = await deliberate(c, "Three days in Lisbon, cheaply")
         assert [m["run_id"] for m in await search(c, "Lisbon")] == [theirs["run_id"]]
-    runtime, _ = scripted_runtime(demo_script)
+    runtime, _ = scripted_runtime(classic_script)
     async with Client(make_moot_server(runtime=runtime)) as c:
         assert await search(c, "Lisbon") == []
 

@@ -286,8 +286,8 @@ async def test_redis_query_fills_its_limit_past_records_redis_expired_first(
 # -- the recorder on a real run ------------------------------------------------------------
 
 
-async def test_recorder_records_every_entry_of_a_demo_run(store: EpisodicStore, demo_script: dict[str, Any]) -> None:
-    runtime, _ = scripted_runtime(demo_script)
+async def test_recorder_records_every_entry_of_a_demo_run(store: EpisodicStore, classic_script: dict[str, Any]) -> None:
+    runtime, _ = scripted_runtime(classic_script)  # the classic fixture workspace: the demo's shape before issue 11
     bus = EventBus()
     recorder = EpisodicRecorder(store, user_id="u1")
     recorder.attach(bus)

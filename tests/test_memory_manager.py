@@ -94,16 +94,16 @@ async def test_run_records_go_to_the_episodic_store_and_to_recall(embedder: Any)
     assert "alfama-walks" in found.text
 
 
-async def test_agents_receive_recall_in_their_prompt(embedder: Any, demo_script: dict[str, Any]) -> None:
+async def test_agents_receive_recall_in_their_prompt(embedder: Any, classic_script: dict[str, Any]) -> None:
     manager = _manager(embedder)
-    runtime, model = scripted_runtime(demo_script)
+    runtime, model = scripted_runtime(classic_script)
     runtime.memory = manager
     await runtime.orchestrator().run(TASK, user_id="ana")
     prompts = {c["agent"]: c["messages"][-1].content for c in model.calls}
     assert "What you remember:" in prompts["optimistic"]
     assert any(t in prompts["optimistic"] for t in ("vegetarian", "early flights", "Porto"))
 
-    stranger, model2 = scripted_runtime(demo_script)
+    stranger, model2 = scripted_runtime(classic_script)
     stranger.memory = manager
     await stranger.orchestrator().run(TASK, user_id="someone-else")
     assert all("What you remember" not in c["messages"][-1].content for c in model2.calls)
@@ -129,12 +129,12 @@ async def test_compaction_keeps_the_facts_that_later_turns_ask_about(embedder: A
     assert await manager.compact("ana", "long", model, keep_recent=10) is None  # nothing old enough is left
 
 
-async def test_observed_runs_are_recorded_and_recalled_by_their_user(embedder: Any, demo_script: dict[str, Any]) -> None:
+async def test_observed_runs_are_recorded_and_recalled_by_their_user(embedder: Any, classic_script: dict[str, Any]) -> None:
     episodic = InProcessEpisodic()
     extractor = ScriptedChatModel(script=[AIMessage(content="")])  # extracts nothing; we check what it was given
     semantic = SemanticMemory(memory_store(embedder=embedder), extractor, embedder=embedder)
     manager = MemoryManager(embedder=embedder, episodic=episodic, semantic=semantic)
-    runtime, _ = scripted_runtime(demo_script)
+    runtime, _ = scripted_runtime(classic_script)
     bus = EventBus()
     recorder = manager.observe(bus)
     await runtime.orchestrator(bus=bus).run(TASK, user_id="ana", session_id="trip")
@@ -183,32 +183,32 @@ def test_moot_run_with_a_user_remembers_across_processes(tmp_path: Any) -> None:
 
     import numpy as np
     from clitools import cli_env, moot_cmd
-    from conftest import DATA
+    from conftest import CLASSIC, CLASSIC_SCRIPT
 
     home = tmp_path / "home"
-    script = f"scripted:{DATA / 'demo_script.json'}"
+    script = f"scripted:{CLASSIC_SCRIPT}"
     for user in ("ana", "ana"):
-        done = subprocess.run(moot_cmd("run", TASK, "--model", script, "--user", user, "--json"), env=cli_env(home),
+        done = subprocess.run(moot_cmd("run", TASK, "-w", str(CLASSIC), "--model", script, "--user", user, "--json"), env=cli_env(home),
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
     snapshot = np.load(home / "memory" / "index.npz", allow_pickle=False)
     assert set(snapshot["user_ids"].tolist()) == {"ana"}
     texts = snapshot["texts"].tolist()
     assert any("alfama-walks" in t for t in texts) and len(texts) >= 2 * 8  # both runs' entries
-    anon = subprocess.run(moot_cmd("run", TASK, "--model", script, "--user", "bob", "--no-memory"), env=cli_env(home),
+    anon = subprocess.run(moot_cmd("run", TASK, "-w", str(CLASSIC), "--model", script, "--user", "bob", "--no-memory"), env=cli_env(home),
                           capture_output=True, text=True, timeout=120)
     assert anon.returncode == 0
     assert set(np.load(home / "memory" / "index.npz")["user_ids"].tolist()) == {"ana"}
 
 
-async def test_an_agents_prompt_is_built_from_its_procedural_rules(embedder: Any, demo_script: dict[str, Any]) -> None:
+async def test_an_agents_prompt_is_built_from_its_procedural_rules(embedder: Any, classic_script: dict[str, Any]) -> None:
     from moot.memory.procedural import RULES_HEADING, ProceduralMemory
 
     procedural = ProceduralMemory(memory_store(embedder=embedder))
     await procedural.set("critic", "Always check the total against the stated budget.", "budget misses in past runs")
     await procedural.set("critic", "Always check the total against the budget; flag hidden fees.", "feedback: fees")
     manager = MemoryManager(embedder=embedder, procedural=procedural)
-    runtime, model = scripted_runtime(demo_script)
+    runtime, model = scripted_runtime(classic_script)
     runtime.memory = manager
     await runtime.orchestrator().run(TASK, user_id="ana")
     systems = {c["agent"]: c["messages"][0].content for c in model.calls}

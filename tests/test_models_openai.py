@@ -191,12 +191,12 @@ def demo_responder(script: dict[str, list[Any]]):
     return respond
 
 
-async def test_demo_deliberation_over_http(server: OpenAIServer, workspace_copy: Path, demo_script: dict[str, Any]) -> None:
+async def test_demo_deliberation_over_http(server: OpenAIServer, workspace_copy: Path, classic_script: dict[str, Any]) -> None:
     config = workspace_copy / "moot.yaml"
     spec = yaml.safe_load(config.read_text())
     spec["models"] = {"default": {"provider": "openai", "model": "test-model", "base_url": server.base_url, "timeout": 10}}
     config.write_text(yaml.safe_dump(spec))
-    server.responder = demo_responder(demo_script)
+    server.responder = demo_responder(classic_script)  # the classic fixture workspace's agents
 
     result = await Runtime.load(workspace_copy).orchestrator().run("Plan a 3-day trip to Lisbon under 1500 EUR")
 

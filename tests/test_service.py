@@ -38,11 +38,11 @@ def gated_workspace(folder: Path, source: Path, name: str = "gated") -> Path:
 
 
 @pytest.fixture
-async def client(request: pytest.FixtureRequest, demo_script: Any, workspace_copy: Path, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+async def client(request: pytest.FixtureRequest, demo_script: Any, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     marker = request.node.get_closest_marker("service")
     options: dict[str, Any] = dict(marker.kwargs) if marker else {}
     latency = options.pop("latency", 0.0)
-    folder = gated_workspace(tmp_path / "spaces" / "gated", workspace_copy)
+    folder = gated_workspace(tmp_path / "spaces" / "gated", builtin_path("demo"))
     settings = ServiceSettings(workspaces=[str(folder.parent)], **options)
     app = create_app(settings, models={"default": ScriptedChatModel(script=demo_script, latency=latency)})
     async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
@@ -76,13 +76,13 @@ async def test_run_lifecycle_from_session_to_result(client: httpx.AsyncClient) -
 
     done = await wait_status(client, run["run_id"], {"finished", "failed"})
     assert done["status"] == "finished", done
-    assert done["result"]["winner"] == "alfama-walks"
+    assert done["result"]["winner"] == "plan-1"
     assert done["result"]["tokens"]["prompt"] > 0 and done["attempts"] == 1
     listed = (await client.get("/v1/runs", params={"session_id": sid})).json()["runs"]
     assert [r["run_id"] for r in listed] == [run["run_id"]]
 
     exported = (await client.get(f"/v1/sessions/{sid}/state")).json()
-    assert exported["format"] == "moot.state/1" and exported["values"]["winner"] == "alfama-walks"
+    assert exported["format"] == "moot.state/1" and exported["values"]["winner"] == "plan-1"
     # a second run in the same session continues the thread
     second = await _start(client, sid, "And a weekend in Porto?")
     assert (await wait_status(client, second["run_id"], {"finished", "failed"}))["status"] == "finished"
@@ -119,7 +119,7 @@ async def test_approval_flow_approve_edit_reject(client: httpx.AsyncClient) -> N
     paused = await wait_status(client, run["run_id"], {"awaiting_approval", "finished", "failed"})
     assert paused["status"] == "awaiting_approval" and "approval" in paused["links"]
     ask = (await client.get(f"/v1/runs/{run['run_id']}/approval")).json()
-    assert ask["stage"] == "booking" and ask["decision"]["winner"] == "alfama-walks"
+    assert ask["stage"] == "booking" and ask["decision"]["winner"] == "plan-1"
     # bad answers are refused and the run stays paused
     for bad in ({"action": "maybe"}, {"action": "edit"}, {"action": "approve", "decision": {"x": 1}}):
         resp = await client.post(f"/v1/runs/{run['run_id']}/approval", json=bad)
@@ -136,7 +136,8 @@ async def test_approval_flow_approve_edit_reject(client: httpx.AsyncClient) -> N
     again = await client.post(f"/v1/runs/{run['run_id']}/approval", json={"action": "approve"})
     assert again.status_code == 409 and again.json()["error"]["type"] == "not_awaiting_approval"
 
-    second = await _start(client, sid, "A weekend in Porto")
+    # (no flight links London, the demo's default origin, with Porto: from Lisbon, there is a trip to approve)
+    second = await _start(client, sid, "A weekend in Porto from Lisbon")
     await wait_status(client, second["run_id"], {"awaiting_approval"})
     assert (await client.post(f"/v1/runs/{second['run_id']}/approval", json={"action": "reject", "reason": "no"})).status_code == 202
     ended = await wait_status(client, second["run_id"], {"finished", "failed"})

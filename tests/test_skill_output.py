@@ -37,8 +37,8 @@ def with_checklist(workspace_copy: Path) -> Path:
     return workspace_copy
 
 
-async def test_the_answer_follows_the_declared_schema_with_repair(with_checklist: Path, demo_script: dict[str, Any]) -> None:
-    script = dict(demo_script)
+async def test_the_answer_follows_the_declared_schema_with_repair(with_checklist: Path, classic_script: dict[str, Any]) -> None:
+    script = dict(classic_script)
     script["checklist"] = [
         json.dumps({"items": [], "days": 3}),  # minItems violated: repaired
         json.dumps({"items": ["passport", "walking shoes"], "days": 3}),

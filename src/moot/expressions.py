@@ -89,13 +89,18 @@ class Expression:
         _check(tree, source, where, allowed)
         return cls(source.strip(), where, _tree=tree.body)
 
-    def evaluate(self, names: Mapping[str, Any]) -> Any:
-        """Evaluate over `names` (the state view); a failure names the expression and its place."""
-        evaluator = EvalWithCompoundTypes(operators=DEFAULT_OPERATORS, functions=dict(FUNCTIONS), names=dict(names))
+    def evaluate(self, names: Mapping[str, Any], functions: Mapping[str, Any] | None = None) -> Any:
+        """Evaluate over `names` (the state view); a failure names the expression and its place.
+
+        `functions` adds callables for this evaluation (simpleeval calls only what is in its
+        function table, never a name's value): `moot eval`'s `day()` reads dates against a run.
+        """
+        table = {**FUNCTIONS, **(functions or {})}
+        evaluator = EvalWithCompoundTypes(operators=DEFAULT_OPERATORS, functions=table, names=dict(names))
         try:
             return evaluator.eval(self.source, previously_parsed=self._tree)
         except Exception as exc:  # simpleeval raises many types; all mean "this condition failed"
-            raise ExpressionError(self.source, f"evaluation failed: {exc}", where=self.where) from None
+            raise ExpressionError(self.source, f"evaluation failed: {type(exc).__name__}: {exc}", where=self.where) from None
 
     def holds(self, names: Mapping[str, Any]) -> bool:
         """True when the expression evaluates to a truthy value."""

@@ -17,9 +17,8 @@ A predicate is a `moot.expressions.Expression` parsed when the task set loads, w
 An argument of a setup call or a probe that starts with `=` is an expression over `ARGUMENT_NAMES`
 (`vars`, `task`, `day`); before a run `day` resolves against the current time.
 
-Why not `Expression.evaluate`: simpleeval calls only what is in its `functions`, so `day` (which
-differs per run) cannot be passed as a name; `evaluate` here adds it to the functions. The parse
-(and so the safety check) is still `Expression.parse`'s.
+`day` differs per run, so it goes to `Expression.evaluate` as a function (simpleeval calls only
+what is in its function table, never a name's value).
 """
 
 from __future__ import annotations
@@ -28,9 +27,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from simpleeval import DEFAULT_OPERATORS, EvalWithCompoundTypes
-
 from moot.eval.records import ArmRun, PredicateResult
+from moot.errors import ExpressionError
 from moot.expressions import FUNCTIONS, Expression
 
 PREDICATE_NAMES: frozenset[str] = frozenset(
@@ -76,11 +74,9 @@ def _base(started_at: str | None) -> datetime:
 
 
 def evaluate(expression: Expression, names: Mapping[str, Any], day: DayReader) -> Any:
-    """The value of a parsed expression over `names`, with the expression functions and `day`."""
-    evaluator = EvalWithCompoundTypes(
-        operators=DEFAULT_OPERATORS, functions={**FUNCTIONS, "day": day}, names=dict(names)
-    )
-    return evaluator.eval(expression.source)
+    """The value of a parsed expression over `names`, with `day` among its functions (raises as
+    simpleeval does, so a predicate can keep the error it failed with)."""
+    return expression.evaluate(names, functions={"day": day})
 
 
 def resolve(value: Any, names: Mapping[str, Any], day: DayReader) -> Any:
@@ -116,8 +112,8 @@ def check(group: str, expression: Expression, names: Mapping[str, Any], day: Day
     where = expression.where or ""
     try:
         held = bool(evaluate(expression, names, day))
-    except Exception as exc:  # simpleeval raises many types; every one means "did not hold"
-        return PredicateResult(group, expression.source, where, False, f"{type(exc).__name__}: {exc}")
+    except ExpressionError as exc:  # every evaluation failure means "did not hold"
+        return PredicateResult(group, expression.source, where, False, exc.reason.removeprefix("evaluation failed: "))
     return PredicateResult(group, expression.source, where, held)
 
 
