@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from clitools import cli_env, moot_cmd
 from langchain_core.messages import BaseMessage
 from langgraph.checkpoint.memory import InMemorySaver
@@ -73,15 +74,23 @@ async def next_event(sub: Subscription, type_: str, timeout: float = 20.0) -> Ev
     return await asyncio.wait_for(find(), timeout)
 
 
+@pytest.fixture
+def demo_copy(tmp_path: Path) -> Path:
+    """An editable copy of the built-in demo (named `demo`: the hub finds it before the built-in)."""
+    target = tmp_path / "ws"
+    shutil.copytree(builtin_path("demo"), target)
+    return target
+
+
 def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
-async def test_reload_under_load(workspace_copy: Path, demo_script: dict[str, Any]) -> None:
+async def test_reload_under_load(demo_copy: Path, demo_script: dict[str, Any]) -> None:
     model = GatedModel(script=answers(demo_script))
-    async with WorkspaceHub([workspace_copy], models={"default": model}, checkpointer=InMemorySaver()) as hub:
+    async with WorkspaceHub([demo_copy], models={"default": model}, checkpointer=InMemorySaver()) as hub:
         manager = await hub.get("demo")
         v1 = manager.current
         events = hub.bus.subscribe()
@@ -90,7 +99,7 @@ async def test_reload_under_load(workspace_copy: Path, demo_script: dict[str, An
             old = [asyncio.create_task(manager.run(f"Trip {i} to Lisbon")) for i in range(20)]
             await until(lambda: model._waiting == 20)  # all 20 in flight, each about to call the critic
 
-            edit(workspace_copy / "agents" / "critic.yaml", "You are the critic", f"You are the critic ({MARKER})")
+            edit(demo_copy / "agents" / "critic.yaml", "You are the critic", f"You are the critic ({MARKER})")
             reloaded = await next_event(events, "workspace_reloaded")
             v2 = manager.current
             assert v2.hash != v1.hash and reloaded.data["version"] == v2.hash and reloaded.data["previous"] == v1.hash
@@ -113,17 +122,17 @@ async def test_reload_under_load(workspace_copy: Path, demo_script: dict[str, An
     assert manager.in_use(v1) == 0
 
 
-async def test_an_invalid_edit_keeps_serving_the_old_version(workspace_copy: Path, demo_script: dict[str, Any]) -> None:
+async def test_an_invalid_edit_keeps_serving_the_old_version(demo_copy: Path, demo_script: dict[str, Any]) -> None:
     model = ScriptedChatModel(script=answers(demo_script))
-    async with WorkspaceHub([workspace_copy], models={"default": model}) as hub:
+    async with WorkspaceHub([demo_copy], models={"default": model}) as hub:
         manager = await hub.get("demo")
         v1 = manager.current
         events = hub.bus.subscribe()
         async with ReloadManager(hub) as reloader:
             await reloader.ready()
-            stages = workspace_copy / "stages.yaml"
+            stages = demo_copy / "stages.yaml"
             edit(stages, "agents: [optimistic, [critic", "agents: [optimistic, [critc")
-            edit(workspace_copy / "agents" / "critic.yaml", "exit: once_per_stage", "exit: sometimes")
+            edit(demo_copy / "agents" / "critic.yaml", "exit: once_per_stage", "exit: sometimes")
             failed = await next_event(events, "workspace_reload_failed")
             assert manager.current is v1 and failed.data["version"] == v1.hash
             problems = failed.data["problems"]
@@ -134,30 +143,30 @@ async def test_an_invalid_edit_keeps_serving_the_old_version(workspace_copy: Pat
             assert run.status == "finished" and run.version == v1.hash
 
             edit(stages, "[critc", "[critic")
-            edit(workspace_copy / "agents" / "critic.yaml", "exit: sometimes", "exit: {max_runs: 1}")
+            edit(demo_copy / "agents" / "critic.yaml", "exit: sometimes", "exit: {max_runs: 1}")
             reloaded = await next_event(events, "workspace_reloaded")
             assert reloaded.data["version"] == manager.current.hash != v1.hash
         assert [r.ok for r in reloader.results][-1] is True
 
-    log = workspace_copy.parent / "moot-home" / "logs" / "workspaces" / "demo" / "reload_manager.log"
+    log = demo_copy.parent / "moot-home" / "logs" / "workspaces" / "demo" / "reload_manager.log"
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert [line["event"] for line in lines][-2:] == ["workspace_reload_failed", "workspace_reloaded"]
     assert any("critc" in p for line in lines for p in line["data"].get("problems", []))
 
 
-async def test_saves_that_change_nothing_do_not_reload(workspace_copy: Path, demo_script: dict[str, Any]) -> None:
+async def test_saves_that_change_nothing_do_not_reload(demo_copy: Path, demo_script: dict[str, Any]) -> None:
     model = ScriptedChatModel(script=answers(demo_script))
-    async with WorkspaceHub([workspace_copy], models={"default": model}) as hub:
+    async with WorkspaceHub([demo_copy], models={"default": model}) as hub:
         manager = await hub.get("demo")
         v1 = manager.current
         events = hub.bus.subscribe()
         async with ReloadManager(hub, debounce_ms=100) as reloader:
             await reloader.ready()
-            (workspace_copy / "README.md").write_text("notes")  # not a workspace file: not even a check
-            (workspace_copy / "agents" / "notes.txt").write_text("notes")
+            (demo_copy / "README.md").write_text("notes")  # not a workspace file: not even a check
+            (demo_copy / "agents" / "notes.txt").write_text("notes")
             await asyncio.sleep(0.8)
             assert reloader.checks == 0
-            critic = workspace_copy / "agents" / "critic.yaml"
+            critic = demo_copy / "agents" / "critic.yaml"
             critic.write_text(critic.read_text())  # saved, same content: checked, nothing to reload
             await until(lambda: reloader.checks == 1)
             assert manager.current is v1 and reloader.results == []

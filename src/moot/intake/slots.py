@@ -20,7 +20,7 @@ from typing import Any
 
 from moot.errors import ExpressionError
 from moot.expressions import Expression
-from moot.intake.parse import find_count, find_flag, find_money, find_places, find_stay, looks_readable
+from moot.intake.parse import DEFAULT_CURRENCIES, find_count, find_flag, find_money, find_places, find_stay, looks_readable
 from moot.templates import Value, show
 from moot.workspace.spec_decide import SlotSpec
 
@@ -117,8 +117,31 @@ def keep_grounded(task: str, value: str, max_length: int) -> str:
     return value if value and all(w in words for w in _words(value)) else ""
 
 
+CURRENCY_WORDS: dict[str, tuple[str, ...]] = {
+    "CHF": ("chf", "franc", "francs"),
+    "JPY": ("¥", "jpy", "yen"),
+    "SEK": ("sek", "kronor"),
+    "NOK": ("nok", "kroner"),
+    "DKK": ("dkk",),
+    "CAD": ("cad", "c$"),
+    "AUD": ("aud", "a$"),
+    "PLN": ("pln", "zloty", "zł"),
+}
+"""How some currencies are written, for a money slot whose `rates` name them (EUR, GBP and USD
+are the parser's own)."""
+
+
+def currencies_of(spec: SlotSpec) -> dict[str, tuple[str, ...]]:
+    """The currencies a money slot reads: the parser's, its own and those it has a rate for."""
+    out = {code: tuple(words) for code, words in DEFAULT_CURRENCIES.items()}
+    for code in [spec.currency, *spec.rates]:
+        if code and code not in out:
+            out[code] = CURRENCY_WORDS.get(code, ()) + (code.lower(),)
+    return out
+
+
 def _money(task: str, slot: Slot, out: SlotReading) -> None:
-    mention = find_money(task)
+    mention = find_money(task, currencies_of(slot.spec))
     if mention is None:
         return
     amount, currency = mention.value

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import date
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -132,7 +133,7 @@ class ScriptedChatModel(BaseChatModel):
                     "output_tokens": completion_tokens,
                     "total_tokens": prompt_tokens + completion_tokens,
                 },
-                "response_metadata": {"model_name": self.model_name, "provider": "scripted"},
+                "response_metadata": {**message.response_metadata, "model_name": self.model_name, "provider": "scripted"},
             }
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
@@ -210,7 +211,13 @@ def _first_valid(node: Any, root: Mapping[str, Any]) -> Any:
         return False
     if kind == "null":
         return None
-    return "ok" if int(node.get("minLength") or 1) <= 2 else "ok" * int(node["minLength"])
+    if node.get("format") == "date" or node.get("pattern") in _DATE_PATTERNS:
+        return date.today().isoformat()
+    low = int(node.get("minLength") or 1)
+    return ("ok" * low)[: max(low, 2)][: int(node.get("maxLength") or max(low, 2))]
+
+
+_DATE_PATTERNS = ("^\\d{4}-\\d{2}-\\d{2}$", "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 __all__ = ["ScriptedChatModel", "follow_schema"]

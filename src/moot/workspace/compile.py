@@ -66,7 +66,9 @@ class _Compiler:
         return self.attempt(lambda where: Value.parse(source, where=where, names=NAMES), loc)
 
     def call(self, label: str, spec: CallSpec, *loc: object) -> Call | None:
-        arguments = self.value(spec.arguments, *loc, "arguments")
+        # each argument at its own place, so a bad one is reported (and fails) where it is written
+        parts = {name: self.value(value, *loc, "arguments", name) for name, value in spec.arguments.items()}
+        arguments = None if any(p is None for p in parts.values()) else Value(spec.arguments, {k: p.compiled for k, p in parts.items()})  # type: ignore[union-attr]
         when = self.expr(spec.when, *loc, "when")
         if arguments is None or (spec.when is not None and when is None):
             return None
