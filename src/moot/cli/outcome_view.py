@@ -51,8 +51,10 @@ def outcome_panel(outcome: Mapping[str, Any]) -> Panel:
     actions = outcome.get("actions") or []
     for action in actions:
         parts.append(_action_line(action))
+    headline = str(outcome.get("headline", ""))
     for reason in outcome.get("reasons") or []:
-        parts.append(f"[yellow]•[/] {escape(str(reason))}")
+        if not headline.endswith(str(reason)):  # the headline already says the first one
+            parts.append(f"[yellow]•[/] {escape(str(reason))}")
     excluded = outcome.get("excluded") or []
     if excluded and status == "done":
         first = excluded[0]

@@ -48,6 +48,8 @@ class SlotReading:
     defaults: list[str] = field(default_factory=list)
     open: list[str] = field(default_factory=list)
     """Text slots left to the model (`extract: model`)."""
+    unreadable: set[str] = field(default_factory=set)
+    """Slots the task names in a way that was not understood (a problem says so already)."""
 
     def record(self) -> dict[str, Any]:
         return {"slots": dict(self.values), "notes": self.notes, "problems": self.problems, "defaults": self.defaults}
@@ -84,9 +86,11 @@ def read_slots(
         out.notes += list(reading.notes)
         for slot, options in reading.ambiguous:
             out.problems.append(f"the {slot} is ambiguous: the task names {' and '.join(options)}; name one")
+            out.unreadable.add(slot)
         for slot, text in reading.unknown:
             known = ", ".join(choices.get(slot, {})) or "none"
             out.problems.append(f"unknown {slot} {text!r}: the servers know {known}")
+            out.unreadable.add(slot)
         for s in places:
             mention = reading.assigned.get(s.name)
             if mention is not None and mention.value in choices.get(s.name, {}):
@@ -165,7 +169,7 @@ def _defaults(slots: Sequence[Slot], out: SlotReading, now: datetime, names: Map
         if out.values.get(s.name) is not None or s.compute is not None or s.name in out.open:
             continue
         if s.default is None:
-            if s.spec.required:
+            if s.spec.required and s.name not in out.unreadable:
                 what = f" ({s.spec.description})" if s.spec.description else ""
                 out.problems.append(f"the task does not say the {s.name}{what}")
             continue
