@@ -1,4 +1,4 @@
-"""The demo travel agency's inventory: the tables, the SQLite file that holds them, the counting rules.
+"""The demo travel agency's inventory: the SQLite file that holds the tables (travel_data), the counting rules.
 
 Deterministic, so task sets can vary without a model or a clock deciding: eight cities; Lisbon
 is a hub linked both ways with every other city, London (the demo's default origin) with every
