@@ -64,6 +64,7 @@ def candidate_names(
         "started_at": None,
         "results": {},
         "decision": {},
+        "reviews": [],
     }
     names.update(extra)
     return names

@@ -126,6 +126,16 @@ def unneeded_calls(history: list[Entry]) -> set[str]:
     }
 
 
+def reviews_of(history: list[Entry]) -> list[dict[str, Any]]:
+    """Every review comment of the run: `{agent, candidate, comment}` (the `reviews` of actions)."""
+    return [
+        {"agent": entry.get("agent"), "candidate": r.get("candidate"), "comment": r.get("comment")}
+        for entry in history
+        if entry.get("type") == "review"
+        for r in (entry.get("content") or {}).get("reviews", [])
+    ]
+
+
 def gathered(history: list[Entry]) -> dict[str, Any]:
     """What each successful labelled search returned (`label` → content): the `results` name of
     constraints, scores and actions."""
@@ -146,6 +156,7 @@ __all__ = [
     "candidates_of",
     "excluded_of",
     "gathered",
+    "reviews_of",
     "intents",
     "latest",
     "pending_intents",

@@ -22,7 +22,7 @@ from moot.agents.skill import SkillAgent, candidate_line
 from moot.agents.tool_schema import SCALAR, bind_enum, bounded, result_ids
 from moot.constraints import candidate_names
 from moot.errors import ConfigError
-from moot.history import OUTCOME_TYPES, candidates_of, gathered, tool_outcomes
+from moot.history import OUTCOME_TYPES, candidates_of, gathered, reviews_of, tool_outcomes
 from moot.tools.types import ToolSpec
 
 
@@ -76,7 +76,7 @@ class BookingAgent(SkillAgent):
             return AgentResult(updates={"history": [self.entry("note", note, ctx)]})
         names = candidate_names(
             chosen, snapshot.get("slots"), task=snapshot.get("task"), user_id=snapshot.get("user_id"),
-            results=gathered(history), decision=dict(snapshot.get("decision") or {}),
+            results=gathered(history), decision=dict(snapshot.get("decision") or {}), reviews=reviews_of(history),
         )
         entries, events, failed = [], [], {}
         for position, call in enumerate(actions):

@@ -15,11 +15,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-NAMES = frozenset({"slots", "parts", "facts", "candidate", "all_facts", "task", "user_id", "started_at", "results", "decision"})
+NAMES = frozenset({"slots", "parts", "facts", "candidate", "all_facts", "task", "user_id", "started_at", "results", "decision", "reviews"})
 """The names an expression of these specs sees (those that do not apply to it are None):
 `slots` (the intake's values), `parts` (a bundle's offers by part), `facts` (computed from
 them), `candidate`, `all_facts` (facts of every option, to compare), `task`, `user_id`,
-`started_at`, `results` (what the scout's searches returned, by label), `decision` (for actions)."""
+`started_at`, `results` (what the scout's searches returned, by label), `decision` and `reviews`
+(every reviewer's comment: `{agent, candidate, comment}`), for actions."""
 
 
 class _Spec(BaseModel):
