@@ -36,9 +36,10 @@ def scaffold(target: Path, name: str) -> Path:
     if target.exists() and any(target.iterdir()):
         raise UsageError(f"{target} exists and is not empty; choose a new folder")
     shutil.copytree(builtin_path("demo"), target, dirs_exist_ok=True)
-    main = target / "moot.yaml"
-    text = main.read_text(encoding="utf-8").replace("name: demo", f"name: {name}", 1)
-    main.write_text(text, encoding="utf-8")
+    for path, key in ((target / "moot.yaml", "name"), (target / "eval" / "tasks.yaml", "workspace")):
+        if path.is_file():  # the task set names its workspace too, so `moot eval NAME` runs it as copied
+            text = path.read_text(encoding="utf-8").replace(f"{key}: demo", f"{key}: {name}", 1)
+            path.write_text(text, encoding="utf-8")
     load_workspace(target)  # what we write must load
     return target
 
