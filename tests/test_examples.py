@@ -1,11 +1,13 @@
-"""The built-in example workspaces run end to end with the scripted model (issue 7).
+"""The built-in example workspaces run end to end with the scripted model (issue 7, issue 11).
 
-`code_review`: three reviewers score the intake's candidate verdicts in one parallel superstep,
-the chair's weighted ranking picks the verdict, and the clerk files it as a Markdown file
-through the built-in review_desk MCP server. `research`: the judgement stage sends the debate
-back for revision while the critic's scores are low, bounded by `max_rounds`, and ends with a
-decision. Agents, graph, policy, tool node and MCP server are the real ones; only the chat model
-is scripted (tests/data/*_script.json, one list of answers per agent).
+`code_review`: a scout runs Ruff over the Python the change's diff adds (through the built-in
+review_desk MCP server), a hard constraint excludes `approve` when that finds a blocker, three
+reviewers and a measure of the findings score the intake's candidate verdicts in one parallel
+superstep, the chair's weighted ranking picks the verdict, and the clerk files it (its call
+derived by code) as a Markdown file through the same server. `research`: the judgement stage
+sends the debate back for revision while the critic's scores are low, bounded by `max_rounds`,
+and ends with a decision. Agents, graph, policy, tool node, Ruff and MCP server are the real
+ones; only the chat model is scripted (tests/data/*_script.json, one list of answers per agent).
 """
 
 from __future__ import annotations
@@ -33,13 +35,38 @@ from moot.history import candidate_ids
 from moot.workspace.loader import BUILTIN, builtin_path, load_workspace
 
 DATA = Path(__file__).parent / "data"
-CHANGE = (
-    "PR 'Add user search endpoint': adds GET /users/search?q=NAME. search_users() runs "
-    "db.execute(f\"SELECT id, name FROM users WHERE name LIKE '%{q}%'\") and returns the rows as JSON. "
-    "No tests were added."
-)
+UNSAFE_QUERY = """rows = db.execute(f"SELECT id, name FROM users WHERE name LIKE '%{q}%'")"""
+SAFE_QUERY = """rows = db.execute("SELECT id, name FROM users WHERE name LIKE ?", (f"%{q}%",))"""
+CHANGE = f"""Add user search endpoint
+
+Adds GET /users/search?q=NAME, which returns the matching users as JSON. No tests were added.
+
+diff --git a/app/users.py b/app/users.py
+index 3b18e51..9a1f2c4 100644
+--- a/app/users.py
++++ b/app/users.py
+@@ -1,6 +1,12 @@
+ from app.db import db
+ from app.web import route
+ 
+ 
++@route("/users/search")
++def search_users(q):
++    {UNSAFE_QUERY}
++    return [dict(row) for row in rows]
++
++
+ @route("/users/<user_id>")
+ def get_user(user_id):
+"""
+"""A real change: a title line, then a unified diff whose added query is built with an f-string
+from the request (Ruff's S608, a blocker) on line 7 of the new file (the hunk starts at +1)."""
+CLEAN_CHANGE = CHANGE.replace(UNSAFE_QUERY, SAFE_QUERY)
+"""The same feature with the query parameterised: nothing for the checks to find."""
 QUESTION = "Does sleeping after learning improve long-term memory retention?"
-REVIEWERS = ("security", "correctness", "readability")
+MODEL_REVIEWERS = ("security", "correctness", "readability")
+REVIEWERS = (*MODEL_REVIEWERS, "measure")
+"""The review stage's parallel step: three model reviewers and the measure of the findings."""
 
 
 @pytest.fixture
@@ -52,15 +79,12 @@ def research_script() -> dict[str, Any]:
     return json.loads((DATA / "research_script.json").read_text())
 
 
-def playback(script: Mapping[str, list[Any]], **computed: Callable[[list[BaseMessage]], Any]) -> Callable[..., Any]:
-    """A scripted model's script: per-agent answers in order (the last repeats), except for the
-    agents in `computed`, whose answer is made from the messages they were actually sent."""
+def playback(script: Mapping[str, list[Any]]) -> Callable[..., Any]:
+    """A scripted model's script: per-agent answers in order (the last repeats)."""
     cursors: dict[str, int] = {}
 
     def answer(messages: list[BaseMessage], info: dict[str, Any]) -> Any:
         agent = info["agent"]
-        if agent in computed:
-            return computed[agent](messages)
         queue = script[agent]
         position = cursors.get(agent, 0)
         cursors[agent] = position + 1
@@ -69,29 +93,29 @@ def playback(script: Mapping[str, list[Any]], **computed: Callable[[list[BaseMes
     return answer
 
 
-def clerk_from_prompt(messages: list[BaseMessage]) -> dict[str, Any]:
-    """What a faithful clerk answers: the verdict and rationale of the decision it was shown, and
-    the reviewers' comments on that verdict from its prompt (rendered from the workspace YAML)."""
-    system, brief = str(messages[0].content), str(messages[-1].content)
-    decided = re.search(r"^Decision:\nwinner (\S+): (.+)$", brief, re.M)
-    assert decided, brief
-    verdict, rationale = decided.groups()
-    findings = [
-        {"reviewer": who, "severity": "major" if who == "security" else "minor", "note": note}
-        for who, note in re.findall(rf"^- (\w+) on {re.escape(verdict)}: (.+)$", system, re.M)
-    ]
-    arguments = {"change": "Add user search endpoint", "verdict": verdict, "summary": rationale, "findings": findings}
-    return {"tool_calls": [{"tool": "post_review", "arguments": arguments}]}
-
-
 def security_favours_approve(script: dict[str, Any]) -> dict[str, Any]:
-    """The same panel, but the security reviewer finds the query parameterised."""
+    """The clean change: approve is a candidate again, so each reviewer reviews it too, and the
+    security reviewer finds the query parameterised."""
     changed = copy.deepcopy(script)
+    on_approve = {
+        "security": ("q is bound as a parameter; approve judged on that.", 0.9),
+        "correctness": ("Search returns the right users for plain names.", 0.8),
+        "readability": ("Short, clear handler that matches the other endpoints.", 1.0),
+    }
+    for who, (comment, score) in on_approve.items():
+        changed[who][0]["reviews"].insert(0, {"candidate": "approve", "comment": comment, who: score})
     scores = {"approve": 0.9, "request-changes": 0.4, "reject": 0.1}
     for review in changed["security"][0]["reviews"]:
         review["security"] = scores[review["candidate"]]
         review["comment"] = f"q is bound as a parameter; {review['candidate']} judged on that."
     return changed
+
+
+def offered(model: ScriptedChatModel, agent: str) -> list[str]:
+    """The candidate ids the agent's answer schema allowed (what the model was offered)."""
+    (call,) = [c for c in model.calls if c["agent"] == agent]
+    schema = call["kwargs"]["response_format"]["json_schema"]["schema"]
+    return list(schema["$defs"]["Review"]["properties"]["candidate"]["enum"])
 
 
 # --- code_review ---------------------------------------------------------------------------------
@@ -101,56 +125,96 @@ def security_favours_approve(script: dict[str, Any]) -> dict[str, Any]:
 async def test_code_review_files_the_chairs_verdict_through_the_review_desk(
     scenario: str, code_review_script: dict[str, Any], moot_home: Path
 ) -> None:
-    script = code_review_script if scenario == "as_recorded" else security_favours_approve(code_review_script)
-    expected = "request-changes" if scenario == "as_recorded" else "approve"
-    # each reviewer takes a while, so agents running one after the other could not overlap
-    model = ScriptedChatModel(script=playback(script, clerk=clerk_from_prompt), latency={r: 0.15 for r in REVIEWERS})
+    recorded = scenario == "as_recorded"
+    script = code_review_script if recorded else security_favours_approve(code_review_script)
+    change = CHANGE if recorded else CLEAN_CHANGE
+    expected = "request-changes" if recorded else "approve"
+    # strict: each agent that asks the model is answered once; an agent with no answers (the
+    # scout, the measure, the clerk) fails the run if it asks. Each model reviewer takes a
+    # while, so agents running one after the other could not overlap.
+    model = ScriptedChatModel(script=script, strict=True, latency={r: 0.15 for r in MODEL_REVIEWERS})
     runtime = Runtime.load("code_review", models={"default": model})
     bus = EventBus()
     events: list[Event] = []
     bus.add_handler(events.append)
     async with runtime.open_tools():
         orch = runtime.orchestrator(InMemorySaver(), bus=bus)
-        result = await orch.run(CHANGE)
+        result = await orch.run(change)
         snapshots = [s async for s in orch.graph.aget_state_history({"configurable": {"thread_id": result.session_id}})]
 
     assert result.status == "finished" and result.state["stage"] == "final" and result.state["round"] == 1
-    # the verdict is the chair's weighted ranking of the reviewers' scores
-    assert result.winner == expected and result.decision["ranking"][0]["candidate"] == expected
-    if scenario == "as_recorded":
-        # unweighted, readability's enthusiasm would have approved an SQL injection: the stage's
-        # weights (security 2.0) are what decided
-        unweighted = rank(result.state["rewards"], {}, candidate_ids(result.state["history"]))
-        assert unweighted[0][0] == "approve"
-        assert result.decision["weights"] == {"security": 2.0, "correctness": 1.5, "readability": 0.5}
+    # only the intake, the model reviewers and the chair asked the model: the checks, the
+    # measure and the clerk's filing are code
+    assert sorted(c["agent"] for c in model.calls) == sorted(["intake", *MODEL_REVIEWERS, "chair"])
 
-    # the reviewers ran in ONE superstep: a checkpoint had exactly the three of them next, and
-    # no checkpoint ever had only some of them next
+    # the scout's static checks ran first, through the MCP server, on the diff in the task
+    outcomes = [e for e in result.state["history"] if e["type"] in ("tool_result", "tool_error")]
+    assert [(e["type"], e["content"]["tool"]) for e in outcomes] == [("tool_result", "check_diff"), ("tool_result", "post_review")]
+    checked = outcomes[0]["content"]["content"]
+    assert checked["checked"] == ["app/users.py"] and checked["unchecked"] == []
+    s608 = {"file": "app/users.py", "line": 7, "rule": "S608", "severity": "blocker"}
+    assert [{k: f[k] for k in s608} for f in checked["findings"]] == ([s608] if recorded else [])
+
+    # the intake proposed every verdict; a blocker excludes approve before anyone scores it
+    (proposal,) = [e["content"] for e in result.state["history"] if e["type"] == "proposal"]
+    if recorded:
+        assert [c["id"] for c in proposal["candidates"]] == ["request-changes", "reject"]
+        assert proposal["excluded"] == [{
+            "id": "approve", "title": "Approve as is",
+            "reasons": ["approve is excluded: the static checks found 1 blocker(s), first S608 at app/users.py:7"],
+        }]
+    else:
+        assert [c["id"] for c in proposal["candidates"]] == ["approve", "request-changes", "reject"]
+        assert proposal["excluded"] == []
+    # an excluded verdict is not offered to the reviewers, and nobody scored it
+    for who in MODEL_REVIEWERS:
+        assert offered(model, who) == [c["id"] for c in proposal["candidates"]], who
+    assert set(result.state["rewards"]["totals"]) == set(candidate_ids(result.state["history"]))
+    assert result.state["rewards"]["by_agent"]["measure"] == (
+        {"request-changes": {"checks": 1.0}, "reject": {"checks": 0.7}} if recorded
+        else {"approve": {"checks": 1.0}, "request-changes": {"checks": 0.2}, "reject": {"checks": 0.1}}
+    )
+
+    # the verdict is the chair's weighted ranking of the checks' and the reviewers' scores
+    assert result.winner == expected and result.decision["ranking"][0]["candidate"] == expected
+    assert result.decision["weights"] == {"checks": 3.0, "security": 2.0, "correctness": 1.5, "readability": 0.5}
+    if recorded:
+        # unweighted, readability's wish to start over would have rejected a fixable change:
+        # the stage's weights (checks 3.0, security 2.0) are what decided
+        unweighted = rank(result.state["rewards"], {}, candidate_ids(result.state["history"]))
+        assert unweighted[0][0] == "reject"
+
+    # the reviewers and the measure ran in ONE superstep: a checkpoint had exactly the four of
+    # them next, and no checkpoint ever had only some of them next
     nexts = [set(s.next) for s in snapshots if set(s.next) & set(REVIEWERS)]
     assert nexts == [set(REVIEWERS)]
-    after = [s for s in snapshots if len((s.values.get("executed_agents_per_stage") or {}).get("review", [])) == 3]
+    after = [s for s in snapshots if len((s.values.get("executed_agents_per_stage") or {}).get("review", [])) == 4]
     before = [s for s in snapshots if set(s.next) == set(REVIEWERS)]
     assert after and before and after[-1].metadata["step"] == before[0].metadata["step"] + 1
-    # ... and concurrently: all three started before any of them finished
+    # ... and concurrently: all four started before any of the model reviewers finished
     lifecycle = [(e.type, e.agent) for e in events if e.agent in REVIEWERS and e.type in ("agent_started", "agent_finished")]
-    assert [t for t, _ in lifecycle[:3]] == ["agent_started"] * 3 and {a for _, a in lifecycle[:3]} == set(REVIEWERS)
-    assert len(lifecycle) == 6
+    first_finished = next(i for i, (t, a) in enumerate(lifecycle) if t == "agent_finished" and a in MODEL_REVIEWERS)
+    assert {a for t, a in lifecycle[:first_finished] if t == "agent_started"} == set(REVIEWERS)
+    assert sorted(lifecycle) == sorted([(t, a) for a in REVIEWERS for t in ("agent_started", "agent_finished")])
 
-    # the clerk filed the review through the MCP server, once
-    outcomes = [e for e in result.state["history"] if e["type"] in ("tool_result", "tool_error")]
-    assert [(e["type"], e["content"]["tool"]) for e in outcomes] == [("tool_result", "post_review")]
-    posted = outcomes[0]["content"]["content"]
-    assert posted["verdict"] == expected and posted["idempotency_key"] == f"{result.run_id}:0"
+    # the clerk filed the review through the MCP server, once (the scout's check was intent #0)
+    posted = outcomes[1]["content"]["content"]
+    assert posted["verdict"] == expected and posted["idempotency_key"] == f"{result.run_id}:1"
     folder = moot_home / "reviews"
     assert sorted(p.name for p in folder.glob("*.md")) == ["add-user-search-endpoint.md"]
     assert posted["path"] == str(folder / "add-user-search-endpoint.md")
     text = (folder / "add-user-search-endpoint.md").read_text()
     assert text.startswith("# Review: Add user search endpoint\n")
     assert f"- Verdict: **{expected}**" in text
-    assert result.decision["rationale"] in text
-    comments = {r["comment"] for who in REVIEWERS for r in script[who][0]["reviews"] if r["candidate"] == expected}
-    assert len(comments) == 3 and all(c in text for c in comments)
-    assert f"idempotency key `{result.run_id}:0`" in text
+    assert f"{result.decision['why']}. {result.decision['rationale']}" in text
+    # the static finding first, with its rule and line; then each reviewer's comment on the verdict
+    findings = [line for line in text.splitlines() if line.startswith("- **")]
+    static = ["- **blocker** (static checks): S608 at app/users.py:7: " + checked["findings"][0]["message"]] if recorded else []
+    comments = {who: r["comment"] for who in MODEL_REVIEWERS for r in script[who][0]["reviews"] if r["candidate"] == expected}
+    assert len(comments) == 3
+    assert findings[: len(static)] == static
+    assert sorted(findings[len(static) :]) == sorted(f"- **minor** ({who}): {note}" for who, note in comments.items())
+    assert f"idempotency key `{result.run_id}:1`" in text
 
 
 def test_code_review_runs_from_the_cli_with_the_recorded_script(tmp_path: Path) -> None:
@@ -164,7 +228,8 @@ def test_code_review_runs_from_the_cli_with_the_recorded_script(tmp_path: Path) 
     assert finished and finished[0]["data"]["winner"] == "request-changes"
     text = (home / "reviews" / "add-user-search-endpoint.md").read_text()
     assert "- Verdict: **request-changes**" in text
-    assert "- **blocker** (security): Bind q as a query parameter" in text
+    assert "- **blocker** (static checks): S608 at app/users.py:7: " in text
+    assert "- **minor** (security): Bind q as a query parameter" in text
 
 
 def test_a_parallel_step_whose_agents_share_a_last_value_key_is_refused(tmp_path: Path) -> None:
@@ -184,7 +249,7 @@ def test_moot_graph_draws_the_code_review_panel(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert re.search(r"^graph (TD|LR);?", out, re.M)
-    for node in (*REVIEWERS, "intake", "chair", "clerk", "tools"):
+    for node in (*REVIEWERS, "scout", "intake", "chair", "clerk", "tools"):
         assert re.search(rf"stage_router -.-> {node};", out), node
         assert f"{node} --> stage_router;" in out
     assert not home.exists(), "drawing the graph must not write anything (no review folder, no store)"
@@ -276,6 +341,7 @@ def test_the_examples_are_built_ins_and_load() -> None:
     assert review.plan["review"].steps == (REVIEWERS,) and review.plan["review"].mode == "parallel"
     assert set(review.spec.mcp_servers) == {"review_desk"}
     assert review.policy.allowed("winner") == {"chair"}
+    assert review.policy.allowed("rewards") == set(REVIEWERS)
     research = load_workspace("research")
     assert not research.spec.mcp_servers
     assert research.policy.allowed("rewards") == {"critic"}

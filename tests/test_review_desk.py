@@ -1,4 +1,5 @@
-"""The review desk MCP server: files reviews as Markdown, once per idempotency key.
+"""The review desk MCP server: files reviews as Markdown, once per idempotency key, and runs
+static checks (Ruff) over the Python a diff adds.
 
 Driven through FastMCP's in-memory client, a real protocol session with a real server.
 """
@@ -23,6 +24,41 @@ REVIEW = {
         {"reviewer": "correctness", "severity": "blocker", "note": "while True has no exit on\nConnectionError."},
     ],
 }
+
+RISKY_DIFF = """Add a calculator and a user lookup
+
+diff --git a/app/tools.py b/app/tools.py
+index 1c0ffee..badc0de 100644
+--- a/app/tools.py
++++ b/app/tools.py
+@@ -10,5 +10,13 @@ import sqlite3
+ def legacy(expr):
+     return eval(expr)
+ 
+ 
++def calculate(request):
++    return eval(request.args["expr"])
++
++
++def lookup(db, name):
++    return db.execute(f"SELECT id FROM users WHERE name = '{name}'")
++
++
+ def f():
+diff --git a/README.md b/README.md
+--- a/README.md
++++ b/README.md
+@@ -1,2 +1,3 @@
+ # Tools
++Adds a calculator and a user lookup.
+ 
+"""
+"""Lines of the new file: 11 an `eval` the change does not add (context), 15 an added `eval` of
+input, 19 an added SQL f-string, 22 `def f():` whose body the hunk does not show (as written, the
+hunk does not parse: Ruff alone would report only a syntax error). README.md is not Python."""
+CLEAN_DIFF = RISKY_DIFF.replace('eval(request.args["expr"])', 'float(request.args["expr"])').replace(
+    """f"SELECT id FROM users WHERE name = '{name}'\")""", '"SELECT id FROM users WHERE name = ?", (name,))'
+)
 
 
 async def call(client: Client, tool: str, args: dict[str, Any], **kw: Any) -> Any:
@@ -94,7 +130,8 @@ async def test_the_folder_comes_from_the_environment_and_listing_tools_writes_no
 ) -> None:
     async with Client(make_review_desk()) as c:
         tools = {t.name: t for t in await c.list_tools()}
-        assert set(tools) == {"post_review", "list_reviews", "read_review"}
+        assert set(tools) == {"post_review", "check_diff", "list_reviews", "read_review"}
+        assert tools["check_diff"].input_schema["required"] == ["text"]
         schema = tools["post_review"].input_schema
         assert schema["properties"]["verdict"]["enum"] == ["approve", "request-changes", "reject"]
         assert set(schema["required"]) == {"change", "verdict", "summary"}
@@ -115,6 +152,22 @@ async def test_bad_input_gets_a_clear_refusal(tmp_path: Path) -> None:
         assert "review ids look like 'RV-00001'" in await call(c, "read_review", {"review_id": "42"})
         assert "unknown review 'RV-00009'" in await call(c, "read_review", {"review_id": "RV-00009"})
     assert not list(tmp_path.glob("*.md"))
+
+
+async def test_check_diff_reports_what_ruff_finds_on_the_added_lines_only(tmp_path: Path) -> None:
+    async with Client(make_review_desk(tmp_path)) as c:
+        risky = await call(c, "check_diff", {"text": RISKY_DIFF})
+        clean = await call(c, "check_diff", {"text": CLEAN_DIFF})
+    # blockers at their lines in the new file; the context's eval (line 11) is not the change's,
+    # and the hunk that ends on `def f():` without its body was still linted
+    assert [(f["rule"], f["file"], f["line"], f["severity"]) for f in risky["findings"]] == [
+        ("S307", "app/tools.py", 15, "blocker"),
+        ("S608", "app/tools.py", 19, "blocker"),
+    ]
+    assert all(f["message"] for f in risky["findings"])
+    assert risky["checked"] == ["app/tools.py"] and risky["unchecked"] == ["README.md"]
+    assert clean == {"findings": [], "checked": ["app/tools.py"], "unchecked": ["README.md"]}
+    assert not list(tmp_path.iterdir()), "checking a diff files nothing"
 
 
 def test_slugs_never_leave_the_folder() -> None:
