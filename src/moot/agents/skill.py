@@ -143,6 +143,7 @@ class SkillAgent(Agent):
         return (
             ("memory", "What you remember"),
             ("task", "Task"),
+            ("slots", "What the task asks"),
             ("candidates", "Candidates"),
             ("reviews", "Reviews"),
             ("ranking", "Ranking"),
