@@ -33,6 +33,7 @@ from langchain_core.utils.json_schema import dereference_refs
 from pydantic import BaseModel
 
 from moot.errors import UsageError
+from moot.models._llama_shape import shape
 
 _ROLES: dict[type[BaseMessage], str] = {
     SystemMessage: "system",
@@ -125,7 +126,7 @@ def response_format_constraint(response_format: Any) -> Constraint | None:
             f'class or {{"type": "json_schema", "json_schema": {{"name": ..., "schema": {{...}}}}}}.'
         )
     schema = _closed(_inline(schema))
-    instruction = f"Answer with one JSON object that matches this JSON schema: {_compact(schema)}"
+    instruction = f"Answer with one JSON object of this shape: {shape(schema)}"
     return Constraint(schema=schema, instruction=instruction)
 
 

@@ -1,0 +1,28 @@
+"""The embedded model is shown its answer's shape, not the whole JSON schema (the grammar enforces it)."""
+
+from __future__ import annotations
+
+from moot.agents.schemas import grounded_proposal_schema
+from moot.models._llama_messages import response_format_constraint
+from moot.models._llama_shape import shape
+
+
+def test_the_proposers_shape_names_every_key_choice_and_bound_in_a_quarter_of_the_schema() -> None:
+    schema = grounded_proposal_schema(("novelty", "risk"), ("plan-1", "plan-2"), max_candidates=2).model_json_schema()
+    constraint = response_format_constraint({"type": "json_schema", "json_schema": {"name": "p", "schema": schema}})
+    text = constraint.instruction
+    assert text.startswith("Answer with one JSON object of this shape: {\"candidates\": [{")
+    for part in ('"id": "plan-1" | "plan-2"', '"pitch": text ≤160', '"risk": 0 to 1 in steps of 0.1', "(1 to 2)"):
+        assert part in text, part
+    assert "additionalProperties" not in text and "required" not in text
+    assert constraint.schema["properties"]["candidates"]["maxItems"] == 2  # the grammar still gets the whole schema
+
+
+def test_shapes_of_each_kind() -> None:
+    assert shape({"type": "object", "properties": {"a": {"type": "integer", "minimum": 1, "maximum": 30}, "b": {"type": "string"}}, "required": ["a"]}) == '{"a": integer 1 to 30, "b"?: text}'
+    assert shape({"type": "string", "format": "date"}) == "YYYY-MM-DD"
+    assert shape({"anyOf": [{"type": "string", "pattern": "^[A-Z]{3}$"}, {"type": "null"}]}) == "text matching ^[A-Z]{3}$ | null"
+    assert shape({"const": "hotel"}) == '"hotel"'
+    assert shape({"enum": list(range(20))}) == "0 to 19 in steps of 1"
+    assert shape({"enum": [f"v{i}" for i in range(14)]}).endswith("| ... (14 values)")
+    assert shape({"type": "array", "items": {"type": "boolean"}, "maxItems": 4}) == "[true | false, ...] (at most 4)"
