@@ -370,3 +370,25 @@ async def test_every_id_price_and_name_of_a_runs_candidates_came_from_a_search(d
         assert cand["title"].startswith(cand["parts"]["hotel"]["name"])
         assert cand["parts"]["outbound"]["flight"] in cand["title"] and cand["parts"]["inbound"]["flight"] in cand["title"]
     assert result.state["decision"]["winner"] in {c["id"] for c in prop["candidates"]}
+
+
+# --- optional parts ---------------------------------------------------------------------------
+
+
+def test_flights_from_a_default_origin_with_no_route_are_left_out_and_the_plan_says_why(demo: Workspace) -> None:
+    proposer = demo.agents["optimistic"]
+    slots = {**SLOTS, "defaulted": ["origin", "start"]}
+    menu = build_menu(proposer.options["grounded"], demo.constraints, history(outbound=[], inbound=[]), slots)
+    assert menu.options and menu.why_empty == []
+    assert {tuple(sorted(o["parts"])) for o in menu.options} == {("hotel",)}
+    assert set(menu.left_out) == {"outbound", "inbound"} and "found none" in menu.left_out["outbound"]
+    assert menu.options[0]["left_out"] == menu.left_out and menu.record()["left_out"] == menu.left_out
+    assert "no flights" in menu.options[0]["summary"]
+
+
+def test_flights_from_an_origin_the_task_named_are_never_left_out(demo: Workspace) -> None:
+    proposer = demo.agents["optimistic"]
+    slots = {**SLOTS, "defaulted": ["start"]}  # the task said "from London"
+    menu = build_menu(proposer.options["grounded"], demo.constraints, history(outbound=[], inbound=[]), slots)
+    assert menu.options == [] and menu.left_out == {}
+    assert menu.why_empty[0].startswith("no outbound offers: search_flights(") and "found none" in menu.why_empty[0]

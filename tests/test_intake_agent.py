@@ -86,6 +86,7 @@ async def test_what_the_task_does_not_say_takes_the_stated_default_and_says_so(i
         "traveller: ana (the workspace's default; the task does not say)",
     ]
     assert "'3-day trip' read as 2 nights" in content["notes"]
+    assert slots["defaulted"] == ["origin", "start", "travellers", "traveller"]  # what optional parts test
 
 
 async def test_what_the_task_says_is_not_a_default(intake: IntakeAgent) -> None:
@@ -93,6 +94,7 @@ async def test_what_the_task_says_is_not_a_default(intake: IntakeAgent) -> None:
     slots = content["slots"]
     assert (slots["origin"], slots["destination"], slots["start"], slots["nights"], slots["travellers"]) == ("Madrid", "Lisbon", "2027-03-12", 3, 2)
     assert content["defaults"] == ["traveller: ana (the workspace's default; the task does not say)"]
+    assert slots["defaulted"] == ["traveller"]
 
 
 async def test_a_guest_without_a_user_id_is_named_by_the_default_expression(intake: IntakeAgent) -> None:

@@ -30,10 +30,18 @@ EXCLUDED_KEPT = 5
 
 
 @dataclass(frozen=True)
+class Part:
+    """A part of a bundle: the search label it takes its offers from, and when it may be left out."""
+
+    label: str
+    optional: Expression | None = None
+
+
+@dataclass(frozen=True)
 class Grounding:
     """A compiled `grounded:` spec (see `moot.workspace.spec_decide.GroundedSpec`)."""
 
-    parts: Mapping[str, str]
+    parts: Mapping[str, Part]
     facts: Mapping[str, Expression] = field(default_factory=dict)
     title: Template | None = None
     summary: Template | None = None
@@ -52,10 +60,15 @@ class Menu:
     """Excluded combinations per reason (the constraint's name), over all of them."""
     combinations: int
     why_empty: list[str]
+    left_out: dict[str, str] = field(default_factory=dict)
+    """Optional parts no offer could fill (part → why), left out of every bundle."""
 
     def record(self) -> dict[str, Any]:
         """The proposal's account of the menu, for history."""
-        return {"combinations": self.combinations, "feasible": len(self.options), "excluded_by": dict(self.counts)}
+        record: dict[str, Any] = {"combinations": self.combinations, "feasible": len(self.options), "excluded_by": dict(self.counts)}
+        if self.left_out:
+            record["left_out"] = dict(self.left_out)
+        return record
 
 
 def build_menu(
@@ -66,15 +79,17 @@ def build_menu(
     **names: Any,
 ) -> Menu:
     """The feasible options of a grounded proposer, from the labelled search results in `history`."""
-    offers, why = _offers(grounding, history)
+    offers, why, left_out = _offers(grounding, history, candidate_names({}, slots, **names))
     if why or not offers:
-        return Menu([], [], {}, 0, why or ["no search the bundles need was made"])
+        return Menu([], [], {}, 0, why or ["no search the bundles need was made"], left_out)
     combos = list(itertools.islice(itertools.product(*offers.values()), grounding.max_combinations))
     feasible: list[dict[str, Any]] = []
     excluded: list[dict[str, Any]] = []
     counts: dict[str, int] = {}
     for combo in combos:
         cand: dict[str, Any] = {"parts": dict(zip(offers, combo, strict=True))}
+        if left_out:
+            cand["left_out"] = dict(left_out)
         reasons, failed = _assess(grounding, constraints, cand, slots, names)
         if reasons:
             for name in failed:
@@ -91,32 +106,51 @@ def build_menu(
         cand["id"] = f"plan-{i}"
     kept = [{"id": _ids(c), "title": c.get("title", ""), "reasons": c["reasons"]} for c in excluded[:EXCLUDED_KEPT]]
     why_empty = [] if chosen else _why_none(len(combos), counts, kept)
-    return Menu(chosen, kept, counts, len(combos), why_empty)
+    return Menu(chosen, kept, counts, len(combos), why_empty, left_out)
 
 
-def _offers(grounding: Grounding, history: list[Mapping[str, Any]]) -> tuple[dict[str, list[Any]], list[str]]:
-    """Each part's offers, or why a part has none (the search failed, returned nothing, never ran)."""
+def _offers(
+    grounding: Grounding, history: list[Mapping[str, Any]], names: Mapping[str, Any]
+) -> tuple[dict[str, list[Any]], list[str], dict[str, str]]:
+    """Each part's offers; why a required part has none (the search failed, returned nothing, never
+    ran); and which optional parts are left out for the same reasons."""
     results = results_by_label(history)
     calls = {(e.get("content") or {}).get("label"): e["content"] for _, e in intents(history)}
     skipped = skipped_calls(history)
     unneeded = unneeded_calls(history)
     offers: dict[str, list[Any]] = {}
     why: list[str] = []
-    for part, label in grounding.parts.items():
+    left_out: dict[str, str] = {}
+    for part, spec in grounding.parts.items():
+        label = spec.label
         if label in unneeded:  # the task does not need this part (a hotel-only trip): bundles go without it
             continue
         outcome = results.get(label)
         call = calls.get(label) or {}
         asked = f"{call.get('tool', label)}({_args(call.get('arguments'))})"
         if outcome is None:
-            why.append(f"no {part} offers: the search {label!r} was not made" + (f" ({skipped[label]})" if label in skipped else ""))
+            missing = f"the search {label!r} was not made" + (f" ({skipped[label]})" if label in skipped else "")
         elif not outcome.get("ok"):
-            why.append(f"no {part} offers: {asked} failed: {outcome.get('error')}")
+            missing = f"{asked} failed: {outcome.get('error')}"
         elif not _as_list(outcome.get("content")):
-            why.append(f"no {part} offers: {asked} found none")
+            missing = f"{asked} found none"
         else:
             offers[part] = _as_list(outcome.get("content"))
-    return offers, why
+            continue
+        if _may_leave_out(spec, names):
+            left_out[part] = missing
+        else:
+            why.append(f"no {part} offers: {missing}")
+    return offers, why, left_out
+
+
+def _may_leave_out(part: Part, names: Mapping[str, Any]) -> bool:
+    if part.optional is None:
+        return False
+    try:
+        return part.optional.holds(names)
+    except ExpressionError:
+        return False
 
 
 def _assess(
@@ -217,4 +251,4 @@ def describe(cand: Mapping[str, Any]) -> str:
     return f"{cand.get('id')}: {cand.get('title', '')}{summary}"
 
 
-__all__ = ["Grounding", "Menu", "build_menu", "describe", "show"]
+__all__ = ["Grounding", "Menu", "Part", "build_menu", "describe", "show"]

@@ -91,6 +91,8 @@ class LiveView:
                 f"    [dim]{menu.get('combinations', 0)} bundle(s) of real offers, {menu.get('feasible', 0)} offered"
                 + (f"; excluded: {escape(excluded)}" if excluded else "") + "[/]"
             )
+            for part, why in (menu.get("left_out") or {}).items():
+                self.console.print(f"    [yellow]{escape(part)} left out:[/] {escape(why)}")
         for cand in c.get("candidates", []):
             self.candidates[cand["id"]] = cand
             self.console.print(f"    • [bold]{escape(cand['id'])}[/]: {escape(cand.get('title', ''))}")

@@ -48,6 +48,8 @@ def outcome_panel(outcome: Mapping[str, Any]) -> Panel:
     offers = chosen.get("parts") or {}
     if offers:
         parts += _offers(offers, chosen.get("facts") or {}, outcome.get("slots") or {})
+    for part, why in (chosen.get("left_out") or {}).items():
+        parts.append(f"[yellow]  {escape(part)} left out:[/] {escape(why)}")
     actions = outcome.get("actions") or []
     for action in actions:
         parts.append(_action_line(action))
@@ -108,8 +110,12 @@ def _name(item: Mapping[str, Any]) -> str:
 
 
 def _slot_notes(slots: Mapping[str, Any]) -> list[str]:
-    shown = [f"{k} {show(v)}" for k, v in slots.items() if k not in ("problems", "preferences") and v not in (None, "", [])]
-    return ["read from the task: " + "; ".join(shown)] if shown else []
+    defaulted = set(slots.get("defaulted") or ())
+    hidden = ("problems", "defaulted", "preferences")
+    read = [f"{k} {show(v)}" for k, v in slots.items() if k not in hidden and k not in defaulted and v not in (None, "", [], False)]
+    taken = [f"{k} {show(slots[k])}" for k in defaulted if slots.get(k) not in (None, "")]
+    lines = ["read from the task: " + "; ".join(read)] if read else []
+    return lines + (["the workspace's defaults (the task does not say): " + "; ".join(taken)] if taken else [])
 
 
 def _money(value: Any) -> str:

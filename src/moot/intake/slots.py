@@ -26,6 +26,9 @@ from moot.workspace.spec_decide import SlotSpec
 
 PROBLEMS = "problems"
 """The reserved slot that lists what the intake could not read (empty: the task reads fine)."""
+DEFAULTED = "defaulted"
+"""The reserved slot that lists the slots that took the workspace's default (the task said nothing)."""
+RESERVED = (PROBLEMS, DEFAULTED)
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class SlotReading:
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     defaults: list[str] = field(default_factory=list)
+    defaulted: list[str] = field(default_factory=list)
     open: list[str] = field(default_factory=list)
     """Text slots left to the model (`extract: model`)."""
     unreadable: set[str] = field(default_factory=set)
@@ -176,6 +180,7 @@ def _defaults(slots: Sequence[Slot], out: SlotReading, now: datetime, names: Map
         value = _default_value(s, now, {**names, "slots": dict(out.values)}, out)
         if value is not None:
             out.values[s.name] = value
+            out.defaulted.append(s.name)
             out.defaults.append(f"{s.name}: {show(value)} (the workspace's default; the task does not say)")
     for s in slots:
         if s.compute is None:
@@ -207,6 +212,7 @@ def _finish(out: SlotReading, slots: Sequence[Slot]) -> SlotReading:
         out.values.setdefault(s.name, None)
     out.values[PROBLEMS] = list(dict.fromkeys(out.problems))
     out.problems = out.values[PROBLEMS]
+    out.values[DEFAULTED] = list(out.defaulted)
     return out
 
 
@@ -218,4 +224,4 @@ def _words(text: str) -> list[str]:
     return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2]
 
 
-__all__ = ["PROBLEMS", "Slot", "SlotReading", "keep_grounded", "read_slots"]
+__all__ = ["DEFAULTED", "PROBLEMS", "RESERVED", "Slot", "SlotReading", "keep_grounded", "read_slots"]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from moot.agents.calls import Call
-from moot.agents.grounded import Grounding
+from moot.agents.grounded import Grounding, Part
 from moot.constraints import Constraint
 from moot.errors import ExpressionError
 from moot.expressions import Expression
@@ -92,7 +92,10 @@ def compile_agent(spec: AgentSpec, located: Located, problems: Problems) -> dict
     if spec.grounded is not None:
         g = spec.grounded
         options["grounded"] = Grounding(
-            parts=dict(g.parts),
+            parts={
+                name: Part(p, None) if isinstance(p, str) else Part(p.label, c.expr(p.optional, "grounded", "parts", name, "optional"))
+                for name, p in g.parts.items()
+            },
             facts={name: c.expr(src, "grounded", "facts", name) for name, src in g.facts.items()},  # type: ignore[misc]
             title=c.template(g.title, "grounded", "title"),
             summary=c.template(g.summary, "grounded", "summary"),

@@ -174,6 +174,9 @@ class AgentSpec(_Spec):
                               ("scores", {"measure"}), ("actions", {"booking"}), ("bind", {"booking"})):
             if getattr(self, option) is not None and self.kind not in kinds:
                 raise ValueError(f"'{option}' is for kind {' or '.join(sorted(kinds))}, not {self.kind!r}")
+        clash = sorted(set(self.slots or ()) & {"problems", "defaulted"})
+        if clash:
+            raise ValueError(f"slot name(s) {clash} are reserved: the intake lists what it could not read and what took a default there")
         for option, kind in (("slots", "intake"), ("calls", "scout"), ("scores", "measure")):
             if self.kind == kind and not getattr(self, option):
                 raise ValueError(f"an agent of kind {kind!r} needs '{option}'")

@@ -89,6 +89,16 @@ class CallSpec(_Spec):
     """How the call is named in history and in the run's outcome (an action: "outbound flight")."""
 
 
+class PartSpec(_Spec):
+    """A part of a bundle: the label of the search it takes its offers from, and when it may be
+    left out (`optional`: an expression over the slots) if that search finds nothing."""
+
+    label: str = Field(min_length=1)
+    optional: str | None = None
+    """E.g. `'origin' in slots['defaulted']`: flights from a default origin the servers cannot
+    fly from are left out (and the plan says so) rather than making the whole trip infeasible."""
+
+
 class GroundedSpec(_Spec):
     """A proposer that chooses among bundles of offers the searches returned.
 
@@ -99,7 +109,7 @@ class GroundedSpec(_Spec):
     the rest (varied, cheapest first by `order`) and argues for them in a short pitch.
     """
 
-    parts: dict[str, str] = Field(min_length=1)
+    parts: dict[str, str | PartSpec] = Field(min_length=1)
     facts: dict[str, str] = Field(default_factory=dict)
     title: str = Field(min_length=1)
     summary: str = ""
@@ -120,4 +130,4 @@ class ConstraintSpec(_Spec):
     reason: str | None = None
 
 
-__all__ = ["NAMES", "CallSpec", "ConstraintSpec", "GroundedSpec", "SlotSpec", "SlotType"]
+__all__ = ["NAMES", "CallSpec", "ConstraintSpec", "GroundedSpec", "PartSpec", "SlotSpec", "SlotType"]
