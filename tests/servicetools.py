@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -78,8 +78,16 @@ async def wait_status(client: httpx.AsyncClient, run_id: str, statuses: set[str]
     raise AssertionError(f"run {run_id} did not reach {statuses} in {timeout} s: {body}")
 
 
-async def sse_events(client: httpx.AsyncClient, path: str, *, last_event_id: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-    """Read Server-Sent Events from `path` until the stream ends (or `limit` events)."""
+async def sse_events(
+    client: httpx.AsyncClient,
+    path: str,
+    *,
+    last_event_id: str | None = None,
+    limit: int | None = None,
+    until: Callable[[dict[str, Any]], bool] | None = None,
+) -> list[dict[str, Any]]:
+    """Read Server-Sent Events from `path` until the stream ends (or `limit` events, or the first
+    event for which `until` holds)."""
     headers = {"Accept": "text/event-stream"}
     if last_event_id:
         headers["Last-Event-ID"] = last_event_id
@@ -92,7 +100,7 @@ async def sse_events(client: httpx.AsyncClient, path: str, *, last_event_id: str
                 if "data" in current:
                     current["data"] = json.loads(current["data"])
                     events.append(current)
-                    if limit is not None and len(events) >= limit:
+                    if (limit is not None and len(events) >= limit) or (until is not None and until(current)):
                         break
                 current = {}
                 continue

@@ -273,11 +273,12 @@ async def test_an_inline_server_stopped_mid_run_resumes_the_run_at_restart(demo_
     """Embedded default: runs live in the API process; their checkpoints outlive it."""
 
     def app() -> Any:
-        return create_app(ServiceSettings(), models={"default": ScriptedChatModel(script=demo_script, latency=0.15)})
+        latency = {"*": 0.15, "critic": 2.0, "devils_advocate": 2.0}  # stopped while the reviewers think
+        return create_app(ServiceSettings(), models={"default": ScriptedChatModel(script=demo_script, latency=latency)})
 
     async with serving(app()) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
         run = await _start(http, await _session(http))
-        head = await sse_events(http, run["links"]["events"], limit=10)
+        head = await sse_events(http, run["links"]["events"], until=lambda e: e["event"] == "agent_started" and e["data"].get("agent") == "critic")
         assert "agent_finished" in [e["event"] for e in head]
     # the server stopped in the middle of the run: it is still marked running, not cancelled
     async with serving(app()) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:

@@ -40,19 +40,21 @@ class Fleet:
     logs: Path
 
 
-def _workspace(root: Path, latency: float) -> Path:
+def _workspace(root: Path, latency: float, reviewers: float) -> Path:
     folder = root / "spaces" / "fleet"
     shutil.copytree(builtin_path("demo"), folder)
     text = (folder / "moot.yaml").read_text().replace("name: demo", "name: fleet", 1)
     start, end = text.index("models:"), text.index("max_repairs:")
-    models = f"models:\n  default:\n    provider: scripted\n    script: {DATA / 'demo_script.json'}\n    latency: {latency}\n"
+    # the reviewers take longer, so a worker killed while they think is killed before any booking
+    slow = f"{{'*': {latency}, critic: {reviewers}, devils_advocate: {reviewers}}}"
+    models = f"models:\n  default:\n    provider: scripted\n    script: {DATA / 'demo_script.json'}\n    latency: {slow}\n"
     (folder / "moot.yaml").write_text(text[:start] + models + text[end:])
     return folder
 
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    folder = _workspace(tmp_path, latency=0.3)
+    folder = _workspace(tmp_path, latency=0.3, reviewers=2.0)
     tag = uuid.uuid4().hex[:10]
     env = {
         **os.environ,
@@ -136,8 +138,9 @@ async def test_worker_killed_mid_run_is_resumed_by_the_other_without_loss_or_rep
     ref_state = (await client.get(f"/v1/sessions/{reference['session_id']}/state")).json()["values"]
 
     run = await _start(client, "victim")
-    head = await sse_events(client, run["links"]["events"], limit=12)  # well into the proposal stage
-    assert "agent_finished" in [e["event"] for e in head]
+    # killed while the critic thinks: well into the proposal stage, with the searches made
+    head = await sse_events(client, run["links"]["events"], until=lambda e: e["event"] == "agent_started" and e["data"].get("agent") == "critic")
+    assert "agent_finished" in [e["event"] for e in head] and head[-1]["event"] == "agent_started"
     (row,) = await _records(fleet, [run["run_id"]])
     victim = row["worker"]
     assert victim in fleet.workers
