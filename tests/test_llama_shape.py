@@ -26,3 +26,15 @@ def test_shapes_of_each_kind() -> None:
     assert shape({"enum": list(range(20))}) == "0 to 19 in steps of 1"
     assert shape({"enum": [f"v{i}" for i in range(14)]}).endswith("| ... (14 values)")
     assert shape({"type": "array", "items": {"type": "boolean"}, "maxItems": 4}) == "[true | false, ...] (at most 4)"
+
+
+def test_patterns_reach_the_grammar_in_a_syntax_it_compiles() -> None:
+    """llguidance refuses `\\d`, `\\w`, `\\s` and then accepts any string: they are spelled as classes."""
+    from moot.models._llama_messages import grammar_regex
+
+    assert grammar_regex(r"^\d{4}-\d{2}-\d{2}$") == "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+    assert grammar_regex(r"^[\d-]+\w*\s?\.$") == r"^[0-9-]+[A-Za-z0-9_]*[ \t\n\r]?\.$"
+    assert grammar_regex(r"a\.b\\d") == r"a\.b\\d"  # other escapes, and an escaped backslash, stay
+    schema = {"type": "object", "properties": {"date": {"type": "string", "pattern": r"^\d{4}$"}}}
+    constraint = response_format_constraint({"type": "json_schema", "json_schema": {"name": "d", "schema": schema}})
+    assert constraint.schema["properties"]["date"]["pattern"] == "^[0-9]{4}$"

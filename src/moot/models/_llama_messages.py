@@ -172,6 +172,36 @@ def _call_schema(name: str, function: dict[str, Any]) -> dict[str, Any]:
     return _closed({"type": "object", "properties": properties, "required": ["name", "arguments"]})
 
 
+_CLASSES = {"d": "0-9", "w": "A-Za-z0-9_", "s": " \\t\\n\\r"}
+"""What `\\d`, `\\w` and `\\s` mean in ASCII; llguidance refuses these escapes ("unsupported
+escape: \\d, accepting any string"), which silently turned the travel server's date pattern
+`^\\d{4}-\\d{2}-\\d{2}$` into no constraint at all."""
+
+
+def grammar_regex(pattern: str) -> str:
+    """`pattern` with `\\d`, `\\w`, `\\s` spelled as character classes llguidance compiles."""
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if nxt in _CLASSES:
+                out.append(_CLASSES[nxt] if in_class else f"[{_CLASSES[nxt]}]")
+            else:
+                out.append(char + nxt)
+            i += 2
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+        elif char == "]" and in_class:
+            in_class = False
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
 def _inline(schema: dict[str, Any]) -> dict[str, Any]:
     """Inline `$ref`s: a tool's schema is nested under `arguments`, where `#/$defs` would dangle."""
     if "$defs" not in schema and "definitions" not in schema:
@@ -181,11 +211,14 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _closed(schema: dict[str, Any]) -> dict[str, Any]:
-    """Forbid undeclared keys in every object that declares its properties, recursively.
+    """Forbid undeclared keys in every object that declares its properties, recursively, and
+    write every `pattern` in the regex syntax the grammar compiler reads.
 
     Extra keys cost tokens and lead a weak model astray. `required` is left as given.
     """
     closed = dict(schema)
+    if isinstance(closed.get("pattern"), str):
+        closed["pattern"] = grammar_regex(closed["pattern"])
     for key in ("items", "additionalProperties", "not"):
         if isinstance(closed.get(key), dict):
             closed[key] = _closed(closed[key])
