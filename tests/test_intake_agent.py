@@ -143,7 +143,7 @@ async def test_the_model_is_asked_only_for_the_free_text_slot_and_its_words_must
 
     content, _ = await read(intake, task, answer={"preferences": "luxury spa with sea view"})
     assert content["slots"]["preferences"] is None
-    assert "the model's preferences was not in the task's words, so it was dropped" in content["notes"]
+    assert "preferences: dropped the model's reading 'luxury spa with sea view', which is not in the task's words" in content["notes"]
     assert content["slots"]["destination"] == "Lisbon"  # what code read does not depend on the model
 
 

@@ -89,7 +89,7 @@ class IntakeAgent(SkillAgent):
                 kept = keep_grounded(task, getattr(output, name), specs[name].max_length)
                 reading.values[name] = kept or None
                 if getattr(output, name) and not kept:
-                    reading.notes.append(f"the model's {name} was not in the task's words, so it was dropped")
+                    reading.notes.append(f"{name}: dropped the model's reading {getattr(output, name)!r}, which is not in the task's words")
         entry = self.entry("intake", reading.record(), ctx)
         result.updates = {k: v for k, v in {"slots": reading.values, "history": [entry]}.items() if k in self.writes}
         return result

@@ -80,7 +80,7 @@ def grounded_proposal_schema(dimensions: tuple[str, ...], ids: tuple[str, ...], 
         __base__=_Strict,
         id=(Literal[ids], Field(description="the id of an option"))  # type: ignore[valid-type]
         ,
-        pitch=(str, Field(min_length=1, max_length=160, description="why this option, in one sentence")),
+        pitch=(str, Field(min_length=1, max_length=100, description="why this option, in one short sentence")),
         **_score_fields(dimensions),
     )
     return create_model(
@@ -97,7 +97,7 @@ def review_schema(dimensions: tuple[str, ...]) -> type[BaseModel]:
         __base__=_Strict,
         __validators__={"known": field_validator("candidate")(_known_candidate)},
         candidate=(str, Field(max_length=24)),
-        comment=(str, Field(min_length=1, max_length=200)),
+        comment=(str, Field(min_length=1, max_length=160)),
         **_score_fields(dimensions),
     )
     return create_model(

@@ -192,7 +192,7 @@ def candidate_line(cand: Mapping[str, Any]) -> str:
 
 def slots_line(slots: Mapping[str, Any] | None) -> str:
     """The intake's slots in one line a model reads: `destination: Lisbon; nights: 2; ...`."""
-    shown = [(k, v) for k, v in (slots or {}).items() if k != "problems" and v not in (None, "", [], {})]
+    shown = [(k, v) for k, v in (slots or {}).items() if k not in ("problems", "defaulted") and v not in (None, "", [], {})]
     return "; ".join(f"{k}: {show(v)}" for k, v in shown)
 
 

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from moot.cli.outcome_view import decision_panel, outcome_panel, result_line
+from moot.cli.outcome_view import decision_panel, outcome_panel, result_line, says_something
 from moot.events import Event
 from moot.state import merge_rewards
 from moot.templates import show
@@ -70,7 +70,7 @@ class LiveView:
             self.console.print(decision_panel(self.decision, self.candidates))
 
     def _show_intake(self, c: dict[str, Any]) -> None:
-        slots = {k: v for k, v in (c.get("slots") or {}).items() if k != "problems" and v not in (None, "", [])}
+        slots = {k: v for k, v in (c.get("slots") or {}).items() if k not in ("problems", "defaulted") and v not in (None, "", [])}
         self.console.print("    read: " + escape("; ".join(f"{k} {show(v)}" for k, v in slots.items()) or "nothing"))
         for line in c.get("defaults") or []:
             self.console.print(f"    [dim]default {escape(line)}[/]")
@@ -98,7 +98,7 @@ class LiveView:
             self.console.print(f"    • [bold]{escape(cand['id'])}[/]: {escape(cand.get('title', ''))}")
             if cand.get("summary"):
                 self.console.print(f"      {escape(cand['summary'])}")
-            if cand.get("pitch"):
+            if says_something(cand.get("pitch")):
                 self.console.print(f"      [dim]pitch: {escape(cand['pitch'])}[/]")
         for item in c.get("excluded", []):
             self.console.print(f"    [red]✗ excluded[/] {escape(str(item.get('title') or item.get('id', '')))}: {escape('; '.join(item.get('reasons', [])))}")
@@ -107,7 +107,8 @@ class LiveView:
 
     def _show_review(self, c: dict[str, Any]) -> None:
         for review in c.get("reviews", []):
-            self.console.print(f"    • on {escape(review['candidate'])}: {escape(review['comment'])}")
+            comment = review["comment"] if says_something(review.get("comment")) else "[dim](scores only: no argument given)[/]"
+            self.console.print(f"    • on {escape(review['candidate'])}: {comment if comment.startswith('[dim]') else escape(comment)}")
 
     def _show_measure(self, c: dict[str, Any]) -> None:
         for cand, dims in (c.get("scores") or {}).items():

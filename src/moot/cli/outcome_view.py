@@ -36,7 +36,8 @@ def decision_panel(decision: Mapping[str, Any], candidates: Mapping[str, Mapping
         body.append(f"why: {escape(str(decision['why']))}")
     elif ranking:
         body.append(f"[dim]ranking by weighted score: {escape(ranking)}[/]")
-    body.append(f"[dim]rationale (model): {escape(str(decision.get('rationale', '')))}[/]")
+    if says_something(decision.get("rationale")):
+        body.append(f"[dim]rationale (model): {escape(str(decision.get('rationale', '')))}[/]")
     return Panel("\n".join(body), title="decision")
 
 
@@ -122,6 +123,13 @@ def _money(value: Any) -> str:
     return f"{show(value)} EUR" if value is not None else ""
 
 
+def says_something(text: Any) -> bool:
+    """Whether a model's free text is an argument worth showing: a few words, not an id or a number
+    (a 135M model, asked for a pitch, often copies an option's id)."""
+    words = [w for w in str(text or "").split() if any(ch.isalpha() for ch in w) and not any(ch.isdigit() for ch in w)]
+    return len(words) >= 3
+
+
 def result_line(outcome: Mapping[str, Any]) -> str:
     """A tool result in one short line: how many offers a search found, or what a call returned."""
     content = outcome.get("content")
@@ -135,4 +143,4 @@ def result_line(outcome: Mapping[str, Any]) -> str:
     return f"{outcome.get('tool')}: {text[:200]}{'…' if len(text) > 200 else ''}"
 
 
-__all__ = ["decision_panel", "outcome_panel", "result_line"]
+__all__ = ["decision_panel", "outcome_panel", "result_line", "says_something"]

@@ -42,6 +42,7 @@ from moot.models._llama_engine import (
 )
 from moot.models._llama_messages import (
     Constraint,
+    compact_json_grammar,
     parse_tool_answer,
     render_messages,
     response_format_constraint,
@@ -208,7 +209,7 @@ class LocalLLMChatModel(BaseChatModel):
         if stop:
             request["stop"] = list(stop)
         if constraint is not None:
-            request["json_schema"] = constraint.schema
+            request["grammar"] = compact_json_grammar(constraint.schema)
         return request, constraint
 
     def _result(self, response: dict[str, Any], constraint: Constraint | None, started: float) -> ChatResult:
