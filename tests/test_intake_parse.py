@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import moot.intake
-from moot.intake.parse import (
+from moot.intake import (
     Mention,
     Stay,
     find_count,

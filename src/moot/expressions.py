@@ -12,14 +12,14 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
 from datetime import date, timedelta
+from typing import Any
 
 from simpleeval import DEFAULT_OPERATORS, EvalWithCompoundTypes
 
 from moot.errors import ExpressionError
 from moot.state import STATE_KEYS
+
 
 def add_days(day: str, days: int) -> str:
     """`day` (YYYY-MM-DD) moved by `days`: the checkout of a stay, the date of a return flight."""
@@ -106,6 +106,14 @@ class Expression:
         """True when the expression evaluates to a truthy value."""
         return bool(self.evaluate(names))
 
+    def holds_or(self, names: Mapping[str, Any], default: bool) -> bool:
+        """`holds`, or `default` when the expression cannot be evaluated (a name it reads is
+        missing): the caller decides what an unknown condition means."""
+        try:
+            return self.holds(names)
+        except ExpressionError:
+            return default
+
 
 def state_names(state: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
     """The names an expression sees: every state key (missing ones as None) plus `extra`."""
@@ -140,4 +148,4 @@ def _check(tree: ast.AST, source: str, where: str | None, allowed: frozenset[str
             raise ExpressionError(source, f"{type(node).__name__} is not allowed", where=where)
 
 
-__all__ = ["ALLOWED_NAMES", "METHODS", "Expression", "FUNCTIONS", "state_names"]
+__all__ = ["ALLOWED_NAMES", "FUNCTIONS", "METHODS", "Expression", "state_names"]

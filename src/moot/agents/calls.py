@@ -29,12 +29,7 @@ class Call:
     def needed(self, names: Mapping[str, Any]) -> bool:
         """Whether the call applies at all: its `when` holds (or it has none). A `when` that
         cannot be evaluated counts as needed, so `render` reports the missing value."""
-        if self.when is None:
-            return True
-        try:
-            return self.when.holds(names)
-        except ExpressionError:
-            return True
+        return self.when is None or self.when.holds_or(names, True)
 
     def render(self, names: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str]:
         """(arguments, "") when the call can be made, else (None, why not).

@@ -145,12 +145,7 @@ def _offers(
 
 
 def _may_leave_out(part: Part, names: Mapping[str, Any]) -> bool:
-    if part.optional is None:
-        return False
-    try:
-        return part.optional.holds(names)
-    except ExpressionError:
-        return False
+    return part.optional is not None and part.optional.holds_or(names, False)
 
 
 def _assess(

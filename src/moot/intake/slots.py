@@ -1,7 +1,7 @@
 """Reading a task into slots: parsers first, stated defaults next, a model only for free text.
 
 `read_slots` is the intake's deterministic part (design §3b). Each slot type has a parser
-(`moot.intake.parse`): places are matched against the values the MCP servers publish (an enum),
+(`moot.intake`): places are matched against the values the MCP servers publish (an enum),
 never guessed; dates and lengths go through dateparser against the run's start; money, counts
 and flags through patterns. What the task does not say takes the workspace's stated default,
 recorded as such; a required slot without a value, an unknown place, an impossible or past date
@@ -20,7 +20,7 @@ from typing import Any
 
 from moot.errors import ExpressionError
 from moot.expressions import Expression
-from moot.intake.parse import DEFAULT_CURRENCIES, find_count, find_flag, find_money, find_places, find_stay, looks_readable
+from moot.intake import DEFAULT_CURRENCIES, find_count, find_flag, find_money, find_places, find_stay, looks_readable
 from moot.templates import Value, show
 from moot.workspace.spec_decide import SlotSpec
 
