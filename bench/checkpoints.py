@@ -23,7 +23,7 @@ from typing import Any
 from moot.models.scripted import ScriptedChatModel
 from moot.orchestrator import Orchestrator, initial_state
 from moot.persistence import open_store
-from moot.runtime import Runtime
+from moot.workspace.runner import WorkspaceRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = json.loads((ROOT / "tests" / "data" / "demo_script.json").read_text())
@@ -37,7 +37,7 @@ def db_size(path: Path) -> int:
 
 
 async def session(runs: int, *, keep_history: bool, label: str) -> None:
-    runtime = Runtime.load("demo", models={"default": ScriptedChatModel(script=SCRIPT)})
+    runtime = WorkspaceRunner.load("demo", models={"default": ScriptedChatModel(script=SCRIPT)})
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "moot.db"
         async with open_store(db) as (saver, index):

@@ -132,11 +132,11 @@ def per_agent(usage: Mapping[str, Any]) -> None:
 
 def bench_demo(model_override: str | None) -> None:
     from moot.events import Event, EventBus
-    from moot.runtime import Runtime
+    from moot.workspace.runner import WorkspaceRunner
     from moot.state import merge_usage
 
     started = time.perf_counter()
-    runtime = Runtime.load("demo", model_override=model_override)
+    runtime = WorkspaceRunner.load("demo", model_override=model_override)
     loaded = time.perf_counter()
     bus = EventBus()
     seen: dict[str, Any] = {}  # usage from state patches, so a failed run still shows its spend

@@ -29,7 +29,7 @@ from langgraph.graph import END, START, StateGraph
 from moot.agents.base import AgentContext
 from moot.models.scripted import ScriptedChatModel
 from moot.orchestrator import Orchestrator, initial_state
-from moot.runtime import Runtime
+from moot.workspace.runner import WorkspaceRunner
 from moot.state import MootState
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +38,7 @@ TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
 PLAN = [("proposal", ("optimistic",)), ("proposal", ("critic", "devils_advocate")), ("synthesis", ("synthesizer",)), ("booking", ("booking",))]
 
 
-def raw_graph(runtime: Runtime, checkpointer: Any) -> Any:
+def raw_graph(runtime: WorkspaceRunner, checkpointer: Any) -> Any:
     """The same deliberation written by hand on LangGraph: same nodes and channels, nothing else."""
     ws = runtime.workspace
     model = runtime.models["default"]
@@ -96,7 +96,7 @@ async def time_moot(orch: Orchestrator, i: int) -> float:
 
 
 async def compare(kind: str, runs: int) -> dict[str, float]:
-    runtime = Runtime.load("demo", models={"default": ScriptedChatModel(script=SCRIPT)})
+    runtime = WorkspaceRunner.load("demo", models={"default": ScriptedChatModel(script=SCRIPT)})
     with tempfile.TemporaryDirectory() as tmp:
         if kind == "sqlite":
             cm_raw = AsyncSqliteSaver.from_conn_string(str(Path(tmp) / "raw.db"))

@@ -29,7 +29,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from moot.models.scripted import ScriptedChatModel
 from moot.workspace.hub import WorkspaceHub
 from moot.workspace.loader import builtin_path
-from moot.workspace.manager import RuntimeManager
+from moot.workspace.manager import WorkspaceManager
 from moot.workspace.reload import ReloadManager
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +51,7 @@ def save_edit(ws: Path, n: int) -> None:
 _ORIGINAL: dict[Path, str] = {}
 
 
-async def until_new_version(manager: RuntimeManager, old: str, timeout: float = 10.0) -> float:
+async def until_new_version(manager: WorkspaceManager, old: str, timeout: float = 10.0) -> float:
     """Poll (1 ms) until the manager serves a version other than `old`; the moment it does."""
     deadline = time.perf_counter() + timeout
     while manager.current.hash == old:
@@ -61,7 +61,7 @@ async def until_new_version(manager: RuntimeManager, old: str, timeout: float = 
     return time.perf_counter()
 
 
-async def save_to_serve(manager: RuntimeManager, ws: Path, edits: int) -> list[float]:
+async def save_to_serve(manager: WorkspaceManager, ws: Path, edits: int) -> list[float]:
     times = []
     for n in range(edits):
         old = manager.current.hash
@@ -76,7 +76,7 @@ async def save_to_serve(manager: RuntimeManager, ws: Path, edits: int) -> list[f
     return times
 
 
-async def timed_run(manager: RuntimeManager, task: str) -> tuple[float, str]:
+async def timed_run(manager: WorkspaceManager, task: str) -> tuple[float, str]:
     started = time.perf_counter()
     version = manager.current.hash
     result = await manager.run(task)
@@ -87,7 +87,7 @@ async def timed_run(manager: RuntimeManager, task: str) -> tuple[float, str]:
     return time.perf_counter() - started, version
 
 
-async def in_flight(manager: RuntimeManager, ws: Path, runs: int, rounds: int, latency: float) -> dict[str, list[float]]:
+async def in_flight(manager: WorkspaceManager, ws: Path, runs: int, rounds: int, latency: float) -> dict[str, list[float]]:
     found: dict[str, list[float]] = {"without reload": [], "during reload": []}
     for r in range(rounds * 2):
         reload_now = r % 2 == 1  # interleaved, so that machine noise hits both alike

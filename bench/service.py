@@ -9,7 +9,7 @@ create a session, start a run, follow its SSE stream to the end, then GET the ru
     python bench/service.py [--sessions 200] [--workers 1,2] [--sequential 20] [--idle 1000] [--quick]
 
 Printed, per worker count: one run at a time, moot's end-to-end latency (POST run -> GET run
-says finished) against the same workspace run in this process with `Runtime`/`Orchestrator`
+says finished) against the same workspace run in this process with `WorkspaceRunner`/`Orchestrator`
 (no HTTP, no queue; on an in-memory checkpointer, and on the same PostgreSQL), interleaved run
 by run so that machine noise hits all alike, with the median of each leg of a service run; then
 N sessions at once: runs/s, p50/p95/p99 latency, errors (HTTP errors, runs that ended but not
@@ -184,7 +184,7 @@ async def follow(http: httpx.AsyncClient, path: str, stamps: dict[str, float]) -
 
 
 async def open_bare(bench: Bench, stack: AsyncExitStack) -> dict[str, Callable[[int], Awaitable[float]]]:
-    """Timed runs of the workspace through `Runtime`/`Orchestrator` here, with what the service gives
+    """Timed runs of the workspace through `WorkspaceRunner`/`Orchestrator` here, with what the service gives
     a run besides HTTP and the queue: memory over every layer (episodic in process; semantic and
     procedural in a LangGraph store) and the workspace logs. Two kinds: everything in memory, and
     everything on the fleet's PostgreSQL (checkpointer, run index, tool ledger, memory store)."""
@@ -198,7 +198,7 @@ async def open_bare(bench: Bench, stack: AsyncExitStack) -> dict[str, Callable[[
     from moot.memory.semantic import SemanticMemory
     from moot.memory.stores import make_store
     from moot.persistence import open_persistence
-    from moot.runtime import Runtime
+    from moot.workspace.runner import WorkspaceRunner
     from moot.tools.ledger import MemoryLedger
 
     embedder = get_embedder()
@@ -211,7 +211,7 @@ async def open_bare(bench: Bench, stack: AsyncExitStack) -> dict[str, Callable[[
             embedder=embedder, episodic=InProcessEpisodic(), semantic=SemanticMemory(store, None, embedder=embedder),
             procedural=ProceduralMemory(store),
         )
-        runtime = Runtime.load(bench.folder, memory=memory)
+        runtime = WorkspaceRunner.load(bench.folder, memory=memory)
         await stack.enter_async_context(runtime.open_tools(ledger))
         orch = runtime.orchestrator(saver, index=index)
         memory.observe(orch.bus)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from moot.models.scripted import ScriptedChatModel
-from moot.runtime import Runtime
+from moot.workspace.runner import WorkspaceRunner
 
 DATA = Path(__file__).parent / "data"
 CLASSIC = DATA / "workspaces" / "classic"
@@ -52,7 +52,7 @@ def workspace_copy(tmp_path: Path) -> Path:
     return target
 
 
-def scripted_runtime(script: Any, workspace: str | Path | None = None, **model_kwargs: Any) -> tuple[Runtime, ScriptedChatModel]:
+def scripted_runtime(script: Any, workspace: str | Path | None = None, **model_kwargs: Any) -> tuple[WorkspaceRunner, ScriptedChatModel]:
     """A runtime of `workspace` (default: the classic fixture) whose every model is one scripted model."""
     model = ScriptedChatModel(script=script, **model_kwargs)
-    return Runtime.load(CLASSIC if workspace is None else workspace, models={"default": model}), model
+    return WorkspaceRunner.load(CLASSIC if workspace is None else workspace, models={"default": model}), model

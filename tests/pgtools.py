@@ -72,11 +72,11 @@ async def _drive(url: str, command: str, run_id: str, session_id: str, critic_de
     from moot.events import EventBus
     from moot.models.scripted import ScriptedChatModel
     from moot.persistence import open_persistence
-    from moot.runtime import Runtime
+    from moot.workspace.runner import WorkspaceRunner
 
     script = json.loads(SCRIPT.read_text())
     model = ScriptedChatModel(script=script, latency={"critic": critic_delay} if critic_delay else 0.0)
-    runtime = Runtime.load(CLASSIC, models={"default": model})
+    runtime = WorkspaceRunner.load(CLASSIC, models={"default": model})
     bus = EventBus()
     bus.add_handler(JsonLines(sys.stdout))
     async with open_persistence(url) as store, runtime.open_tools(store.ledger):

@@ -16,7 +16,7 @@ from moot.agents.base import AgentContext
 from moot.agents.booking import BookingAgent
 from moot.models.scripted import ScriptedChatModel
 from moot.outcome import outcome_of
-from moot.runtime import Runtime
+from moot.workspace.runner import WorkspaceRunner
 from moot.tools.builtin import builtin_servers
 from moot.tools.travel import Inventory
 from moot.workspace.loader import load_workspace
@@ -125,7 +125,7 @@ async def test_an_argument_without_a_value_fails_every_action_that_needs_it(book
 # --- on the real travel server -----------------------------------------------------------------
 
 async def test_a_run_books_exactly_the_winners_offers_for_its_slots(demo_script: dict[str, Any], tmp_path: Path) -> None:
-    runtime = Runtime.load("demo", models={"default": ScriptedChatModel(script=demo_script)})
+    runtime = WorkspaceRunner.load("demo", models={"default": ScriptedChatModel(script=demo_script)})
     async with runtime.open_store_and_tools(tmp_path / "m.db", builtins=builtin_servers(tmp_path)) as (saver, index):
         result = await runtime.orchestrator(saver, index=index).run("Two people, Madrid to Lisbon, from 12 March to 15 March, max €2000", user_id="Ana Silva")
     outcome = outcome_of(result.state)
@@ -153,7 +153,7 @@ async def test_a_run_whose_every_action_the_server_refused_reports_actions_faile
         text = text.replace(f"\"=parts['{part}']['id']\"", f"\"='GONE-' + parts['{part}']['id']\"")
     assert text.count("GONE-") == 3
     path.write_text(text)
-    runtime = Runtime.load(ws, models={"default": ScriptedChatModel(script=demo_script)})
+    runtime = WorkspaceRunner.load(ws, models={"default": ScriptedChatModel(script=demo_script)})
     async with runtime.open_store_and_tools(tmp_path / "m.db", builtins=builtin_servers(tmp_path)) as (saver, index):
         result = await runtime.orchestrator(saver, index=index).run("Plan a 3-day trip to Lisbon under 1500 EUR")
     outcome = outcome_of(result.state)

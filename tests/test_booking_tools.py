@@ -31,7 +31,7 @@ from moot.graph.tools_node import ToolCallFailed
 from moot.models.scripted import ScriptedChatModel
 from moot.orchestrator import Orchestrator
 from moot.policy import WritePolicy
-from moot.runtime import Runtime
+from moot.workspace.runner import WorkspaceRunner
 from moot.tools.ledger import MemoryLedger
 from moot.tools.runtime import ToolRuntime
 from moot.tools.travel import Inventory
@@ -47,7 +47,7 @@ def bookings(home: Path) -> list[Any]:
 
 
 async def test_the_demo_books_through_the_travel_server(demo_script: dict[str, Any], moot_home: Path) -> None:
-    runtime = Runtime.load("demo", models={"default": ScriptedChatModel(script=demo_script)})
+    runtime = WorkspaceRunner.load("demo", models={"default": ScriptedChatModel(script=demo_script)})
     bus = EventBus()
     events: list[Event] = []
     bus.add_handler(events.append)
@@ -82,7 +82,7 @@ async def test_arguments_off_schema_are_repaired_before_anything_is_sent(classic
     bad = {"tool_calls": [{"tool": "book", "arguments": {"kind": "hotel", "item_id": "H-LIS-ALFAMA"}}]}  # no traveller
     script = {**classic_script, "booking": [classic_script["booking"][0], bad, {"tool_calls": [BOOK]}]}
     model = ScriptedChatModel(script=script)
-    runtime = Runtime.load(CLASSIC, models={"default": model})
+    runtime = WorkspaceRunner.load(CLASSIC, models={"default": model})
     async with runtime.open_store_and_tools() as (saver, index):
         result = await runtime.orchestrator(saver, index=index).run(TASK)
     booking_calls = [c for c in model.calls if c["agent"] == "booking"]
@@ -151,7 +151,7 @@ async def test_a_failing_tool_continues_or_ends_the_run_as_the_workspace_says(
     state.mkdir()
     _workspace_with_faulty(workspace_copy, state, tool_errors=tool_errors, tools=["search_hotels", "book", "fail"])
     script = {**classic_script, "booking": [classic_script["booking"][0], {"tool_calls": [BOOK, {"tool": "fail", "arguments": {}}]}]}
-    runtime = Runtime.load(workspace_copy, models={"default": ScriptedChatModel(script=script)})
+    runtime = WorkspaceRunner.load(workspace_copy, models={"default": ScriptedChatModel(script=script)})
     async with runtime.open_store_and_tools() as (saver, index):
         orch = runtime.orchestrator(saver, index=index)
         if tool_errors == "fail":
@@ -216,7 +216,7 @@ def test_killed_after_the_booking_returned_and_before_the_checkpoint_books_once(
 
 async def test_resuming_a_finished_run_reports_its_end_without_running_anything(demo_script: dict[str, Any]) -> None:
     model = ScriptedChatModel(script=demo_script)
-    runtime = Runtime.load("demo", models={"default": model})
+    runtime = WorkspaceRunner.load("demo", models={"default": model})
     bus = EventBus()
     ends: list[Event] = []
     bus.add_handler(lambda e: ends.append(e) if e.type == "run_finished" else None)

@@ -11,7 +11,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from moot.cli.main import main
-from moot.runtime import Runtime
+from moot.workspace.runner import WorkspaceRunner
 from moot.models.scripted import ScriptedChatModel
 from moot.workspace.loader import builtin_path
 
@@ -37,7 +37,7 @@ async def test_a_new_workspace_runs_as_generated(tmp_path: Path, demo_script: di
     target = tmp_path / "panel"
     assert main(["workspace", "new", "panel", "--dir", str(target)]) == 0
     assert main(["workspace", "validate", str(target)]) == 0
-    runtime = Runtime.load(target, models={"default": ScriptedChatModel(script=demo_script)})
+    runtime = WorkspaceRunner.load(target, models={"default": ScriptedChatModel(script=demo_script)})
     assert runtime.workspace.name == "panel"
     async with runtime.open_store_and_tools(tmp_path / "moot.db") as (saver, index):
         result = await runtime.orchestrator(saver, index=index).run("Plan a 3-day trip to Lisbon under 1500 EUR")

@@ -10,7 +10,7 @@ import pytest
 from moot.cli.main import main
 from moot.eval import EvalSettings, prepare
 from moot.models.scripted import ScriptedChatModel
-from moot.runtime import Runtime
+from moot.workspace.runner import WorkspaceRunner
 from moot.workspace.problems import WorkspaceInvalid
 
 DATA = Path(__file__).parent / "data" / "eval"
@@ -32,7 +32,7 @@ async def test_a_failed_setup_fails_the_task_before_any_model_is_asked(tmp_path:
         "      - {tool: book, arguments: {kind: hotel, item_id: H-NOWHERE, traveller: X, checkin: '2027-01-10', nights: 1}}\n",
     )
     model = ScriptedChatModel(script=SCRIPT)
-    evaluator = await prepare(Runtime.load(WORKSPACE, models={"default": model}), tasks)
+    evaluator = await prepare(WorkspaceRunner.load(WORKSPACE, models={"default": model}), tasks)
     records = await evaluator.run()
     assert [r.arm for r in records] == ["moot", "single"]
     for record in records:
@@ -46,7 +46,7 @@ async def test_a_run_stopped_by_the_token_budget_fails_and_still_shows_what_it_s
     tasks = task_set(
         tmp_path, "probes:\n  mine: {tool: list_bookings}\ntasks:\n  - id: trip\n    task: Plan a trip\n    expect: ['len(mine) == 1']\n"
     )
-    runtime = Runtime.load(WORKSPACE, models={"default": ScriptedChatModel(script=SCRIPT)})
+    runtime = WorkspaceRunner.load(WORKSPACE, models={"default": ScriptedChatModel(script=SCRIPT)})
     evaluator = await prepare(runtime, tasks, EvalSettings(arms=("moot",), token_budget=150))
     assert evaluator.token_budget == 150 and evaluator.runtime.workspace.spec.limits.token_budget == 150
     [record] = await evaluator.run()
@@ -65,7 +65,7 @@ async def test_literal_arguments_and_task_texts_are_checked_at_load(tmp_path: Pa
         "      - {tool: search_hotels, arguments: {city: Lisbon, checkin: \"=day('next friday')\", nights: 2}}\n"
         f"  - id: two\n    task: '{'y' * 4001}'\n    expect: ['True']\n",
     )
-    runtime = Runtime.load(WORKSPACE, models={"default": ScriptedChatModel(script=SCRIPT)})
+    runtime = WorkspaceRunner.load(WORKSPACE, models={"default": ScriptedChatModel(script=SCRIPT)})
     with pytest.raises(WorkspaceInvalid) as caught:
         await prepare(runtime, tasks)
     problems = [(p.line, p.message) for p in caught.value.problems]

@@ -10,7 +10,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from moot.eval import EvalSettings, SingleArm, open_sandbox, prepare
 from moot.eval.fitting import approximate_tokens, fit
 from moot.models.scripted import ScriptedChatModel
-from moot.runtime import Runtime
+from moot.workspace.runner import WorkspaceRunner
 
 WORKSPACE = Path(__file__).parent / "data" / "eval" / "travel"
 ANA = {"kind": "hotel", "item_id": "H-LIS-BELEM", "traveller": "Ana Silva", "checkin": "2027-01-10"}
@@ -48,7 +48,7 @@ async def test_the_single_agent_books_through_the_tools_and_reads_their_answers(
     )
     tasks = tmp_path / "tasks.yaml"
     tasks.write_text(TASKS)
-    evaluator = await prepare(Runtime.load(WORKSPACE, models={"default": model}), tasks, EvalSettings(arms=("single",)))
+    evaluator = await prepare(WorkspaceRunner.load(WORKSPACE, models={"default": model}), tasks, EvalSettings(arms=("single",)))
     [record] = await evaluator.run()
 
     results = {p.source: p for p in record.predicates}
@@ -79,7 +79,7 @@ async def test_the_single_agent_stops_at_the_token_budget_and_at_twelve_turns() 
     forever = [call("list_bookings", {}, "c1")]  # the last answer repeats: it never answers in text
     for budget, expected in ((300, "no answer: the token budget of 300 was spent"), (10**6, "no answer: the limit of 12 model turns")):
         model = ScriptedChatModel(script={"single": forever})
-        runtime = Runtime.load(WORKSPACE, models={"default": model})
+        runtime = WorkspaceRunner.load(WORKSPACE, models={"default": model})
         async with open_sandbox(runtime) as box:
             assert box.tools is not None
             arm = SingleArm(model, box.tools.tools(), token_budget=budget)

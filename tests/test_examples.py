@@ -30,7 +30,7 @@ from moot.agents.roles import rank
 from moot.errors import WorkspaceError
 from moot.events import Event, EventBus
 from moot.models.scripted import ScriptedChatModel
-from moot.runtime import Runtime
+from moot.workspace.runner import WorkspaceRunner
 from moot.history import candidate_ids
 from moot.workspace.loader import BUILTIN, builtin_path, load_workspace
 
@@ -133,7 +133,7 @@ async def test_code_review_files_the_chairs_verdict_through_the_review_desk(
     # scout, the measure, the clerk) fails the run if it asks. Each model reviewer takes a
     # while, so agents running one after the other could not overlap.
     model = ScriptedChatModel(script=script, strict=True, latency={r: 0.15 for r in MODEL_REVIEWERS})
-    runtime = Runtime.load("code_review", models={"default": model})
+    runtime = WorkspaceRunner.load("code_review", models={"default": model})
     bus = EventBus()
     events: list[Event] = []
     bus.add_handler(events.append)
@@ -260,7 +260,7 @@ def test_moot_graph_draws_the_code_review_panel(tmp_path: Path) -> None:
 
 async def run_research(script: Mapping[str, list[Any]]) -> tuple[Any, ScriptedChatModel, list[Event]]:
     model = ScriptedChatModel(script=playback(script))
-    runtime = Runtime.load("research", models={"default": model})
+    runtime = WorkspaceRunner.load("research", models={"default": model})
     bus = EventBus()
     events: list[Event] = []
     bus.add_handler(events.append)

@@ -20,7 +20,7 @@ from moot.agents.roles import EvaluatorAgent, ProposerAgent, SynthesizerAgent
 from moot.constraints import Constraint
 from moot.errors import AgentOutputError
 from moot.models.scripted import ScriptedChatModel
-from moot.runtime import Runtime
+from moot.workspace.runner import WorkspaceRunner
 from moot.tools.builtin import builtin_servers
 from moot.workspace.loader import Workspace, load_workspace
 
@@ -353,7 +353,7 @@ async def test_the_synthesizer_decides_nothing_feasible_by_code_with_the_reasons
 # --- a whole run ------------------------------------------------------------------------------
 
 async def test_every_id_price_and_name_of_a_runs_candidates_came_from_a_search(demo_script: dict[str, Any], tmp_path: Path) -> None:
-    runtime = Runtime.load("demo", models={"default": ScriptedChatModel(script=demo_script)})
+    runtime = WorkspaceRunner.load("demo", models={"default": ScriptedChatModel(script=demo_script)})
     async with runtime.open_store_and_tools(tmp_path / "m.db", builtins=builtin_servers(tmp_path)) as (saver, index):
         result = await runtime.orchestrator(saver, index=index).run("Plan a 3-day trip to Lisbon under 1500 EUR")
     hist = result.state["history"]

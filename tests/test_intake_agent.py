@@ -17,7 +17,7 @@ from moot.errors import ConfigError, ModelError
 from moot.intake.slots import keep_grounded
 from moot.models.scripted import ScriptedChatModel
 from moot.orchestrator import initial_state
-from moot.runtime import Runtime
+from moot.workspace.runner import WorkspaceRunner
 from moot.tools.builtin import builtin_servers
 from moot.tools.types import ToolSpec
 from moot.workspace.loader import load_workspace
@@ -29,7 +29,7 @@ CITIES = "Lisbon, Porto, Madrid, Barcelona, Paris, London, Rome, Berlin"
 @pytest.fixture
 async def intake(tmp_path: Path) -> AsyncIterator[IntakeAgent]:
     """The demo's intake agent as a runtime with its MCP servers connected hands it out."""
-    runtime = Runtime.load("demo", models={"default": ScriptedChatModel(script=[])})
+    runtime = WorkspaceRunner.load("demo", models={"default": ScriptedChatModel(script=[])})
     async with runtime.open_tools(builtins=builtin_servers(tmp_path)):
         agent = runtime.agents["intake"]
         assert isinstance(agent, IntakeAgent)
@@ -176,7 +176,7 @@ async def test_a_resumed_run_reads_the_task_against_the_start_it_recorded(demo_s
     resumed today: "next Friday" is still 7 March 2031, read from the state, not from the clock."""
     task = "Fly me from Paris to Lisbon next Friday for 4 nights"
     script = {**demo_script, "intake": [RuntimeError("the model is down"), {"preferences": ""}]}
-    runtime = Runtime.load("demo", models={"default": ScriptedChatModel(script=script)})
+    runtime = WorkspaceRunner.load("demo", models={"default": ScriptedChatModel(script=script)})
     started = datetime(2031, 3, 3, 9, 0, tzinfo=UTC)
     async with runtime.open_store_and_tools(tmp_path / "m.db", builtins=builtin_servers(tmp_path)) as (saver, index):
         orch = runtime.orchestrator(saver, index=index)

@@ -21,7 +21,7 @@ from moot.graph.builder import model_for
 from moot.models.factory import PROVIDERS, make_model, make_models, parse_override
 from moot.models.provider_errors import describe, kind_of, model_info
 from moot.models.scripted import ScriptedChatModel
-from moot.runtime import Runtime
+from moot.workspace.runner import WorkspaceRunner
 
 DATA = Path(__file__).parent / "data"
 
@@ -237,7 +237,7 @@ def test_each_agent_uses_the_entry_it_names(workspace_copy: Path) -> None:
     critic = workspace_copy / "agents" / "critic.yaml"
     critic.write_text(critic.read_text() + "model: sharp\n")
 
-    runtime = Runtime.load(workspace_copy, model_override="")
+    runtime = WorkspaceRunner.load(workspace_copy, model_override="")
     agents = runtime.workspace.agents
     assert model_info(model_for(agents["critic"], runtime.models)).model == "big-model"
     assert isinstance(model_for(agents["optimistic"], runtime.models), ScriptedChatModel)

@@ -23,7 +23,7 @@ from moot.agents.structured import ainvoke_structured
 from moot.errors import ModelError
 from moot.models.factory import make_model
 from moot.models.provider_errors import describe
-from moot.runtime import Runtime
+from moot.workspace.runner import WorkspaceRunner
 
 pytest.importorskip("langchain_openai")
 
@@ -198,7 +198,7 @@ async def test_demo_deliberation_over_http(server: OpenAIServer, workspace_copy:
     config.write_text(yaml.safe_dump(spec))
     server.responder = demo_responder(classic_script)  # the classic fixture workspace's agents
 
-    result = await Runtime.load(workspace_copy).orchestrator().run("Plan a 3-day trip to Lisbon under 1500 EUR")
+    result = await WorkspaceRunner.load(workspace_copy).orchestrator().run("Plan a 3-day trip to Lisbon under 1500 EUR")
 
     assert result.status == "finished" and result.winner == "alfama-walks"
     names = [body["response_format"]["json_schema"]["name"] for body in server.requests]

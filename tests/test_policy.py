@@ -19,7 +19,7 @@ from moot.graph.builder import build_graph
 from moot.models.scripted import ScriptedChatModel
 from moot.orchestrator import Orchestrator
 from moot.policy import WritePolicy
-from moot.runtime import Runtime
+from moot.workspace.runner import WorkspaceRunner
 from moot.stages.stage import Stage, StagePlan, Transition
 from moot.workspace.loader import load_workspace
 
@@ -134,7 +134,7 @@ async def test_skillagent_write_outside_the_workspace_policy_is_refused(
 ) -> None:
     model = ScriptedChatModel(script=classic_script)
     policy = {"on_violation": "fail", "writers": {"rewards": ["optimistic", "devils_advocate"]}}
-    runtime = Runtime(classic_with_policy(policy), {"default": model})
+    runtime = WorkspaceRunner(classic_with_policy(policy), {"default": model})
     saver = InMemorySaver()
     bus = EventBus()
     events: list[Event] = []
@@ -171,7 +171,7 @@ async def test_skip_drops_the_update_and_the_run_continues(classic_script: dict[
 
 async def test_skip_from_the_workspace_policy_file(workspace_copy: Path, classic_script: dict[str, Any]) -> None:
     policy = {"on_violation": "skip", "writers": {"rewards": ["optimistic", "devils_advocate"]}}
-    runtime = Runtime(classic_with_policy(policy), {"default": ScriptedChatModel(script=classic_script)})
+    runtime = WorkspaceRunner(classic_with_policy(policy), {"default": ScriptedChatModel(script=classic_script)})
     bus = EventBus()
     events: list[Event] = []
     bus.add_handler(events.append)

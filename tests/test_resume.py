@@ -30,7 +30,7 @@ import yaml
 
 from moot.models.scripted import ScriptedChatModel
 from moot.persistence import open_store
-from moot.runtime import Runtime
+from moot.workspace.runner import WorkspaceRunner
 
 DATA = Path(__file__).parent / "data"
 SCRIPT = DATA / "classic_script.json"
@@ -85,7 +85,7 @@ def pending_write_saved(db: Path, agent: str) -> bool:
 def reference_state(script: dict[str, Any], home: Path) -> dict[str, Any]:
     """The final state of the same deliberation, run in process without interruption, with the
     workspace's MCP servers as the CLI runs it (the travel server's database goes under `home`)."""
-    runtime = Runtime.load(CLASSIC, models={"default": ScriptedChatModel(script=script)})
+    runtime = WorkspaceRunner.load(CLASSIC, models={"default": ScriptedChatModel(script=script)})
 
     async def run() -> Any:
         async with runtime.open_tools():
@@ -281,7 +281,7 @@ def test_a_failed_run_resumes_in_its_own_workspace(tmp_path: Path, classic_scrip
 
     home = tmp_path / "home"
     failing = dict(classic_script, critic=["not JSON at all"])
-    runtime = Runtime.load(ws, models={"default": ScriptedChatModel(script=failing)})
+    runtime = WorkspaceRunner.load(ws, models={"default": ScriptedChatModel(script=failing)})
     assert "booking" not in runtime.workspace.plan.stages
 
     async def fail_once() -> str:

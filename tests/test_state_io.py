@@ -29,7 +29,7 @@ from moot.errors import UsageError
 from moot.models.scripted import ScriptedChatModel
 from moot.orchestrator import initial_state
 from moot.persistence import open_store
-from moot.runtime import Runtime
+from moot.workspace.runner import WorkspaceRunner
 from moot.cli.main import main
 from moot.state_io import FORMAT, export_state, import_state
 
@@ -128,7 +128,7 @@ async def test_imported_run_continues_exactly_like_the_original(
 ) -> None:
     script = make_script()
     original_model = ScriptedChatModel(script=script)
-    original = Runtime.load(CLASSIC, models={"default": original_model})
+    original = WorkspaceRunner.load(CLASSIC, models={"default": original_model})
     async with open_store(tmp_path / "a.db") as (saver_a, _):
         graph_a = original.graph(saver_a)
         cfg_a = config("session-a")
@@ -149,7 +149,7 @@ async def test_imported_run_continues_exactly_like_the_original(
         final_a = (await graph_a.aget_state(cfg_a)).values
 
     imported_model = ScriptedChatModel(script=rest_of(script, consumed))
-    imported = Runtime.load(CLASSIC, models={"default": imported_model})
+    imported = WorkspaceRunner.load(CLASSIC, models={"default": imported_model})
     async with open_store(tmp_path / "b.db") as (saver_b, _):
         graph_b = imported.graph(saver_b)
         cfg_b = config("session-b")
@@ -170,7 +170,7 @@ async def test_imported_run_continues_exactly_like_the_original(
 
 async def test_revision_round_trip_keeps_the_round(tmp_path: Path) -> None:
     model = ScriptedChatModel(script=revision_script())
-    runtime = Runtime.load(CLASSIC, models={"default": model})
+    runtime = WorkspaceRunner.load(CLASSIC, models={"default": model})
     async with open_store(tmp_path / "a.db") as (saver, _):
         graph = runtime.graph(saver)
         start: Any = initial_state(TASK, run_id="run-a", session_id="s", user_id="")
@@ -183,7 +183,7 @@ async def test_revision_round_trip_keeps_the_round(tmp_path: Path) -> None:
 
 
 async def test_finished_run_exports_and_imports_with_the_same_values(tmp_path: Path, classic_script: dict[str, Any]) -> None:
-    runtime = Runtime.load(CLASSIC, models={"default": ScriptedChatModel(script=classic_script)})
+    runtime = WorkspaceRunner.load(CLASSIC, models={"default": ScriptedChatModel(script=classic_script)})
     async with open_store(tmp_path / "a.db") as (saver, index):
         orch = runtime.orchestrator(saver, index=index)
         result = await orch.run(TASK, user_id="ana")
@@ -192,7 +192,7 @@ async def test_finished_run_exports_and_imports_with_the_same_values(tmp_path: P
     assert comparable(doc["values"]) == comparable(result.state)
 
     model_b = ScriptedChatModel(script=classic_script)
-    runtime_b = Runtime.load(CLASSIC, models={"default": model_b})
+    runtime_b = WorkspaceRunner.load(CLASSIC, models={"default": model_b})
     async with open_store(tmp_path / "b.db") as (saver, index):
         orch = runtime_b.orchestrator(saver, index=index)
         cfg = orch.config(result.session_id, "ana")
@@ -232,7 +232,7 @@ def read_final(home: Path, run_id: str) -> dict[str, Any]:
     async def read() -> dict[str, Any]:
         async with open_store(home / "moot.db") as (saver, index):
             record = await index.get(run_id)
-            orch = Runtime.load(CLASSIC, models={"default": ScriptedChatModel(script=[])}).orchestrator(saver, index=index)
+            orch = WorkspaceRunner.load(CLASSIC, models={"default": ScriptedChatModel(script=[])}).orchestrator(saver, index=index)
             cfg = orch.config(record.thread_id, record.user_id)
             doc = await export_state(orch.graph, cfg, workspace=record.workspace, run_id=run_id)
             return doc["values"]
@@ -268,12 +268,12 @@ def _cli(root: Path, homes: dict[str, Path]) -> dict[str, Any]:
     # never answers validly; the devil's advocate has answered) and a finished run; both exported
     async def setup() -> dict[str, Any]:
         async with open_store(homes["a"] / "moot.db") as (saver, index):
-            orch = Runtime.load(CLASSIC, models={"default": ScriptedChatModel(script=failing)}).orchestrator(saver, index=index)
+            orch = WorkspaceRunner.load(CLASSIC, models={"default": ScriptedChatModel(script=failing)}).orchestrator(saver, index=index)
             with pytest.raises(Exception, match="critic"):
                 await orch.run(TASK, user_id="ana")
             (mid,) = await index.latest()
             mid_doc = await export_state(orch.graph, orch.config(mid.thread_id, "ana"), workspace="classic", run_id=mid.run_id)
-            orch = Runtime.load(CLASSIC, models={"default": ScriptedChatModel(script=script)}).orchestrator(saver, index=index)
+            orch = WorkspaceRunner.load(CLASSIC, models={"default": ScriptedChatModel(script=script)}).orchestrator(saver, index=index)
             fin = await orch.run(TASK)
             fin_doc = await export_state(orch.graph, orch.config(fin.session_id), workspace="classic", run_id=fin.run_id)
         return {"mid": mid.run_id, "mid_doc": mid_doc, "fin": fin.run_id, "fin_doc": fin_doc}

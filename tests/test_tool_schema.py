@@ -19,7 +19,7 @@ from moot.agents.base import AgentContext
 from moot.agents.booking import BookingAgent
 from moot.agents.tool_schema import bind_enum, bounded, result_ids
 from moot.models.scripted import ScriptedChatModel
-from moot.runtime import Runtime
+from moot.workspace.runner import WorkspaceRunner
 from moot.tools.builtin import builtin_servers
 from moot.tools.types import ToolSpec
 
@@ -40,19 +40,19 @@ exit: once_per_stage
 
 
 @pytest.fixture
-async def travel(tmp_path: Path) -> AsyncIterator[Runtime]:
+async def travel(tmp_path: Path) -> AsyncIterator[WorkspaceRunner]:
     """The demo, connected to its travel server (a fresh inventory under tmp_path)."""
-    runtime = Runtime.load("demo", models={"default": ScriptedChatModel(script=[])})
+    runtime = WorkspaceRunner.load("demo", models={"default": ScriptedChatModel(script=[])})
     async with runtime.open_tools(builtins=builtin_servers(tmp_path)):
         yield runtime
 
 
-def specs(runtime: Runtime) -> dict[str, ToolSpec]:
+def specs(runtime: WorkspaceRunner) -> dict[str, ToolSpec]:
     assert runtime.tools is not None
     return {s.name: s for s in runtime.tools.tools()}  # type: ignore[attr-defined]
 
 
-async def search(runtime: Runtime, n: int, tool: str, **arguments: Any) -> dict[str, Any]:
+async def search(runtime: WorkspaceRunner, n: int, tool: str, **arguments: Any) -> dict[str, Any]:
     """A real search, as the tool node records its outcome in history."""
     assert runtime.tools is not None
     outcome = await runtime.tools.call(tool, arguments, key=f"run-1:{n}")
@@ -62,7 +62,7 @@ async def search(runtime: Runtime, n: int, tool: str, **arguments: Any) -> dict[
 
 # --- bounded ----------------------------------------------------------------------------------
 
-async def test_bounded_bounds_free_strings_and_keeps_every_other_constraint(travel: Runtime) -> None:
+async def test_bounded_bounds_free_strings_and_keeps_every_other_constraint(travel: WorkspaceRunner) -> None:
     book = specs(travel)["book"].input_schema
     original = copy.deepcopy(book)
     out = bounded(book)
@@ -100,7 +100,7 @@ def test_bounded_leaves_const_pattern_format_enum_and_an_explicit_bound_alone() 
 
 # --- bind_enum and result_ids -----------------------------------------------------------------
 
-async def test_book_item_id_is_bound_to_the_ids_the_searches_returned(travel: Runtime) -> None:
+async def test_book_item_id_is_bound_to_the_ids_the_searches_returned(travel: WorkspaceRunner) -> None:
     book = specs(travel)["book"].input_schema
     outcomes = [
         (await search(travel, 0, "search_flights", origin="London", destination="Lisbon", date="2027-01-10"))["content"],
@@ -142,19 +142,19 @@ def test_bind_enum_without_values_or_argument_returns_the_schema_unchanged() -> 
 # --- the booking agent's constraint -----------------------------------------------------------
 
 @pytest.fixture
-async def bound_booking(tmp_path: Path) -> AsyncIterator[tuple[BookingAgent, Runtime]]:
+async def bound_booking(tmp_path: Path) -> AsyncIterator[tuple[BookingAgent, WorkspaceRunner]]:
     """A copy of the demo whose booking agent is model-driven, with `bind: {book.item_id: ...}`."""
     ws = tmp_path / "ws"
     shutil.copytree(DEMO, ws)
     (ws / "agents" / "booking.yaml").write_text(BOOKING_WITH_BIND)
-    runtime = Runtime.load(ws, models={"default": ScriptedChatModel(script=[])})
+    runtime = WorkspaceRunner.load(ws, models={"default": ScriptedChatModel(script=[])})
     async with runtime.open_tools(builtins=builtin_servers(tmp_path)):
         agent = runtime.agents["booking"]
         assert isinstance(agent, BookingAgent)
         yield agent, runtime
 
 
-async def test_a_booking_agent_with_bind_offers_the_model_only_ids_it_has_seen(bound_booking: tuple[BookingAgent, Runtime]) -> None:
+async def test_a_booking_agent_with_bind_offers_the_model_only_ids_it_has_seen(bound_booking: tuple[BookingAgent, WorkspaceRunner]) -> None:
     agent, runtime = bound_booking
     history = [await search(runtime, 0, "search_hotels", city="Porto", checkin="2027-01-10", nights=2)]
     ids = [o["id"] for o in history[0]["content"]["content"]]
@@ -172,7 +172,7 @@ async def test_a_booking_agent_with_bind_offers_the_model_only_ids_it_has_seen(b
     assert "enum" not in json.dumps(unbound["$defs"]["ToolCallIntent"]["anyOf"][0]["properties"]["arguments"]["properties"]["item_id"])
 
 
-async def test_an_invented_id_is_refused_before_anything_is_sent_and_repaired(bound_booking: tuple[BookingAgent, Runtime]) -> None:
+async def test_an_invented_id_is_refused_before_anything_is_sent_and_repaired(bound_booking: tuple[BookingAgent, WorkspaceRunner]) -> None:
     agent, runtime = bound_booking
     history = [await search(runtime, 0, "search_hotels", city="Porto", checkin="2027-01-10", nights=2)]
     args = {"kind": "hotel", "traveller": "Ana Silva", "checkin": "2027-01-10", "nights": 2}

@@ -1,7 +1,7 @@
 """Bad workspace input: every error names the file and the line, and nothing is written.
 
 Each test edits a copy of the classic fixture workspace (`workspace_copy`: the demo's shape
-before issue 11) and loads it with the public loader (`load_workspace`) or `Runtime.load`.
+before issue 11) and loads it with the public loader (`load_workspace`) or `WorkspaceRunner.load`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from conftest import scripted_runtime
 
 from moot.errors import ConfigError, WorkspaceError
 from moot.models.scripted import ScriptedChatModel
-from moot.runtime import Runtime
+from moot.workspace.runner import WorkspaceRunner
 from moot.workspace.loader import load_workspace
 from moot.workspace.problems import WorkspaceInvalid
 
@@ -191,7 +191,7 @@ def test_an_agent_defined_twice(workspace_copy: Path) -> None:
 
 
 def test_a_model_the_workspace_does_not_define_fails_when_the_graph_is_built(workspace_copy: Path, demo_script: dict) -> None:
-    runtime = Runtime.load(workspace_copy, models={"small": ScriptedChatModel(script=demo_script)})
+    runtime = WorkspaceRunner.load(workspace_copy, models={"small": ScriptedChatModel(script=demo_script)})
     with pytest.raises(ConfigError) as info:
         runtime.graph()
     assert "uses model 'default', which the workspace does not define (models: small)" in str(info.value)
@@ -252,7 +252,7 @@ def test_unknown_workspace_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         load_workspace("no_such_workspace")
     assert "unknown workspace 'no_such_workspace'" in str(info.value)
     with pytest.raises(WorkspaceError):
-        Runtime.load("no_such_workspace", models={"default": ScriptedChatModel(script=[])})
+        WorkspaceRunner.load("no_such_workspace", models={"default": ScriptedChatModel(script=[])})
     assert os.listdir(tmp_path) == []
 
 

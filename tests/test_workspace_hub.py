@@ -1,4 +1,4 @@
-"""WorkspaceHub, RuntimeManager and versions (issue 7), with the scripted model and real MCP sessions."""
+"""WorkspaceHub, WorkspaceManager and versions (issue 7), with the scripted model and real MCP sessions."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from moot.events import Event, Subscription
 from moot.models.scripted import ScriptedChatModel
 from moot.workspace.hub import SEARCH_PATH_ENV, WorkspaceHub
 from moot.workspace.loader import BUILTIN, builtin_path
-from moot.workspace.manager import RuntimeManager, UnknownWorkspaceError, VersionNotFoundError
+from moot.workspace.manager import WorkspaceManager, UnknownWorkspaceError, VersionNotFoundError
 from moot.workspace.version import content_hash, diff_versions, read_files
 
 
@@ -101,7 +101,7 @@ async def test_a_workspace_loads_once_for_concurrent_requests(tmp_path: Path, de
         managers = await asyncio.gather(*(hub.get("mine") for _ in range(5)))
         by_path = await hub.get(str(tmp_path / "ws"))
     assert all(m is managers[0] for m in managers) and by_path is managers[0]
-    assert loads == ["mine"] and isinstance(managers[0], RuntimeManager)
+    assert loads == ["mine"] and isinstance(managers[0], WorkspaceManager)
 
 
 async def test_an_invalid_workspace_is_reported_and_not_kept(tmp_path: Path, demo_script: dict[str, Any]) -> None:
@@ -175,7 +175,7 @@ async def test_runs_record_their_version_and_a_reload_swaps_for_new_runs(
         assert result.ok and result.changed and result.files == ("agents/critic.yaml",)
         v2 = manager.current
         assert result.version is v2 and result.previous is v1 and v2.hash == content_hash(ws)
-        assert v2.runtime is not v1.runtime and manager.graph(v2) is not manager.graph(v1)
+        assert v2.assembly is not v1.assembly and manager.graph(v2) is not manager.graph(v1)
         assert v1.workspace.agents["critic"].prompt.startswith("You are the critic")  # never mutated
         assert (await manager.run("Plan a weekend in Porto")).version == v2.hash
         orch, version = manager.orchestrator(version=v1.hash[:8])  # an older version, by prefix
@@ -212,15 +212,15 @@ async def test_models_are_reused_unless_their_entry_changes(tmp_path: Path, clas
     edit(ws / "moot.yaml", "max_tokens: 640", "# no max_tokens for the scripted model")
     async with WorkspaceHub([tmp_path]) as hub:  # models made from moot.yaml
         manager = await hub.get("mine")
-        model = manager.current.runtime.models["default"]
+        model = manager.current.assembly.models["default"]
         assert isinstance(model, ScriptedChatModel)
         edit(ws / "agents" / "critic.yaml", "You are the critic", "You are the strict critic")
         assert (await manager.reload()).changed
-        assert manager.current.runtime.models["default"] is model
+        assert manager.current.assembly.models["default"] is model
         made = manager._models.made_count
         edit(ws / "moot.yaml", "latency: 0.0", "latency: 0.001")
         assert (await manager.reload()).changed
-        remade = manager.current.runtime.models["default"]
+        remade = manager.current.assembly.models["default"]
         assert remade is not model and remade.latency == 0.001 and manager._models.made_count == made + 1
         assert (await manager.run("Plan a weekend in Porto")).status == "finished"
 
@@ -234,7 +234,7 @@ async def test_models_are_reused_unless_their_entry_changes(tmp_path: Path, clas
         edit(booking, "tools: [teleport, ", "tools: [")
         edit(ws / "stages.yaml", "max_rounds: 2", "max_rounds: 3")
         assert (await manager.reload()).changed
-        assert manager.current.runtime.models["default"] is remade and manager._models.made_count == made + 2
+        assert manager.current.assembly.models["default"] is remade and manager._models.made_count == made + 2
 
 
 async def test_mcp_sessions_are_shared_until_the_servers_change(tmp_path: Path, demo_script: dict[str, Any]) -> None:
@@ -242,16 +242,16 @@ async def test_mcp_sessions_are_shared_until_the_servers_change(tmp_path: Path, 
     async with hub_of([tmp_path], demo_script, keep_recent=0) as hub:
         manager = await hub.get("mine")
         v1 = manager.current
-        tools = v1.runtime.tools
+        tools = v1.assembly.tools
         assert tools is not None and {t.name for t in tools.tools()} >= {"search_hotels", "book"}
         edit(ws / "agents" / "critic.yaml", "You are the critic", "You are the strict critic")
         await manager.reload()
         v2 = manager.current
-        assert v2.runtime.tools is tools  # same servers: same session
+        assert v2.assembly.tools is tools  # same servers: same session
         async with manager.use(v2):
             edit(ws / "moot.yaml", "builtin: travel", "builtin: travel\n    timeout_s: 20")
             result = await manager.reload()
-            assert result.changed and manager.current.runtime.tools is not tools
+            assert result.changed and manager.current.assembly.tools is not tools
             session = manager._held[v2.hash].tools
             assert session is not None and not session.closed  # a run still uses v2's servers
             run = await manager.run("Plan a weekend in Porto")

@@ -115,6 +115,29 @@ def initial_state(
     }
 
 
+class TaskRefused(UsageError):
+    """A task that no run may start with; `code` names why (`empty_task`, `task_too_long`)."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def check_task(task: str, max_chars: int, *, limit_from: str = "limits.task_max_chars in the workspace's moot.yaml") -> str:
+    """The task stripped, or `TaskRefused` when it is empty or longer than `max_chars`.
+
+    The one check of a task, for every face (CLI, `moot eval`, the service, the orchestrator
+    itself): each calls it before anything is written, with its own limit.
+    """
+    if not isinstance(task, str) or not task.strip():
+        raise TaskRefused("the task is empty; say what the moot should decide", "empty_task")
+    if len(task) > max_chars:
+        raise TaskRefused(
+            f"the task is {len(task)} characters long; the limit is {max_chars} ({limit_from})", "task_too_long"
+        )
+    return task.strip()
+
+
 class Orchestrator:
     """Runs deliberations of one workspace's compiled graph; one instance may serve many runs."""
 
@@ -150,15 +173,8 @@ class Orchestrator:
         """The workspace version of `graph` (moot.workspace.version), recorded with every run."""
 
     def check_task(self, task: str) -> str:
-        """Refuse an empty or oversized task before anything is written."""
-        if not isinstance(task, str) or not task.strip():
-            raise UsageError("the task is empty; say what the moot should decide")
-        if len(task) > self.task_max_chars:
-            raise UsageError(
-                f"the task is {len(task)} characters long; the limit is {self.task_max_chars} "
-                f"(limits.task_max_chars in the workspace's moot.yaml)"
-            )
-        return task.strip()
+        """Refuse an empty or oversized task before anything is written (see `check_task`)."""
+        return check_task(task, self.task_max_chars)
 
     def config(self, session_id: str, user_id: str = "", run_id: str | None = None) -> dict[str, Any]:
         """LangGraph config of a session's thread; `moot_run_id` tags each checkpoint with its run."""

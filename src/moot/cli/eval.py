@@ -32,7 +32,7 @@ from moot.errors import UsageError
 from moot.eval.records import RunRecord
 from moot.eval.report import as_json
 from moot.eval.runner import ARMS, EvalSettings, prepare
-from moot.runtime import Runtime
+from moot.workspace.runner import WorkspaceRunner
 from moot.workspace.loader import resolve
 
 
@@ -86,7 +86,7 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 
 async def _eval(args: argparse.Namespace, settings: EvalSettings) -> list[RunRecord]:
-    runtime = Runtime.load(args.workspace, model_override=args.model)
+    runtime = WorkspaceRunner.load(args.workspace, model_override=args.model)
     evaluator = await prepare(runtime, args.tasks, settings)
     plan = evaluator.plan()
     progress = Progress(

@@ -20,12 +20,12 @@ from typing import Any
 
 from moot.errors import MootError, UsageError
 from moot.events import Event, EventBus
-from moot.orchestrator import new_id
+from moot.orchestrator import check_task, new_id
 from moot.persistence import open_persistence
 from moot.workspace.archive import VersionArchive
 from moot.workspace.hub import WorkspaceHub, declared_name
 from moot.workspace.loader import load_workspace
-from moot.workspace.manager import RuntimeManager
+from moot.workspace.manager import WorkspaceManager
 from moot.workspace.reload import ReloadManager
 from moot.workspace.version import as_text, content_hash, diff_versions, read_files
 
@@ -80,11 +80,7 @@ async def run_watch(args: argparse.Namespace, bus: EventBus) -> int:
     hub_probe = WorkspaceHub()
     root = hub_probe.path_of(args.workspace or "demo")
     limits = load_workspace(root).spec.limits  # a bad workspace or task fails before anything is written
-    task = args.task.strip()
-    if not task:
-        raise UsageError("the task is empty; say what the moot should decide")
-    if len(task) > limits.task_max_chars:
-        raise UsageError(f"the task is {len(task)} characters long; the limit is {limits.task_max_chars} (limits.task_max_chars in moot.yaml)")
+    task = check_task(args.task, limits.task_max_chars)
     logging.getLogger("moot.reload").addHandler(logging.NullHandler())  # the notices below say it once
     main = asyncio.current_task()
     assert main is not None
@@ -151,7 +147,7 @@ def _latest(event: Event, events: Any) -> Event:
 
 
 async def _run_once(
-    manager: RuntimeManager, task: str, args: argparse.Namespace, bus: EventBus, index: Any, state: dict[str, Any], recorder: Any
+    manager: WorkspaceManager, task: str, args: argparse.Namespace, bus: EventBus, index: Any, state: dict[str, Any], recorder: Any
 ) -> int:
     """One run on the current version; a failed run is reported and the watch goes on."""
     orch, version = manager.orchestrator(bus=bus, index=index)
@@ -171,7 +167,7 @@ async def _run_once(
             await recorder.flush()
 
 
-def _log_runs(manager: RuntimeManager, bus: EventBus) -> None:
+def _log_runs(manager: WorkspaceManager, bus: EventBus) -> None:
     """JSON lines under $MOOT_HOME/logs/workspaces/<name>/, as `moot run` writes them."""
     try:
         from moot.logs import log_runs

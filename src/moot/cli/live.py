@@ -13,7 +13,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.panel import Panel
 from rich.table import Table
 
 from moot.cli.outcome_view import decision_panel, outcome_panel, result_line, says_something

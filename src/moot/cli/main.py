@@ -31,11 +31,11 @@ from moot.errors import ConfigError, MootError, UsageError
 from moot.events import EventBus
 from moot.graph.picture import mermaid
 from moot.logs import log_runs
-from moot.orchestrator import new_id
+from moot.orchestrator import check_task, new_id
 from moot.persistence import open_store
-from moot.runtime import Runtime
 from moot.state_io import export_state, import_state, read_export
 from moot.workspace.loader import BUILTIN
+from moot.workspace.runner import WorkspaceRunner
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -145,11 +145,11 @@ async def _dispatch(args: argparse.Namespace) -> int:
         return await _import(args)
     if args.command == "run" and args.watch:
         return await run_watch(args, _bus(args))
-    runtime = Runtime.load(args.workspace, model_override=args.model)
+    runtime = WorkspaceRunner.load(args.workspace, model_override=args.model)
     if args.command == "graph":
         print(mermaid(runtime))  # the same labelled drawing as `moot workspace graph`
         return 0
-    task = runtime.orchestrator().check_task(args.task)  # before anything is written
+    task = check_task(args.task, runtime.workspace.spec.limits.task_max_chars)  # before anything is written
     async with runtime.open_store_and_tools(args.db) as (saver, index), _memory(args) as memory:
         runtime.memory = memory
         bus = _bus(args)
@@ -162,7 +162,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     return _ended(result)
 
 
-def _version_of(runtime: Runtime) -> str:
+def _version_of(runtime: WorkspaceRunner) -> str:
     """The workspace's content hash, archived so `moot workspace diff` can compare against it."""
     from moot.workspace.archive import VersionArchive
     from moot.workspace.version import as_text, hash_files, read_files
@@ -264,17 +264,17 @@ async def _import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _runtime_of(args: argparse.Namespace, name: str, path: str) -> Runtime:
+def _runtime_of(args: argparse.Namespace, name: str, path: str) -> WorkspaceRunner:
     """The runtime of a recorded run's workspace: `-w` if given (it must be that workspace), else the recorded one."""
     if args.workspace:
-        runtime = Runtime.load(args.workspace, model_override=args.model)
+        runtime = WorkspaceRunner.load(args.workspace, model_override=args.model)
         if name and runtime.workspace.name != name:
             raise UsageError(f"the run belongs to workspace {name!r}, but -w names {runtime.workspace.name!r}")
         return runtime
     if path and Path(path).is_dir():
-        return Runtime.load(path, model_override=args.model)
+        return WorkspaceRunner.load(path, model_override=args.model)
     if name in BUILTIN:
-        return Runtime.load(name, model_override=args.model)
+        return WorkspaceRunner.load(name, model_override=args.model)
     raise UsageError(f"the run belongs to workspace {name!r}{f' ({path})' if path else ''}, which is not here; pass -w FOLDER")
 
 

@@ -103,9 +103,9 @@ def validate(folder: str) -> int:
 def _graph(args: argparse.Namespace) -> int:
     """Mermaid on standard output; each picture asked for is drawn before anything is printed."""
     from moot.graph import picture  # LangGraph loads only for the command that draws
-    from moot.runtime import Runtime
+    from moot.workspace.runner import WorkspaceRunner
 
-    runtime = Runtime.load(args.dir)
+    runtime = WorkspaceRunner.load(args.dir)
     written = [picture.write_picture(runtime, path, fmt) for fmt, path in (("png", args.png), ("svg", args.svg)) if path]
     print(picture.mermaid(runtime))
     for path in written:

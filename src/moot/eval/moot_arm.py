@@ -20,7 +20,7 @@ from moot.eval.sandbox import Sandbox
 from moot.history import tool_outcomes
 from moot.orchestrator import Orchestrator, new_id
 from moot.outcome import outcome_of
-from moot.runtime import Runtime
+from moot.workspace.runner import WorkspaceRunner
 
 
 class Arm(Protocol):
@@ -36,7 +36,7 @@ class MootArm:
 
     name = "moot"
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: WorkspaceRunner) -> None:
         self.runtime = runtime
 
     async def run(self, task: str, sandbox: Sandbox) -> ArmRun:

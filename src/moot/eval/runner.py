@@ -29,8 +29,9 @@ from moot.eval.records import ArmRun, RunRecord
 from moot.eval.sandbox import NoTools, Sandbox, open_sandbox
 from moot.eval.single import SingleArm
 from moot.eval.taskset import Task, TaskSet, ToolCall, load_taskset
-from moot.runtime import Runtime
+from moot.orchestrator import check_task
 from moot.tools.types import ToolSpec
+from moot.workspace.runner import WorkspaceRunner
 
 ARMS = ("moot", "single")
 DEFAULT_TOKEN_BUDGET = 12_000
@@ -65,14 +66,14 @@ class RecordSink(Protocol):
     def __call__(self, record: RunRecord, /) -> None: ...
 
 
-def with_token_budget(runtime: Runtime, budget: int) -> Runtime:
+def with_token_budget(runtime: WorkspaceRunner, budget: int) -> WorkspaceRunner:
     """The same runtime (same models, loaded once) whose runs stop at `budget` tokens."""
     ws = runtime.workspace
     spec = ws.spec.model_copy(update={"limits": ws.spec.limits.model_copy(update={"token_budget": budget})})
-    return Runtime(replace(ws, spec=spec), runtime.models, runtime.memory)
+    return WorkspaceRunner(replace(ws, spec=spec), runtime.models, runtime.memory)
 
 
-async def prepare(runtime: Runtime, tasks: str | Path, settings: EvalSettings | None = None) -> Evaluator:
+async def prepare(runtime: WorkspaceRunner, tasks: str | Path, settings: EvalSettings | None = None) -> Evaluator:
     """An `Evaluator`, or `WorkspaceInvalid` listing every problem of the task set (nothing has run)."""
     settings = settings or EvalSettings()
     budget = settings.token_budget or runtime.workspace.spec.limits.token_budget or DEFAULT_TOKEN_BUDGET
@@ -83,7 +84,7 @@ async def prepare(runtime: Runtime, tasks: str | Path, settings: EvalSettings | 
             tasks,
             workspace=runtime.workspace.name,
             tools=box.tools if box.tools is not None else NoTools(),
-            check_task=runtime.orchestrator().check_task,
+            check_task=lambda text: check_task(text, runtime.workspace.spec.limits.task_max_chars),
         )
     return Evaluator(runtime, taskset.select(settings.select), settings, specs, budget)
 
@@ -92,7 +93,7 @@ class Evaluator:
     """Runs a loaded task set; build it with `prepare`."""
 
     def __init__(
-        self, runtime: Runtime, taskset: TaskSet, settings: EvalSettings, tools: Sequence[ToolSpec], token_budget: int
+        self, runtime: WorkspaceRunner, taskset: TaskSet, settings: EvalSettings, tools: Sequence[ToolSpec], token_budget: int
     ) -> None:
         self.runtime = runtime
         self.taskset = taskset
@@ -186,7 +187,7 @@ async def _call(box: Sandbox, call: ToolCall, names: Mapping[str, Any], day: Day
     return (True, outcome.content) if outcome.ok else (False, outcome.error)
 
 
-def default_model(runtime: Runtime) -> BaseChatModel:
+def default_model(runtime: WorkspaceRunner) -> BaseChatModel:
     """The model the single arm uses: the workspace's `default` (every model under `--model`)."""
     models = runtime.models
     if "default" in models:

@@ -3,7 +3,7 @@
 Every task run of an eval starts from nothing, so one task's bookings are never another's sold-out
 hotel and a repeat measures the model, not the inventory the last repeat left behind. The runtime
 (and so its models) is shared; per run only the store and the tool sessions are new, exactly as
-`moot run --db` opens them (`Runtime.open_store_and_tools`), with `builtin_servers(folder)`
+`moot run --db` opens them (`WorkspaceRunner.open_store_and_tools`), with `builtin_servers(folder)`
 putting the travel inventory and the review desk's files in the folder too. Servers outside moot
 (`command:` or `url:`) keep their own state: an eval cannot reset them.
 """
@@ -20,7 +20,7 @@ from typing import Any, Protocol, cast
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from moot.persistence import RunIndex
-from moot.runtime import Runtime
+from moot.workspace.runner import WorkspaceRunner
 from moot.tools.builtin import builtin_servers
 from moot.tools.runtime import EventSink
 from moot.tools.types import ToolOutcome, ToolSpec
@@ -51,7 +51,7 @@ class Sandbox:
 
 
 @asynccontextmanager
-async def open_sandbox(runtime: Runtime) -> AsyncIterator[Sandbox]:
+async def open_sandbox(runtime: WorkspaceRunner) -> AsyncIterator[Sandbox]:
     """A fresh sandbox for the life of the block; the folder is removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="moot-eval-") as tmp:
         folder = Path(tmp)

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from langchain_core.runnables.graph import Graph
 
@@ -24,8 +25,20 @@ from moot.errors import UsageError
 from moot.graph.node import STAGE_ROUTER
 from moot.stages.router import TOOL_NODE
 
-if TYPE_CHECKING:
-    from moot.runtime import Runtime
+
+
+class Drawn(Protocol):
+    """What a picture reads of a workspace's assembly (`moot.workspace.assembly.Assembly` or a
+    `WorkspaceRunner`): the graph compiled for drawing, the workspace, its agents."""
+
+    @property
+    def workspace(self) -> Any: ...
+
+    @property
+    def agents(self) -> Mapping[str, Any]: ...
+
+    def graph(self, checkpointer: Any = None, *, drawing: bool = False) -> Any: ...
+
 
 Format = Literal["svg", "png"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -36,7 +49,7 @@ class PictureError(UsageError):
     """A picture could not be drawn here (no renderer, or the renderer failed)."""
 
 
-def drawable(runtime: Runtime) -> Graph:
+def drawable(runtime: Drawn) -> Graph:
     """The compiled graph's drawable form, its nodes labelled with stages and agent roles."""
     graph = runtime.graph(drawing=True).get_graph()
     ws = runtime.workspace
@@ -48,7 +61,7 @@ def drawable(runtime: Runtime) -> Graph:
     return graph
 
 
-def _metadata(node_id: str, runtime: Runtime, plan: Any) -> dict[str, Any]:
+def _metadata(node_id: str, runtime: Drawn, plan: Any) -> dict[str, Any]:
     if node_id == STAGE_ROUTER:
         gated = [name for name in plan.order if getattr(plan[name], "approval", False)]
         meta: dict[str, Any] = {"stages": " → ".join(plan.order), "initial": plan.initial, "max_rounds": plan.max_rounds}
@@ -64,7 +77,7 @@ def _metadata(node_id: str, runtime: Runtime, plan: Any) -> dict[str, Any]:
     return {"kind": getattr(agent, "kind", type(agent).__name__), "stages": stages, "writes": list(agent.writes)}
 
 
-def mermaid(runtime: Runtime) -> str:
+def mermaid(runtime: Drawn) -> str:
     """Mermaid text of the workspace's graph (`moot graph`, `moot workspace graph`)."""
     return drawable(runtime).draw_mermaid()
 
@@ -119,7 +132,7 @@ def render(graph: Graph, fmt: Format, *, title: str = "", timeout: float = 60.0)
     return data
 
 
-def write_picture(runtime: Runtime, path: str | Path, fmt: Format) -> Path:
+def write_picture(runtime: Drawn, path: str | Path, fmt: Format) -> Path:
     """Draw the workspace's graph into `path` (SVG or PNG)."""
     target = Path(path)
     data = render(drawable(runtime), fmt, title=f"workspace {runtime.workspace.name}")

@@ -2,7 +2,7 @@
 
 Chat models, the embedder, the stores, the Redis pool and the MCP clients are expensive and hold
 connections; requests and jobs only borrow them. A fresh Orchestrator is made per run by the
-workspace's RuntimeManager. The same context serves an API process and a `moot worker`.
+workspace's WorkspaceManager. The same context serves an API process and a `moot worker`.
 """
 
 from __future__ import annotations

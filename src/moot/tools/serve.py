@@ -27,7 +27,7 @@ from moot.errors import MootError, UsageError
 from moot.events import Subscription
 from moot.orchestrator import Orchestrator, new_id
 from moot.persistence import RunIndex, RunRecord
-from moot.runtime import Runtime
+from moot.workspace.runner import WorkspaceRunner
 
 SCAN_LIMIT = 500
 """How many of the latest runs `search_runs` looks through (until memory indexes them)."""
@@ -59,11 +59,11 @@ def make_moot_server(
     *,
     model_override: str | None = None,
     db: str | Path | None = None,
-    runtime: Runtime | None = None,
+    runtime: WorkspaceRunner | None = None,
 ) -> FastMCP:
     """An MCP server for `workspace` (built-in name or folder); `model_override` as `--model` or
     `MOOT_MODEL` (which applies when it is None); `db` the checkpoint database."""
-    runtime = runtime or Runtime.load(workspace, model_override=model_override)
+    runtime = runtime or WorkspaceRunner.load(workspace, model_override=model_override)
     ws = runtime.workspace
     store: dict[str, Any] = {}
 

@@ -1,4 +1,4 @@
-"""`WorkspaceHub`: workspace name → its `RuntimeManager`, loaded once and shared (design §1, §8).
+"""`WorkspaceHub`: workspace name → its `WorkspaceManager`, loaded once and shared (design §1, §8).
 
 The hub is the process's one place that turns a name from a request into a runtime. It knows the
 built-in workspaces and every folder with a `moot.yaml` on its search path (an entry is either a
@@ -24,13 +24,13 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from moot.events import EventBus
 from moot.tools.types import Ledger
 from moot.workspace import loader
-from moot.workspace.manager import RuntimeManager, UnknownWorkspaceError
+from moot.workspace.manager import UnknownWorkspaceError, WorkspaceManager
 
 log = logging.getLogger("moot.workspace")
 
 SEARCH_PATH_ENV = "MOOT_WORKSPACES"
 
-LoadListener = Callable[[RuntimeManager], None]
+LoadListener = Callable[[WorkspaceManager], None]
 
 
 def default_search_path() -> list[Path]:
@@ -53,7 +53,7 @@ def declared_name(folder: Path) -> str:
 
 
 class WorkspaceHub:
-    """Finds workspaces and holds one `RuntimeManager` per workspace folder."""
+    """Finds workspaces and holds one `WorkspaceManager` per workspace folder."""
 
     def __init__(
         self,
@@ -80,9 +80,9 @@ class WorkspaceHub:
             "keep_recent": keep_recent,
             "archive": archive,
         }
-        self._managers: dict[str, RuntimeManager] = {}
+        self._managers: dict[str, WorkspaceManager] = {}
         self._by_name: dict[str, str] = {}
-        self._loading: dict[str, asyncio.Task[RuntimeManager]] = {}
+        self._loading: dict[str, asyncio.Task[WorkspaceManager]] = {}
         self._listeners: list[LoadListener] = []
         self._closed = False
 
@@ -132,7 +132,7 @@ class WorkspaceHub:
 
     # -- loading -------------------------------------------------------------------------------
 
-    async def get(self, name: str) -> RuntimeManager:
+    async def get(self, name: str) -> WorkspaceManager:
         """The manager of workspace `name` (or of a workspace folder), loaded on first use.
 
         An invalid workspace raises its problems and is not kept: the next call tries again.
@@ -149,7 +149,7 @@ class WorkspaceHub:
         if manager is None:
             task = self._loading.get(key)
             if task is None:
-                task = asyncio.get_running_loop().create_task(RuntimeManager.open(root, **self._options))
+                task = asyncio.get_running_loop().create_task(WorkspaceManager.open(root, **self._options))
                 self._loading[key] = task
                 task.add_done_callback(lambda t, k=key: self._loaded(k, t))  # type: ignore[misc]
             manager = await asyncio.shield(task)
@@ -157,7 +157,7 @@ class WorkspaceHub:
             self._by_name[name] = key
         return manager
 
-    def _loaded(self, key: str, task: asyncio.Task[RuntimeManager]) -> None:
+    def _loaded(self, key: str, task: asyncio.Task[WorkspaceManager]) -> None:
         self._loading.pop(key, None)
         if task.cancelled() or task.exception() is not None:
             return
@@ -175,7 +175,7 @@ class WorkspaceHub:
                 self._listeners.remove(listener)
 
     @property
-    def loaded(self) -> list[RuntimeManager]:
+    def loaded(self) -> list[WorkspaceManager]:
         """Managers loaded so far, in load order."""
         return list(self._managers.values())
 

@@ -1,7 +1,7 @@
-"""`RuntimeManager`: one workspace's versions, their compiled graphs, and hot reload (design §8).
+"""`WorkspaceManager`: one workspace's versions, their compiled graphs, and hot reload (design §8).
 
 A manager serves one workspace folder for the life of a process. It loads the folder into a
-`WorkspaceVersion` (validated workspace, runtime, compiled graph) and hands out orchestrators of
+`WorkspaceVersion` (validated workspace, its assembly, compiled graph) and hands out orchestrators of
 the *current* version to new runs. `reload()` builds the next version completely — load and
 validate every file, make or reuse models, open or reuse MCP sessions, compile the graph — and
 only then swaps it in, in one assignment. Nothing of a version is ever changed after it is built,
@@ -30,9 +30,9 @@ from langgraph.graph.state import CompiledStateGraph
 from moot.errors import UsageError, WorkspaceError
 from moot.events import EventBus
 from moot.orchestrator import Durability, Orchestrator, RunResult
-from moot.runtime import Runtime
 from moot.tools.types import Ledger
 from moot.workspace.archive import VersionArchive
+from moot.workspace.assembly import Assembly
 from moot.workspace.loader import Workspace, load_workspace
 from moot.workspace.resources import ModelCache, ToolSession, ToolSessions
 from moot.workspace.version import SHORT, WorkspaceVersion, as_text, changed_files, hash_files, read_files
@@ -98,8 +98,8 @@ class _Held:
     retired_at: float | None = field(default=None)
 
 
-class RuntimeManager:
-    """The versions of one workspace folder; make one with `await RuntimeManager.open(root)`."""
+class WorkspaceManager:
+    """The versions of one workspace folder; make one with `await WorkspaceManager.open(root)`."""
 
     def __init__(
         self,
@@ -131,7 +131,7 @@ class RuntimeManager:
         self._closed = False
 
     @classmethod
-    async def open(cls, root: Path | str, **kwargs: Any) -> RuntimeManager:
+    async def open(cls, root: Path | str, **kwargs: Any) -> WorkspaceManager:
         """Load the folder's first version; an invalid workspace raises its error (nothing is kept)."""
         manager = cls(root, **kwargs)
         try:
@@ -148,7 +148,7 @@ class RuntimeManager:
     @property
     def current(self) -> WorkspaceVersion:
         if self._current is None:
-            raise UsageError(f"the runtime manager of {self.root} is not open; use `await RuntimeManager.open(...)`")
+            raise UsageError(f"the workspace manager of {self.root} is not open; use `await WorkspaceManager.open(...)`")
         return self._current.version
 
     @property
@@ -198,19 +198,8 @@ class RuntimeManager:
         Run it inside `use(version)` so the version (and its MCP sessions) outlives a reload.
         """
         held = self._find(version if isinstance(version, str) else (version or self.current).hash)
-        ws = held.version.workspace
-        orch = Orchestrator(
-            held.graph,
-            workspace=ws.name,
-            bus=bus or self.bus,
-            index=index,
-            durability=durability,
-            recursion_limit=ws.spec.limits.recursion_limit,
-            task_max_chars=ws.spec.limits.task_max_chars,
-            workspace_path=str(ws.root),
-            prices={name: price.model_dump() for name, price in ws.spec.prices.items()},
-            policy=ws.policy,
-            version=held.version.hash,
+        orch = held.version.assembly.orchestrator(
+            held.graph, bus=bus or self.bus, index=index, durability=durability, version=held.version.hash
         )
         return orch, held.version
 
@@ -236,7 +225,7 @@ class RuntimeManager:
     async def reload(self) -> ReloadResult:
         """Load the folder again; swap the new version in for new runs if it is valid and different."""
         if self._closed:
-            raise UsageError(f"the runtime manager of workspace {self.name!r} is closed; it cannot reload")
+            raise UsageError(f"the workspace manager of workspace {self.name!r} is closed; it cannot reload")
         async with self._lock:
             started = time.perf_counter()
             previous = self.current
@@ -277,11 +266,11 @@ class RuntimeManager:
             self._tools = ToolSessions(ws.name, ledger=self._ledger)
         session = await self._tools.acquire(ws, hash_)
         try:
-            runtime, graph = await asyncio.to_thread(self._compile, ws, session)
+            assembly, graph = await asyncio.to_thread(self._compile, ws, session)
         except BaseException:
             self._tools.release(session, hash_)
             raise
-        version = WorkspaceVersion(hash_, ws, runtime, time.time(), as_text(files))
+        version = WorkspaceVersion(hash_, ws, assembly, time.time(), as_text(files))
         return _Held(version, graph, session)
 
     def _load_settled(self, files: dict[str, bytes]) -> tuple[Workspace, dict[str, bytes]]:
@@ -298,17 +287,12 @@ class RuntimeManager:
             path=str(self.root),
         )
 
-    def _compile(self, ws: Workspace, session: ToolSession | None) -> tuple[Runtime, CompiledStateGraph]:
-        """A fresh runtime of `ws` (never shared with another version) and its compiled graph."""
-        runtime = Runtime(ws, self._models.models_for(ws), self.memory)
+    def _compile(self, ws: Workspace, session: ToolSession | None) -> tuple[Assembly, CompiledStateGraph]:
+        """A fresh assembly of `ws` (never shared with another version) and its compiled graph."""
+        assembly = Assembly.of(ws, self._models.models_for(ws), self.memory)
         if session is not None:
-            specs = session.tools.tools()
-            runtime.tools = session.tools
-            runtime.agents = {
-                name: agent.with_tools(specs)
-                for name, agent in ws.agents.items()
-            }
-        return runtime, runtime.graph(self.checkpointer)
+            assembly = assembly.with_tools(session.tools, session.tools.tools())
+        return assembly, assembly.graph(self.checkpointer)
 
     def _swap(self, held: _Held) -> None:
         """Make `held` the current version (one assignment: every new run sees it from now on)."""
@@ -348,7 +332,7 @@ class RuntimeManager:
         if self._tools is not None:
             await self._tools.aclose()
 
-    async def __aenter__(self) -> RuntimeManager:
+    async def __aenter__(self) -> WorkspaceManager:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -356,7 +340,7 @@ class RuntimeManager:
 
     def __repr__(self) -> str:
         current = self._current.version.short if self._current else "not open"
-        return f"RuntimeManager({self.name or self.root}, {current}, {len(self._held)} held)"
+        return f"WorkspaceManager({self.name or self.root}, {current}, {len(self._held)} held)"
 
 
 def __getattr__(name: str) -> Any:
@@ -367,4 +351,4 @@ def __getattr__(name: str) -> Any:
         return WorkspaceHub
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-__all__ = ["ReloadResult", "RuntimeManager", "UnknownWorkspaceError", "VersionNotFoundError", "problems_of"]
+__all__ = ["ReloadResult", "WorkspaceManager", "UnknownWorkspaceError", "VersionNotFoundError", "problems_of"]

@@ -21,7 +21,7 @@ from watchfiles import Change, awatch
 
 from moot.events import Event
 from moot.workspace.hub import WorkspaceHub
-from moot.workspace.manager import ReloadResult, RuntimeManager
+from moot.workspace.manager import ReloadResult, WorkspaceManager
 from moot.workspace.version import is_workspace_file
 
 log = logging.getLogger("moot.reload")
@@ -76,7 +76,7 @@ class ReloadManager:
         for manager in self.hub.loaded:
             self.watch(manager)
 
-    def watch(self, manager: RuntimeManager) -> None:
+    def watch(self, manager: WorkspaceManager) -> None:
         """Watch one workspace's folder (again: a no-op)."""
         key = os.path.realpath(manager.root)
         if key in self._tasks or self._stopping:
@@ -117,7 +117,7 @@ class ReloadManager:
 
     # -- watching ------------------------------------------------------------------------------
 
-    async def _watch(self, manager: RuntimeManager, key: str) -> None:
+    async def _watch(self, manager: WorkspaceManager, key: str) -> None:
         root = Path(key)
 
         def relevant(change: Change, path: str) -> bool:
@@ -153,7 +153,7 @@ class ReloadManager:
                 log.warning("watching %s failed (%s: %s); retrying", root, type(exc).__name__, exc)
                 await asyncio.sleep(_RETRY_S)
 
-    async def reload(self, manager: RuntimeManager, paths: list[str] | None = None) -> ReloadResult:
+    async def reload(self, manager: WorkspaceManager, paths: list[str] | None = None) -> ReloadResult:
         """Reload one workspace now and report the outcome (the watcher calls this on each save)."""
         self.checks += 1
         result = await manager.reload()
@@ -164,7 +164,7 @@ class ReloadManager:
         self._report(manager, result, paths or [])
         return result
 
-    def _report(self, manager: RuntimeManager, result: ReloadResult, paths: list[str]) -> None:
+    def _report(self, manager: WorkspaceManager, result: ReloadResult, paths: list[str]) -> None:
         data: dict[str, Any] = {
             "version": result.version.hash,
             "previous": result.previous.hash,

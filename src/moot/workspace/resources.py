@@ -20,8 +20,8 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 
 from moot.models.factory import make_model, make_models
-from moot.persistence import moot_home
 from moot.tools.types import Ledger
+from moot.workspace.assembly import tool_runtime
 from moot.workspace.loader import Workspace
 
 
@@ -129,15 +129,7 @@ class ToolSessions:
         key = servers_key(ws)
         session = self._open.get(key)
         if session is None:
-            from moot.tools.builtin import BUILTIN_SERVERS
-            from moot.tools.ledger import MemoryLedger
-            from moot.tools.runtime import ToolRuntime
-
-            # the same place as Runtime.open_tools logs to, so a reload does not move the logs
-            log_dir = moot_home() / "logs" / "workspaces" / self.workspace / "mcp"
-            tools = ToolRuntime(
-                ws.spec.mcp_servers, ledger=self.ledger or MemoryLedger(), builtins=BUILTIN_SERVERS, log_dir=log_dir
-            )
+            tools = tool_runtime(ws, self.ledger)  # the same client, logs and ledger as a CLI run's
             await tools.start()  # raises ServerStartError naming the server: the reload fails cleanly
             self.opened_count += 1
             session = self._open[key] = ToolSession(key, tools)

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 from moot.errors import UsageError
 
-if TYPE_CHECKING:  # the runtime imports the graph and the models: not needed to hash or diff
-    from moot.runtime import Runtime
+if TYPE_CHECKING:  # the assembly imports the graph and the models: not needed to hash or diff
+    from moot.workspace.assembly import Assembly
     from moot.workspace.loader import Workspace
 
 TOP_FILES = ("moot.yaml", "policy.yaml", "stages.yaml")
@@ -77,16 +77,16 @@ def as_text(files: Mapping[str, bytes]) -> dict[str, str]:
 
 @dataclass(frozen=True, eq=False)
 class WorkspaceVersion:
-    """One loaded, validated version of a workspace and the runtime built from it.
+    """One loaded, validated version of a workspace and the assembly built from it.
 
-    Immutable once made: a reload builds a new version (a new `Runtime`, new agents, a new graph)
-    and never changes one that a run may be using. Compared and hashed by identity (its runtime
-    is a live object); compare `.hash` to ask whether two versions have the same files.
+    Immutable once made: a reload builds a new version (a new `Assembly`, new agents, a new graph)
+    and never changes one that a run may be using. Compared and hashed by identity (its assembly
+    holds live objects); compare `.hash` to ask whether two versions have the same files.
     """
 
     hash: str
     workspace: Workspace
-    runtime: Runtime
+    assembly: Assembly
     loaded_at: float
     files: Mapping[str, str] = field(default_factory=dict)
     """Relative path → text of the files the hash covers."""

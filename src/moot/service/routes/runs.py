@@ -10,7 +10,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from moot.events import Event
 from moot.graph.approval import ApprovalAnswer, check_answer
-from moot.orchestrator import new_id
+from moot.orchestrator import TaskRefused, check_task, new_id
 from moot.service.auth import Principal, principal
 from moot.service.problems import ERROR_SCHEMA, ApiError
 from moot.service.routes.common import conflict, ctx_of, run_of, run_out, session_of
@@ -36,11 +36,10 @@ async def start_run(session_id: str, body: RunCreate, request: Request, response
     manager = await ctx.hub.get(session.workspace)
     version = manager.current
     task_limit = min(limits.max_task_chars, version.workspace.spec.limits.task_max_chars)
-    task = body.task.strip()
-    if not task:
-        raise ApiError(422, "empty_task", "the task is empty; say what the moot should decide")
-    if len(task) > task_limit:
-        raise ApiError(422, "task_too_long", f"the task is {len(task)} characters long; the limit is {task_limit}")
+    try:
+        task = check_task(body.task, task_limit, limit_from="the smaller of the service's and the workspace's limits")
+    except TaskRefused as exc:
+        raise ApiError(422, exc.code, str(exc)) from None
     index = ctx.persistence.index
     if await index.count_active(who.tenant) >= limits.max_active_runs:
         raise ApiError(
