@@ -1,8 +1,8 @@
 """Channel semantics of the deliberation state (design §2), through real runs and the reducers.
 
 Parallel writers in one superstep (the classic workspace's critic and devil's advocate), the reducers'
-order-independence, and `RunTopic`: accumulating within a run, reset by the orchestrator
-between two runs of one session.
+order-independence, and `history`: accumulating within a run on LangGraph's own reducer channel,
+reset by the orchestrator's `Overwrite` between two runs of one session.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from typing import Any
 import pytest
 from conftest import CLASSIC, scripted_runtime
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.channels.binop import BinaryOperatorAggregate
+from langgraph.errors import InvalidUpdateError
+from langgraph.graph import StateGraph
 from langgraph.types import Overwrite
 
 from moot.agents.base import Agent, AgentContext, AgentResult
@@ -24,7 +27,8 @@ from moot.models.scripted import ScriptedChatModel
 from moot.orchestrator import Orchestrator
 from moot.state import (
     STATE_KEYS,
-    RunTopic,
+    MootState,
+    append_entries,
     channel_kind,
     merge_executed,
     merge_rewards,
@@ -60,7 +64,9 @@ def _expected_by_agent(script: Mapping[str, Any]) -> dict[str, dict[str, dict[st
 
 def test_channel_kinds_follow_the_design_table() -> None:
     kinds = {key: channel_kind(key) for key in STATE_KEYS}
-    assert kinds["history"] == "topic"
+    # history accumulates like the design's Topic, through a reducer so that LangGraph's own
+    # BinaryOperatorAggregate handles the Overwrite that starts a run
+    assert kinds["history"] == "binop"
     assert kinds["rewards"] == "binop"
     assert kinds["executed_agents_per_stage"] == "binop"
     assert kinds["usage"] == "binop"
@@ -245,29 +251,47 @@ def test_merge_usage_sums_numbers_per_agent() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# RunTopic
+# history
 
 
-def test_run_topic_accumulates_and_accepts_one_overwrite() -> None:
-    channel = RunTopic(dict)
-    assert channel.update([{"n": 1}, [{"n": 2}, {"n": 3}]])
-    assert channel.update([{"n": 4}])
+def _history_channel() -> BinaryOperatorAggregate:
+    """The channel LangGraph builds for `history` from the state schema, as a compiled graph has it."""
+    channel = StateGraph(MootState).channels["history"]
+    assert isinstance(channel, BinaryOperatorAggregate)
+    return channel
+
+
+def test_history_accumulates_and_accepts_one_overwrite() -> None:
+    channel = _history_channel().copy()
+    assert channel.update([[{"n": 1}], [{"n": 2}, {"n": 3}]])
+    assert channel.update([[{"n": 4}]])
     assert [v["n"] for v in channel.get()] == [1, 2, 3, 4]
-    # an Overwrite replaces the contents; appends of the same step land after it
-    assert channel.update([{"n": 5}, Overwrite([{"n": 0}]), {"n": 6}])
-    assert [v["n"] for v in channel.get()] == [0, 5, 6]
+    # an Overwrite replaces the contents: LangGraph's rule, the overwrite wins its superstep
+    assert channel.update([Overwrite([{"n": 0}])])
+    assert [v["n"] for v in channel.get()] == [0]
     assert channel.update([Overwrite([])])
-    assert not channel.is_available()
-    # LangGraph copies channels through the constructor: the copy is still a RunTopic
-    channel.update([{"n": 7}])
-    clone = channel.copy()
-    restored = RunTopic(dict).from_checkpoint(channel.checkpoint())
-    for other in (clone, restored):
-        assert type(other) is RunTopic and other.accumulate
-        other.update([{"n": 8}])
+    assert channel.get() == []
+    # a copy and a restored checkpoint behave the same
+    channel.update([[{"n": 7}]])
+    for other in (channel.copy(), _history_channel().from_checkpoint(channel.checkpoint())):
+        other.update([[{"n": 8}]])
         assert [v["n"] for v in other.get()] == [7, 8]
         other.update([Overwrite([])])
-        assert not other.is_available()
+        assert other.get() == []
+
+
+def test_two_overwrites_of_history_in_one_step_are_refused_as_langgraph_refuses_them() -> None:
+    """RunTopic (moot's own channel until issue 12) kept the last of two overwrites silently."""
+    channel = _history_channel().copy()
+    channel.update([[{"n": 1}]])
+    with pytest.raises(InvalidUpdateError, match="only one Overwrite"):
+        channel.update([Overwrite([{"n": 2}]), Overwrite([{"n": 3}])])
+
+
+def test_the_history_reducer_appends_in_order_and_is_associative() -> None:
+    a, b, c = [{"n": 1}], [{"n": 2}, {"n": 3}], [{"n": 4}]
+    assert append_entries(append_entries(a, b), c) == append_entries(a, append_entries(b, c)) == [*a, *b, *c]
+    assert append_entries(None, a) == a and append_entries(a, None) == a
 
 
 def _two_run_script(classic_script: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ Where a session's history lives (issue 2, `bench/checkpoints.py`): `history` hol
 narratives only. A session is one LangGraph thread that runs many deliberations; if `history`
 carried every run of the session, each checkpoint would rewrite the whole session (raw LangGraph:
 241.6 MB of SQLite after 200 runs, quadratic). So the orchestrator opens each run by resetting
-`history` (an `Overwrite` on a `Topic` that accepts one), earlier runs live in episodic memory and
+`history` (LangGraph's `Overwrite` on its reducer channel), earlier runs live in episodic memory and
 in the per-run summaries the orchestrator keeps outside the graph state, and a checkpoint's size is
 bounded by one run. We considered LangGraph's `DeltaChannel` (beta): it stores writes instead of
 snapshots, but agents would still read an ever-growing session history into their prompts, which
@@ -18,38 +18,23 @@ is the token cost that the memory layer exists to avoid.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, Any, TypedDict, get_type_hints
 
 from langgraph.channels.topic import Topic
-from langgraph.types import Overwrite
 
 Scores = dict[str, dict[str, float]]
 """Scores of one contribution: candidate id → dimension → score."""
 
 
-class RunTopic(Topic):
-    """LangGraph's accumulating `Topic`, which also accepts one `Overwrite` to start a new run.
+def append_entries(left: list[dict[str, Any]] | None, right: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """`history`'s reducer: this run's entries, then the update's, in the order LangGraph applies them.
 
-    Appends from any number of writers merge in a superstep, exactly as `Topic(accumulate=True)`;
-    an `Overwrite(value)` (written only by the orchestrator when a run starts) replaces the
-    contents, so a long session's thread does not carry earlier runs in every checkpoint.
+    As a plain reducer it lives in LangGraph's own `BinaryOperatorAggregate`, which also handles
+    the orchestrator's `Overwrite([])` at the start of each run (and, as LangGraph does
+    everywhere, refuses two overwrites in one superstep with `InvalidUpdateError`), so moot needs
+    no channel class of its own. The same as the design's accumulating Topic for every append.
     """
-
-    def __init__(self, typ: type[Any] = dict, accumulate: bool = True) -> None:
-        # Always accumulating; the signature matches Topic because LangGraph copies channels
-        # through `self.__class__(self.typ, self.accumulate)`.
-        super().__init__(typ, accumulate=True)
-
-    def update(self, values: Sequence[Any]) -> bool:
-        resets = [v for v in values if isinstance(v, Overwrite)]
-        if not resets:
-            return super().update(values)
-        base = resets[-1].value or []
-        self.values = list(base if isinstance(base, list) else [base])
-        rest = [v for v in values if not isinstance(v, Overwrite)]
-        super().update(rest)
-        return True
+    return [*(left or ()), *(right or ())]
 
 
 def merge_rewards(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
@@ -133,7 +118,7 @@ class MootState(TypedDict, total=False):
     stage: str
     done: bool
     round: int
-    history: Annotated[list[dict[str, Any]], RunTopic(dict)]
+    history: Annotated[list[dict[str, Any]], append_entries]
     rewards: Annotated[dict[str, Any], merge_rewards]
     winner: str | None
     decision: dict[str, Any] | None
@@ -151,6 +136,8 @@ STATE_KEYS: tuple[str, ...] = tuple(MootState.__annotations__)
 
 def channel_kind(key: str) -> str:
     """`topic`, `binop` or `last_value`: the kind of LangGraph channel that holds `key`.
+
+    (No key is a Topic today: `history` appends through a reducer, see `append_entries`.)
 
     Read from the schema's own annotations, so the policy can never disagree with the state.
     """
@@ -179,8 +166,8 @@ def _add_scores(into: Scores, scores: Scores) -> None:
 __all__ = [
     "STATE_KEYS",
     "MootState",
-    "RunTopic",
     "Scores",
+    "append_entries",
     "channel_kind",
     "merge_executed",
     "merge_rewards",
