@@ -26,7 +26,10 @@ from moot.persistence import open_store
 from moot.workspace.runner import WorkspaceRunner
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = json.loads((ROOT / "tests" / "data" / "demo_script.json").read_text())
+SCRIPT = json.loads((ROOT / "tests" / "data" / "classic_script.json").read_text())
+CLASSIC = ROOT / "tests" / "data" / "workspaces" / "classic"
+"""The classic deliberation (free proposals, critic and devil's advocate, synthesizer, booking): the
+machinery's workload; the built-in demo adds an intake and searches, which these benches do not measure."""
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
 MARKS = (10, 50, 100, 200)
 
@@ -37,7 +40,7 @@ def db_size(path: Path) -> int:
 
 
 async def session(runs: int, *, keep_history: bool, label: str) -> None:
-    runtime = WorkspaceRunner.load("demo", models={"default": ScriptedChatModel(script=SCRIPT)})
+    runtime = WorkspaceRunner.load(CLASSIC, models={"default": ScriptedChatModel(script=SCRIPT)})
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "moot.db"
         async with open_store(db) as (saver, index):

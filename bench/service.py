@@ -1,6 +1,6 @@
 """moot as a service under load: one `moot serve` API process and 1, then 2, `moot worker`s.
 
-Every session runs the demo deliberation with a zero-latency scripted model (a copy of the demo
+Every session runs the classic deliberation with a zero-latency scripted model (a copy of the classic
 workspace whose default model is `provider: scripted`), so what is measured is moot, not a
 model. The fleet is the real one: arq run queue and event fan-out on Redis, checkpoints, run
 index and tool ledger on PostgreSQL; clients are httpx over real HTTP and do what a user does:
@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from servicetools import POSTGRES_URL, REDIS_URL, free_port, moot_process, processes, wait_http  # noqa: E402
 
-SCRIPT = ROOT / "tests" / "data" / "demo_script.json"
+SCRIPT = ROOT / "tests" / "data" / "classic_script.json"
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
 WINNER = "alfama-walks"
 STAMPED = ("run_queued", "run_started", "run_finished")
@@ -99,10 +99,11 @@ class Bench:
 
 
 def make_workspace(root: Path) -> Path:
-    """The demo workspace as `bench`, every agent on the recorded script with no latency."""
+    """The classic deliberation (tests/data/workspaces/classic) as `bench`, every agent on the
+    recorded script with no latency: the machinery's workload, as in bench/overhead.py."""
     folder = root / "spaces" / "bench"
-    shutil.copytree(ROOT / "src" / "moot" / "builtin" / "demo", folder)
-    text = (folder / "moot.yaml").read_text().replace("name: demo", "name: bench", 1)
+    shutil.copytree(ROOT / "tests" / "data" / "workspaces" / "classic", folder)
+    text = (folder / "moot.yaml").read_text().replace("name: classic", "name: bench", 1)
     start, end = text.index("models:"), text.index("max_repairs:")
     models = f"models:\n  default:\n    provider: scripted\n    script: {SCRIPT}\n    latency: 0\n"
     (folder / "moot.yaml").write_text(text[:start] + models + text[end:])
@@ -448,7 +449,7 @@ async def main_async(args: argparse.Namespace) -> int:
     os.environ.update({"MOOT_HOME": str(bench.home), "MOOT_EMBEDDER": "wordllama"})  # for the in-process runs
     logs = Path(args.logs) if args.logs else tmp / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    print(f"moot service bench {bench.tag}: demo deliberation, zero-latency scripted model, PostgreSQL + Redis (arq); "
+    print(f"moot service bench {bench.tag}: classic deliberation, zero-latency scripted model, PostgreSQL + Redis (arq); "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     failed = True
     try:

@@ -282,30 +282,35 @@ class Orchestrator:
         publish("run_started", data={**info, "workspace_version": self.version} if self.version else info)
         durable = bool(self.graph.checkpointer)
         values: dict[str, Any] = {}
+        interrupted = False
         try:
             async for part in self.graph.astream(
                 start,
                 config,
-                stream_mode=["custom", "updates"] if durable else ["custom", "updates", "values"],
+                # the last `values` is the run's final state: no checkpoint read after the run
+                stream_mode=["custom", "updates", "values"],
                 # without a checkpointer there is nothing to make durable (and LangGraph 1.2
                 # fails on a durability setting it cannot honour)
                 durability=self.durability if durable else None,
                 version="v2",
             ):
                 if part["type"] == "values":
-                    values = dict(part["data"])
+                    values = part["data"]
                 elif part["type"] == "custom":
                     data = dict(part["data"])
                     publish(data.pop("type"), stage=data.pop("stage", None), agent=data.pop("agent", None), data=data.get("data", {}))
                 elif part["type"] == "updates":
                     for node, update in (part["data"] or {}).items():
+                        if node == "__interrupt__":
+                            interrupted = True
                         # skip LangGraph's own entries (`__metadata__` marks writes replayed on resume)
-                        if isinstance(update, dict) and not node.startswith("__"):
+                        elif isinstance(update, dict) and not node.startswith("__"):
                             publish("state_patch", agent=node, data={"node": node, "update": update})
         except Exception as exc:  # a failed run is recorded and reported, then the error goes on
             await self._fail(run_id, exc, publish)
             raise
-        if durable:
+        values = dict(values or {})
+        if durable and (interrupted or not values):
             snapshot = await self.graph.aget_state(config)
             values = dict(snapshot.values or {})
             if snapshot.interrupts:
