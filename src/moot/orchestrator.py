@@ -9,6 +9,7 @@ run in the run index, and resumes an interrupted run from its last checkpoint.
 from __future__ import annotations
 
 import inspect
+import time
 import uuid
 from datetime import datetime
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ from moot.accounting import summarize
 from moot.events import Event, EventBus
 from moot.errors import UsageError
 from moot.graph.approval import check_answer, parse_answer
+from moot.graph.node import finished_data
 from moot.outcome import Outcome, outcome_of
 from moot.persistence import RunIndex, compact_run
 
@@ -283,6 +285,7 @@ class Orchestrator:
         durable = bool(self.graph.checkpointer)
         values: dict[str, Any] = {}
         interrupted = False
+        running: dict[str, tuple[float, Any]] = {}  # agent → (when, stage) of its agent_started, until its update
         try:
             async for part in self.graph.astream(
                 start,
@@ -298,6 +301,8 @@ class Orchestrator:
                     values = part["data"]
                 elif part["type"] == "custom":
                     data = dict(part["data"])
+                    if data["type"] == "agent_started":
+                        running[data["agent"]] = (time.perf_counter(), data.get("stage"))
                     publish(data.pop("type"), stage=data.pop("stage", None), agent=data.pop("agent", None), data=data.get("data", {}))
                 elif part["type"] == "updates":
                     for node, update in (part["data"] or {}).items():
@@ -305,6 +310,10 @@ class Orchestrator:
                             interrupted = True
                         # skip LangGraph's own entries (`__metadata__` marks writes replayed on resume)
                         elif isinstance(update, dict) and not node.startswith("__"):
+                            if node in running:  # an agent of this run (not a write replayed on resume)
+                                since, stage = running.pop(node)
+                                took = time.perf_counter() - since
+                                publish("agent_finished", stage=stage, agent=node, data=finished_data(node, update, took))
                             publish("state_patch", agent=node, data={"node": node, "update": update})
         except Exception as exc:  # a failed run is recorded and reported, then the error goes on
             await self._fail(run_id, exc, publish)

@@ -10,7 +10,6 @@ therefore never emit lifecycle events themselves.
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -74,7 +73,6 @@ def make_agent_node(
             ctx = replace(ctx, memory=recalled, rules=rules)
         snapshot = {key: state.get(key) for key in agent.reads}
         emit({"type": "agent_started", "agent": agent.name, "stage": stage, "data": {"round": round_}})
-        started = time.perf_counter()
         result = await agent(snapshot, ctx)
         updates = dict(result.updates)
         try:
@@ -98,18 +96,9 @@ def make_agent_node(
         updates["executed_agents_per_stage"] = {stage: [agent.name]}
         spent = result.usage.as_dict()
         updates["usage"] = {agent.name: {**spent, "model": result.usage.model, "stages": {stage: spent}}}
-        emit(
-            {
-                "type": "agent_finished",
-                "agent": agent.name,
-                "stage": stage,
-                "data": {
-                    "keys": sorted(k for k in updates if k not in ("executed_agents_per_stage", "usage")),
-                    "usage": result.usage.as_dict(),
-                    "duration_s": round(time.perf_counter() - started, 6),
-                },
-            }
-        )
+        # no `agent_finished` here: the orchestrator reads it from this update on the `updates`
+        # stream (`finished_data`), which costs nothing, where each custom event is a wake-up of
+        # the event loop (LangGraph's writer uses call_soon_threadsafe)
         return updates
 
     node.__name__ = agent.name
@@ -144,6 +133,19 @@ def make_router_node(
     return stage_router
 
 
+def finished_data(agent: str, update: Mapping[str, Any], duration_s: float) -> dict[str, Any]:
+    """The data of an agent's `agent_finished` event, read from the update its node returned:
+    the keys it wrote (bookkeeping aside), its token usage, and how long it ran."""
+    spent = dict((update.get("usage") or {}).get(agent) or {})
+    spent.pop("model", None)
+    spent.pop("stages", None)
+    return {
+        "keys": sorted(k for k in update if k not in ("executed_agents_per_stage", "usage")),
+        "usage": spent,
+        "duration_s": round(duration_s, 6),
+    }
+
+
 def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
@@ -155,4 +157,4 @@ def _stamp(entry: Any, agent: str, stage: str, round_: int) -> dict[str, Any]:
     return entry
 
 
-__all__ = ["STAGE_ROUTER", "make_agent_node", "make_router_node"]
+__all__ = ["STAGE_ROUTER", "finished_data", "make_agent_node", "make_router_node"]
