@@ -64,8 +64,8 @@ class Runtime:
         if not servers:
             yield self
             return
-        from moot.tools.builtin import BUILTIN_SERVERS
-        from moot.tools.ledger import MemoryLedger
+        from moot.builtin.servers import BUILTIN_SERVERS
+        from moot.persistence.ledger import MemoryLedger
         from moot.tools.runtime import ToolRuntime
 
         log_dir = moot_home() / "logs" / "workspaces" / self.workspace.name / "mcp"

@@ -20,6 +20,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from moot.errors import UsageError
+from moot.persistence.ledger import PostgresLedger, SqliteLedger
 from moot.persistence.records import default_db
 from moot.persistence.runs import RunIndex
 from moot.persistence.sqlite import SqliteRunIndex, compact_sqlite
@@ -100,8 +101,6 @@ async def open_persistence(
 
 @asynccontextmanager
 async def _open_sqlite(target: str) -> AsyncIterator[Persistence]:
-    from moot.tools.ledger import SqliteLedger
-
     if target != ":memory:":
         Path(target).expanduser().parent.mkdir(parents=True, exist_ok=True)
         target = str(Path(target).expanduser())
@@ -120,7 +119,6 @@ async def _open_postgres(url: str, pool_size: int, timeout: float) -> AsyncItera
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
     from moot.persistence.postgres import PostgresRunIndex, open_pool, redact, setup_saver
-    from moot.tools.ledger import PostgresLedger
 
     where = redact(url)
     async with open_pool(url, size=pool_size, timeout=timeout) as pool:

@@ -129,8 +129,8 @@ class ToolSessions:
         key = servers_key(ws)
         session = self._open.get(key)
         if session is None:
-            from moot.tools.builtin import BUILTIN_SERVERS
-            from moot.tools.ledger import MemoryLedger
+            from moot.builtin.servers import BUILTIN_SERVERS
+            from moot.persistence.ledger import MemoryLedger
             from moot.tools.runtime import ToolRuntime
 
             # the same place as Runtime.open_tools logs to, so a reload does not move the logs

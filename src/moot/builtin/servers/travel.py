@@ -37,7 +37,7 @@ from fastmcp import Context, FastMCP
 from pydantic import Field
 
 from moot.persistence import moot_home
-from moot.tools.travel_inventory import (
+from moot.builtin.servers.travel_inventory import (
     CITIES,
     CITY_NAMES,
     DATE_PATTERN,

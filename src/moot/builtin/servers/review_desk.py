@@ -36,7 +36,7 @@ from fastmcp.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from moot.persistence import moot_home
-from moot.tools.diff_checks import check_diff as check_text
+from moot.builtin.servers.diff_checks import check_diff as check_text
 from moot.tools.types import RETRY_PREFIX, idempotency_key
 
 Verdict = Literal["approve", "request-changes", "reject"]
