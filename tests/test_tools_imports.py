@@ -55,6 +55,16 @@ def test_the_tool_package_imports_only_the_core_and_settings() -> None:
     assert not upward, f"moot.tools must not import the layers above it: {upward}"
 
 
+def test_the_demo_servers_use_the_client_types_not_the_stack() -> None:
+    upward = offending("moot.builtin", ("moot.builtin", "moot.tools.types", "moot.errors", "moot.settings"))
+    assert not upward, f"the built-in MCP servers must depend on moot.tools.types and moot.settings only: {upward}"
+
+
+def test_settings_import_nothing_of_moot_but_its_errors() -> None:
+    upward = offending("moot.settings", ("moot.settings", "moot.errors"))
+    assert not upward, f"moot.settings is read by every layer and must import none of them: {upward}"
+
+
 def test_the_reader_sees_lazy_and_relative_imports() -> None:
     """The check itself: an import inside a function counts (`Runtime.open_tools` style)."""
     found = moot_imports("moot.builtin")
