@@ -200,7 +200,7 @@ async def open_bare(bench: Bench, stack: AsyncExitStack) -> dict[str, Callable[[
     from moot.memory.stores import make_store
     from moot.persistence import open_persistence
     from moot.workspace.runner import WorkspaceRunner
-    from moot.tools.ledger import MemoryLedger
+    from moot.persistence.ledger import MemoryLedger
 
     embedder = get_embedder()
     pg = await stack.enter_async_context(open_persistence(POSTGRES_URL))

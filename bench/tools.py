@@ -30,15 +30,15 @@ from typing import Any
 from fastmcp import Client
 from fastmcp.client.transports import FastMCPTransport, StdioTransport
 
-from moot.tools.ledger import MemoryLedger
+from moot.persistence.ledger import MemoryLedger
 from moot.tools.runtime import ToolRuntime
 from moot.tools.servers import stdio_env
-from moot.tools.travel import make_travel_server
+from moot.builtin.servers.travel import make_travel_server
 from moot.tools.types import ServerSpec
 
 TOOL = "search_flights"
 ARGS = {"origin": "Lisbon", "destination": "Porto", "date": "2026-12-10"}
-STDIO = [sys.executable, "-c", "from moot.tools.travel import make_travel_server as m; m(':memory:').run(show_banner=False)"]
+STDIO = [sys.executable, "-c", "from moot.builtin.servers.travel import make_travel_server as m; m(':memory:').run(show_banner=False)"]
 
 
 def pct(values: list[float], q: float) -> float:

@@ -17,8 +17,8 @@ from moot.agents.booking import BookingAgent
 from moot.models.scripted import ScriptedChatModel
 from moot.outcome import outcome_of
 from moot.workspace.runner import WorkspaceRunner
-from moot.tools.builtin import builtin_servers
-from moot.tools.travel import Inventory
+from moot.builtin.servers import builtin_servers
+from moot.builtin.servers.travel import Inventory
 from moot.workspace.loader import load_workspace
 
 DEMO = Path(__file__).parents[1] / "src" / "moot" / "builtin" / "demo"

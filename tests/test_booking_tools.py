@@ -32,9 +32,9 @@ from moot.models.scripted import ScriptedChatModel
 from moot.orchestrator import Orchestrator
 from moot.policy import WritePolicy
 from moot.workspace.runner import WorkspaceRunner
-from moot.tools.ledger import MemoryLedger
+from moot.persistence.ledger import MemoryLedger
 from moot.tools.runtime import ToolRuntime
-from moot.tools.travel import Inventory
+from moot.builtin.servers.travel import Inventory
 from moot.tools.types import ServerSpec
 from moot.workspace.loader import load_workspace
 

@@ -21,7 +21,7 @@ from moot.constraints import Constraint
 from moot.errors import AgentOutputError
 from moot.models.scripted import ScriptedChatModel
 from moot.workspace.runner import WorkspaceRunner
-from moot.tools.builtin import builtin_servers
+from moot.builtin.servers import builtin_servers
 from moot.workspace.loader import Workspace, load_workspace
 
 SLOTS = {

@@ -18,7 +18,7 @@ from moot.intake.slots import keep_grounded
 from moot.models.scripted import ScriptedChatModel
 from moot.orchestrator import initial_state
 from moot.workspace.runner import WorkspaceRunner
-from moot.tools.builtin import builtin_servers
+from moot.builtin.servers import builtin_servers
 from moot.tools.types import ToolSpec
 from moot.workspace.loader import load_workspace
 

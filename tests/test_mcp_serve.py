@@ -21,7 +21,7 @@ from mcptools import data, error_text, stdio_session
 
 from moot.cli.mcp import add_mcp_parser, run_mcp
 from moot.persistence import open_store
-from moot.tools.serve import make_moot_server
+from moot.mcp import make_moot_server
 
 SCRIPT = (Path(__file__).parent / "data" / "demo_script.json").resolve()
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"

@@ -25,7 +25,7 @@ from moot.memory.episodic import DAY, EpisodicStore, InProcessEpisodic
 from moot.memory.episodic_redis import RedisEpisodic
 from moot.memory.recorder import EpisodicRecorder, records_from_entries, render
 from moot.memory.types import EpisodicRecord
-from moot.tools.ledger import MemoryLedger
+from moot.persistence.ledger import MemoryLedger
 from redistools import redis_namespace
 
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"

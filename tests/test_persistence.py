@@ -27,7 +27,7 @@ from moot.persistence import (
     open_store,
     resolve,
 )
-from moot.tools.ledger import SqliteLedger, ledger_for
+from moot.persistence.ledger import SqliteLedger, ledger_for
 from moot.tools.types import ToolOutcome
 
 

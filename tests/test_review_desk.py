@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastmcp import Client
 
-from moot.tools.review_desk import INDEX_NAME, ReviewDesk, make_review_desk, slug
+from moot.builtin.servers.review_desk import INDEX_NAME, ReviewDesk, make_review_desk, slug
 
 REVIEW = {
     "change": "Fix login: timeout!",

@@ -20,7 +20,7 @@ from mcp_fixtures import faulty_spec, journal
 
 from moot.errors import ConfigError
 from moot.tools.errors import ServerStartError
-from moot.tools.ledger import MemoryLedger
+from moot.persistence.ledger import MemoryLedger
 from moot.tools.runtime import ToolRuntime
 from moot.tools.types import ServerSpec
 

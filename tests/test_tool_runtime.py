@@ -20,7 +20,7 @@ from mcp_fixtures import EVERYTHING, FAULTY, TIME_SERVER, Tally, journal, tally_
 from moot.errors import ConfigError, MootError, RunError
 from moot.persistence import open_store
 from moot.tools.errors import DuplicateToolError, ToolArgumentsError, UnknownToolError
-from moot.tools.ledger import MemoryLedger, SqliteLedger
+from moot.persistence.ledger import MemoryLedger, SqliteLedger
 from moot.tools.runtime import ToolRuntime
 from moot.tools.types import ServerSpec, ToolOutcome
 

@@ -20,7 +20,7 @@ from moot.agents.booking import BookingAgent
 from moot.agents.tool_schema import bind_enum, bounded, result_ids
 from moot.models.scripted import ScriptedChatModel
 from moot.workspace.runner import WorkspaceRunner
-from moot.tools.builtin import builtin_servers
+from moot.builtin.servers import builtin_servers
 from moot.tools.types import ToolSpec
 
 DEMO = Path(__file__).parents[1] / "src" / "moot" / "builtin" / "demo"

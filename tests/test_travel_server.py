@@ -20,7 +20,7 @@ from fastmcp import Client
 from jsonschema import Draft202012Validator
 from mcptools import data, error_text, http_server, http_session, stdio_session
 
-from moot.tools.travel import CITIES, HOTELS, ROUTES, make_travel_server
+from moot.builtin.servers.travel import CITIES, HOTELS, ROUTES, make_travel_server
 
 DAY = "2026-12-10"
 TOOLS = {"search_flights", "search_hotels", "book", "cancel", "list_bookings"}

@@ -7,6 +7,7 @@ MootError
 │   ├── PolicyConfigError       invalid write policy, two LastValue writers in one superstep
 │   └── ExpressionError         an exit/transition expression that does not parse
 ├── UsageError                  the caller passed bad input (empty task, unknown run id)
+│   └── SettingsError           a `MOOT_*` environment variable holds a value moot cannot use
 ├── RunError                    a run failed at run time
 │   ├── PolicyViolation         an agent wrote a key it may not write
 │   ├── AgentOutputError        the model's answer did not validate after bounded repair
@@ -73,6 +74,11 @@ class ExpressionError(ConfigError):
 
 class UsageError(MootError):
     """The caller gave bad input (empty task, unknown run id, unreadable file)."""
+
+
+class SettingsError(UsageError):
+    """A `MOOT_*` variable (moot.settings) is malformed: whoever set the environment must act.
+    The message names the variable, what it takes and what it held."""
 
 
 class RunError(MootError):

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from moot.events import Event, EventBus
-from moot.persistence import moot_home
+from moot.settings import moot_home
 
 COMPONENTS = ("runtime", "orchestrator", "graph", "workspace_loader", "reload_manager")
 """The component logs of a workspace; agents log to `agents/<role>.log`."""

@@ -43,11 +43,11 @@ def run_mcp(args: argparse.Namespace) -> int:
     """Run the server `args` names until the client goes away (stdio) or Ctrl-C (HTTP)."""
     try:
         if args.mcp_command == "travel":
-            from moot.tools.travel import make_travel_server
+            from moot.builtin.servers.travel import make_travel_server
 
             server = make_travel_server(args.db)
         else:
-            from moot.tools.serve import make_moot_server
+            from moot.mcp import make_moot_server
 
             server = make_moot_server(args.workspace, model_override=args.model, db=args.db)
     except (ConfigError, UsageError) as exc:

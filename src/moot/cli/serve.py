@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 
 LOOPBACK = "127.0.0.1"
@@ -39,14 +38,10 @@ def _shared(p: argparse.ArgumentParser) -> None:
 
 def _settings(args: argparse.Namespace, **extra: object):  # noqa: ANN202 - ServiceSettings, imported lazily
     from moot.service.settings import ServiceSettings
+    from moot.settings import export
 
     # the worker processes of `uvicorn --workers` read the environment: put the flags there
-    for flag, var in (("database_url", "MOOT_DATABASE_URL"), ("redis_url", "MOOT_REDIS_URL"), ("queue", "MOOT_QUEUE"), ("model", "MOOT_MODEL")):
-        value = getattr(args, flag)
-        if value:
-            os.environ[var] = value
-    if args.workspaces:
-        os.environ["MOOT_WORKSPACES"] = os.pathsep.join(args.workspaces)
+    export(database_url=args.database_url, redis_url=args.redis_url, queue=args.queue, model=args.model, workspaces=args.workspaces)
     return ServiceSettings.from_env(**extra)
 
 
@@ -80,7 +75,9 @@ def run_serve(args: argparse.Namespace) -> int:
         )
         host = LOOPBACK
     if args.reload:
-        os.environ["MOOT_RELOAD"] = "1"
+        from moot.settings import export
+
+        export(reload=True)
     print(f"moot: serving on http://{host}:{args.port} (queue: {settings.queue}; docs at /docs)", file=sys.stderr)
     uvicorn.run(
         "moot.service.app:app_from_env", factory=True, host=host, port=args.port, workers=args.workers,

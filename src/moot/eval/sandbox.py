@@ -21,7 +21,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from moot.persistence import RunIndex
 from moot.workspace.runner import WorkspaceRunner
-from moot.tools.builtin import builtin_servers
+from moot.builtin.servers import builtin_servers
 from moot.tools.runtime import EventSink
 from moot.tools.types import ToolOutcome, ToolSpec
 

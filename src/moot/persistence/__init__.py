@@ -1,7 +1,9 @@
 """Where runs live: LangGraph's checkpointer, moot's run index and the tool ledger, on SQLite
 (one file under `$MOOT_HOME`, the default) or PostgreSQL (a fleet). See `store.py` for the URL,
-`runs.py` for the index, `sqlite.py` and `postgres.py` for the backends."""
+`runs.py` for the index, `ledger.py` for the tool ledger, `sqlite.py` and `postgres.py` for the
+backends."""
 
+from moot.persistence.ledger import MemoryLedger, PostgresLedger, SqliteLedger, ledger_for
 from moot.persistence.records import (
     ACTIVE,
     STATUSES,
@@ -27,14 +29,18 @@ __all__ = [
     "DATABASE_URL_ENV",
     "STATUSES",
     "TERMINAL",
+    "MemoryLedger",
     "Persistence",
+    "PostgresLedger",
     "RunIndex",
     "RunNotClaimable",
     "RunRecord",
     "RunStatus",
+    "SqliteLedger",
     "SqliteRunIndex",
     "compact_run",
     "default_db",
+    "ledger_for",
     "moot_home",
     "open_persistence",
     "open_store",

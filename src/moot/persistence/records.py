@@ -1,4 +1,4 @@
-"""What the run index records about a run, and where moot keeps its files.
+"""What the run index records about a run, and the default database file (under `moot_home()`).
 
 A run record answers the questions a client or a worker asks without loading a checkpoint:
 whose run it is (tenant, user, session), which workspace version runs it, where it stands
@@ -8,12 +8,12 @@ the record holds the bookkeeping.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from moot.errors import UsageError
+from moot.settings import moot_home
 
 RunStatus = Literal["queued", "running", "awaiting_approval", "finished", "failed", "cancelled"]
 STATUSES: tuple[str, ...] = ("queued", "running", "awaiting_approval", "finished", "failed", "cancelled")
@@ -21,11 +21,6 @@ ACTIVE: tuple[str, ...] = ("queued", "running", "awaiting_approval")
 """A run in one of these may still do work: it counts against a tenant's concurrency."""
 TERMINAL: tuple[str, ...] = ("finished", "failed", "cancelled")
 """A run in one of these has ended: it gets a `finished_at` and is never claimed again."""
-
-
-def moot_home() -> Path:
-    """`$MOOT_HOME`, else `~/.moot` (created only when a store is opened)."""
-    return Path(os.environ.get("MOOT_HOME") or Path.home() / ".moot").expanduser()
 
 
 def default_db() -> Path:
@@ -96,5 +91,5 @@ __all__ = [
     "check_status",
     "default_db",
     "error_payload",
-    "moot_home",
+    "moot_home",  # moot.settings' own, kept here for the callers that import it from persistence
 ]

@@ -9,7 +9,6 @@ useful beside the checkpoints they belong to.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,14 +19,14 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from moot.errors import UsageError
+from moot.persistence.ledger import PostgresLedger, SqliteLedger
 from moot.persistence.records import default_db
 from moot.persistence.runs import RunIndex
 from moot.persistence.sqlite import SqliteRunIndex, compact_sqlite
+from moot.settings import env_var, settings
 from moot.tools.types import Ledger
 
-DATABASE_URL_ENV = "MOOT_DATABASE_URL"
-POOL_SIZE_ENV = "MOOT_DATABASE_POOL_SIZE"
-DEFAULT_POOL_SIZE = 10
+DATABASE_URL_ENV = env_var("database_url")
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
@@ -48,7 +47,7 @@ def resolve(url: str | Path | None) -> tuple[Literal["sqlite", "postgres"], str]
     the default file. `sqlite:///rel.db` is relative, `sqlite:////abs.db` absolute (SQLAlchemy's
     convention)."""
     if url is None:
-        url = os.environ.get(DATABASE_URL_ENV) or default_db()
+        url = settings().database_url or default_db()
     if isinstance(url, Path):
         return "sqlite", str(url)
     text = url.strip()
@@ -67,18 +66,6 @@ def resolve(url: str | Path | None) -> tuple[Literal["sqlite", "postgres"], str]
     return "sqlite", text
 
 
-def _pool_size(size: int | None) -> int:
-    if size is not None:
-        return size
-    raw = os.environ.get(POOL_SIZE_ENV)
-    if not raw:
-        return DEFAULT_POOL_SIZE
-    try:
-        return int(raw)
-    except ValueError:
-        raise UsageError(f"${POOL_SIZE_ENV} must be an integer, not {raw!r}") from None
-
-
 @asynccontextmanager
 async def open_persistence(
     url: str | Path | None = None, *, pool_size: int | None = None, connect_timeout_s: float = 10.0
@@ -94,14 +81,13 @@ async def open_persistence(
         async with _open_sqlite(target) as persistence:
             yield persistence
     else:
-        async with _open_postgres(target, _pool_size(pool_size), connect_timeout_s) as persistence:
+        size = settings().database_pool_size if pool_size is None else pool_size
+        async with _open_postgres(target, size, connect_timeout_s) as persistence:
             yield persistence
 
 
 @asynccontextmanager
 async def _open_sqlite(target: str) -> AsyncIterator[Persistence]:
-    from moot.tools.ledger import SqliteLedger
-
     if target != ":memory:":
         Path(target).expanduser().parent.mkdir(parents=True, exist_ok=True)
         target = str(Path(target).expanduser())
@@ -120,7 +106,6 @@ async def _open_postgres(url: str, pool_size: int, timeout: float) -> AsyncItera
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
     from moot.persistence.postgres import PostgresRunIndex, open_pool, redact, setup_saver
-    from moot.tools.ledger import PostgresLedger
 
     where = redact(url)
     async with open_pool(url, size=pool_size, timeout=timeout) as pool:

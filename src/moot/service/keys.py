@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import time
@@ -36,8 +35,8 @@ import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
 from moot.errors import UsageError
-from moot.persistence import moot_home
 from moot.service.sessions import check_name
+from moot.settings import moot_home, settings
 
 _KEY = re.compile(r"moot_([0-9a-f]{16})_([0-9a-f]{64})")
 _KEY_ID = re.compile(r"[0-9a-f]{16}")
@@ -289,7 +288,7 @@ def _redact(url: str) -> str:
 
 def database_url(url: str | None = None) -> str | None:
     """`url`, else `$MOOT_DATABASE_URL`, else None (the SQLite default)."""
-    return url or os.environ.get("MOOT_DATABASE_URL") or None
+    return url or settings().database_url
 
 
 def key_store(url: str | None = None, *, table: str = "moot_api_keys") -> KeyStore:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import heapq
 import json
-import os
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -40,6 +39,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from moot.errors import UsageError
+from moot.settings import settings
 
 DEFAULT_TTL_S = 7 * 24 * 3600
 MAX_TTL_S = 365 * 24 * 3600
@@ -303,7 +303,7 @@ def session_control(
 ) -> SessionControl:
     """Redis at `redis_url` (else `$MOOT_REDIS_URL`) when there is one; else a SQLite file
     (`path`, default `$MOOT_HOME/sessions.db`), or with `durable=False` this process's memory."""
-    url = redis_url or os.environ.get("MOOT_REDIS_URL")
+    url = redis_url or settings().redis_url
     if url:
         from moot.service.sessions_redis import RedisSessions
 

@@ -5,93 +5,77 @@ under `$MOOT_HOME`, sessions and events in process, runs executed in the API pro
 sets `MOOT_DATABASE_URL` (PostgreSQL: checkpoints, run index, tool ledger, API keys) and
 `MOOT_REDIS_URL` (sessions, episodic memory, event fan-out, the arq run queue); then API
 processes and `moot worker` processes scale apart.
+
+The variables are read, checked and documented in `moot.settings` (one place for every `MOOT_*`);
+this is what the service holds of them, with the flags of `moot serve` and `moot worker` on top.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from moot.errors import ConfigError
+from moot.settings import setting_field, settings
+
 
 class Limits(BaseModel):
-    """What one tenant may ask of the service; anything over a limit is a 4xx with a JSON error."""
+    """What one tenant may ask of the service; anything over a limit is a 4xx with a JSON error.
 
-    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
-    """Largest request body (a state import is the largest legitimate one)."""
-    max_task_chars: int = Field(default=4000, ge=1)
-    """Longest task; a workspace's own `limits.task_max_chars` may be stricter."""
-    max_active_runs: int = Field(default=8, ge=1)
-    """Runs of one tenant queued, running or waiting for approval at once."""
-    run_timeout_s: float = Field(default=900.0, gt=0)
-    """Wall-clock time a run may take on a worker before it is stopped and marked failed."""
-    session_ttl_s: int = Field(default=7 * 24 * 3600, ge=60, le=365 * 24 * 3600)
-    """How long an idle session lives (each run or read slides it)."""
+    Each limit is a field of `moot.settings.Settings` (`MOOT_MAX_BODY_BYTES`, ...): its default,
+    bounds and meaning are written there once."""
+
+    max_body_bytes: int = setting_field("max_body_bytes")
+    max_task_chars: int = setting_field("max_task_chars")
+    max_active_runs: int = setting_field("max_active_runs")
+    run_timeout_s: float = setting_field("run_timeout_s")
+    session_ttl_s: int = setting_field("session_ttl_s")
     max_sessions_listed: int = Field(default=200, ge=1)
 
 
-_LIMIT_VARS = {
-    "max_body_bytes": "MOOT_MAX_BODY_BYTES",
-    "max_task_chars": "MOOT_MAX_TASK_CHARS",
-    "max_active_runs": "MOOT_MAX_ACTIVE_RUNS",
-    "run_timeout_s": "MOOT_RUN_TIMEOUT_S",
-    "session_ttl_s": "MOOT_SESSION_TTL_S",
-}
-
-
 class ServiceSettings(BaseModel):
-    """Everything `create_app` and `moot worker` need; `from_env()` reads `MOOT_*` variables."""
+    """Everything `create_app` and `moot worker` need; `from_env()` reads them from `moot.settings`."""
 
-    database_url: str | None = None
-    """`postgresql://...` for a fleet; None: SQLite at `$MOOT_HOME/moot.db`."""
-    redis_url: str | None = None
-    """`redis://...` for a fleet; None: sessions, events and runs stay in this process."""
+    database_url: str | None = setting_field("database_url")
+    redis_url: str | None = setting_field("redis_url")
     queue: Literal["inline", "arq"] = "inline"
     """`inline`: runs execute as tasks of the API process; `arq`: on `moot worker` processes."""
-    queue_name: str = "moot:runs"
-    key_prefix: str = "moot:"
+    queue_name: str = setting_field("queue_name")
+    key_prefix: str = setting_field("key_prefix")
     workspaces: list[str] = Field(default_factory=list)
     """Folders searched for workspaces (besides the built-ins)."""
-    model_override: str | None = None
-    """`MOOT_MODEL`: one chat model for every agent (e.g. `scripted:...` in tests)."""
+    model_override: str | None = setting_field("model")
     memory: bool = True
     """Recall and record memory for sessions' users."""
-    memory_model: str | None = None
-    """`MOOT_MEMORY_MODEL`: the chat model that extracts semantic memories after runs (e.g.
-    `openai:gpt-4o-mini`); None: no extraction (the embedded 135M model cannot do it)."""
-    reload: bool = False
-    """Watch workspace folders and serve edits to new runs (`moot serve --reload`)."""
+    memory_model: str | None = setting_field("memory_model")
+    reload: bool = setting_field("reload")
     limits: Limits = Field(default_factory=Limits)
-    lease_s: float = Field(default=10.0, gt=0)
-    """A worker renews its lease on a run this often x3; an expired lease means the worker died."""
+    lease_s: float = setting_field("lease_s")
 
     @classmethod
     def from_env(cls, **overrides: object) -> ServiceSettings:
-        env = os.environ
-        redis_url = env.get("MOOT_REDIS_URL") or None
+        """The service's settings from the `MOOT_*` variables (moot.settings); `overrides` that
+        are not None win (the flags of `moot serve` and `moot worker`)."""
+        env = settings()
         data: dict[str, object] = {
-            "database_url": env.get("MOOT_DATABASE_URL") or None,
-            "redis_url": redis_url,
-            "queue": env.get("MOOT_QUEUE") or ("arq" if redis_url else "inline"),
-            "workspaces": [p for p in (env.get("MOOT_WORKSPACES") or "").split(os.pathsep) if p],
-            "model_override": env.get("MOOT_MODEL") or None,
-            "reload": env.get("MOOT_RELOAD") == "1",
-            "memory_model": env.get("MOOT_MEMORY_MODEL") or None,
+            "database_url": env.database_url,
+            "redis_url": env.redis_url,
+            "queue": env.queue or ("arq" if env.redis_url else "inline"),
+            "queue_name": env.queue_name,
+            "key_prefix": env.key_prefix,
+            "workspaces": list(env.workspaces),
+            "model_override": env.model,
+            "reload": env.reload,
+            "memory_model": env.memory_model,
+            "lease_s": env.lease_s,
+            "limits": Limits(**{name: getattr(env, name) for name in Limits.model_fields if name in type(env).model_fields}),
         }
-        for key, var in (("queue_name", "MOOT_QUEUE_NAME"), ("key_prefix", "MOOT_KEY_PREFIX"), ("lease_s", "MOOT_LEASE_S")):
-            if env.get(var):
-                data[key] = env[var]
-        limits = {key: env[var] for key, var in _LIMIT_VARS.items() if env.get(var)}
-        if limits:
-            data["limits"] = limits
         data.update({k: v for k, v in overrides.items() if v is not None})
-        settings = cls.model_validate(data)
-        if settings.queue == "arq" and not settings.redis_url:
-            from moot.errors import ConfigError
-
+        service = cls.model_validate(data)
+        if service.queue == "arq" and not service.redis_url:
             raise ConfigError("the arq run queue needs Redis: set MOOT_REDIS_URL (or use --queue inline)")
-        return settings
+        return service
 
 
 __all__ = ["Limits", "ServiceSettings"]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from moot.errors import UsageError
-from moot.persistence import moot_home
+from moot.settings import moot_home
 
 MIN_PREFIX = 4
 """Shortest hash prefix accepted on the command line (as git: short enough to type, long enough to be unique)."""

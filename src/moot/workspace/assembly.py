@@ -26,7 +26,8 @@ from moot.events import EventBus
 from moot.graph.builder import build_graph
 from moot.graph.tools_node import ToolCaller
 from moot.orchestrator import Durability, Orchestrator
-from moot.persistence import RunIndex, moot_home
+from moot.persistence import RunIndex
+from moot.settings import moot_home
 from moot.tools.servers import Builtins
 from moot.tools.types import Ledger, ToolOutcome, ToolSpec
 from moot.workspace.loader import Workspace
@@ -121,8 +122,8 @@ def tool_runtime(ws: Workspace, ledger: Ledger | None = None, *, builtins: Built
     """The MCP client of `ws`'s servers, not started yet (`async with` starts it). Its ledger makes
     each tool call exactly once (an in-memory one when none is given); its servers' logs go under
     `$MOOT_HOME/logs/workspaces/<name>/mcp`, wherever the workspace is run from."""
-    from moot.tools.builtin import BUILTIN_SERVERS
-    from moot.tools.ledger import MemoryLedger
+    from moot.builtin.servers import BUILTIN_SERVERS
+    from moot.persistence.ledger import MemoryLedger
     from moot.tools.runtime import ToolRuntime
 
     log_dir = moot_home() / "logs" / "workspaces" / ws.name / "mcp"

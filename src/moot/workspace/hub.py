@@ -22,20 +22,21 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from moot.events import EventBus
+from moot.settings import env_var, settings
 from moot.tools.types import Ledger
 from moot.workspace import loader
 from moot.workspace.manager import UnknownWorkspaceError, WorkspaceManager
 
 log = logging.getLogger("moot.workspace")
 
-SEARCH_PATH_ENV = "MOOT_WORKSPACES"
+SEARCH_PATH_ENV = env_var("workspaces")
 
 LoadListener = Callable[[WorkspaceManager], None]
 
 
 def default_search_path() -> list[Path]:
     """`$MOOT_WORKSPACES` split on `os.pathsep` (empty entries ignored)."""
-    return [Path(p).expanduser() for p in os.environ.get(SEARCH_PATH_ENV, "").split(os.pathsep) if p.strip()]
+    return [Path(p).expanduser() for p in settings().workspaces]
 
 
 def declared_name(folder: Path) -> str:

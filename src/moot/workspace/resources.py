@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 
 from moot.models.factory import make_model, make_models
+from moot.settings import settings
 from moot.tools.types import Ledger
 from moot.workspace.assembly import tool_runtime
 from moot.workspace.loader import Workspace
@@ -47,7 +47,7 @@ class ModelCache:
         """The models of `ws`, reusing every model whose entry is unchanged. May block (loading weights)."""
         if self.fixed is not None:
             return dict(self.fixed)
-        override = self.override if self.override is not None else os.environ.get("MOOT_MODEL")
+        override = self.override if self.override is not None else settings().model
         specs = {name: spec.model_dump() for name, spec in ws.spec.models.items()}
         if override:
             key = _override_key(override)
@@ -75,7 +75,7 @@ class ModelCache:
         """
         if self.fixed is not None:
             return
-        override = self.override if self.override is not None else os.environ.get("MOOT_MODEL")
+        override = self.override if self.override is not None else settings().model
         keep = {_override_key(override)} if override else {
             (name, _canonical(spec.model_dump())) for name, spec in ws.spec.models.items()
         }

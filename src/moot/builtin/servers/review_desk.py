@@ -35,8 +35,8 @@ from fastmcp import Context, FastMCP
 from fastmcp.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from moot.persistence import moot_home
-from moot.tools.diff_checks import check_diff as check_text
+from moot.builtin.servers.diff_checks import check_diff as check_text
+from moot.settings import env_var, moot_home, settings
 from moot.tools.types import RETRY_PREFIX, idempotency_key
 
 Verdict = Literal["approve", "request-changes", "reject"]
@@ -44,7 +44,7 @@ Severity = Literal["blocker", "major", "minor", "nit"]
 VERDICTS: tuple[str, ...] = get_args(Verdict)
 SEVERITY_ORDER: tuple[str, ...] = get_args(Severity)
 INDEX_NAME = ".review_desk.db"
-REVIEWS_DIR_ENV = "MOOT_REVIEWS_DIR"
+REVIEWS_DIR_ENV = env_var("reviews_dir")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reviews (
@@ -103,8 +103,8 @@ class CheckReport(BaseModel):
 
 def reviews_folder() -> Path:
     """Where reviews are filed: `$MOOT_REVIEWS_DIR`, else `$MOOT_HOME/reviews`."""
-    configured = os.environ.get(REVIEWS_DIR_ENV)
-    return Path(configured).expanduser() if configured else moot_home() / "reviews"
+    configured = settings().reviews_dir
+    return configured.expanduser() if configured else moot_home() / "reviews"
 
 
 def slug(change: str) -> str:

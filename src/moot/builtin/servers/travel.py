@@ -36,8 +36,7 @@ from typing import Annotated, Literal
 from fastmcp import Context, FastMCP
 from pydantic import Field
 
-from moot.persistence import moot_home
-from moot.tools.travel_inventory import (
+from moot.builtin.servers.travel_inventory import (
     CITIES,
     CITY_NAMES,
     DATE_PATTERN,
@@ -49,6 +48,7 @@ from moot.tools.travel_inventory import (
     Inventory,
     TravelError,
 )
+from moot.settings import moot_home
 from moot.tools.types import idempotency_key
 
 City = Literal[CITY_NAMES]  # type: ignore[valid-type]  # the enum is the CITIES table's names

@@ -10,25 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the servers (and fastmcp) load when a workspace starts one, not with the table
+    from fastmcp import FastMCP
 
 
-def builtin_servers(home: Path | None = None) -> dict[str, Callable[[], Any]]:
+def builtin_servers(home: Path | None = None) -> dict[str, Callable[[], FastMCP]]:
     """Factories of the built-in servers; with `home`, their files live under that folder."""
 
-    def travel() -> Any:
-        from moot.tools.travel import make_travel_server
+    def travel() -> FastMCP:
+        from moot.builtin.servers.travel import make_travel_server
 
         return make_travel_server(home / "travel.db" if home is not None else None)
 
-    def review_desk() -> Any:
-        from moot.tools.review_desk import make_review_desk
+    def review_desk() -> FastMCP:
+        from moot.builtin.servers.review_desk import make_review_desk
 
         return make_review_desk(home / "reviews" if home is not None else None)
 
     return {"travel": travel, "review_desk": review_desk}
 
 
-BUILTIN_SERVERS: dict[str, Callable[[], Any]] = builtin_servers()
+BUILTIN_SERVERS: dict[str, Callable[[], FastMCP]] = builtin_servers()
 
 __all__ = ["BUILTIN_SERVERS", "builtin_servers"]

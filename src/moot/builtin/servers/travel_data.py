@@ -1,6 +1,6 @@
 """The demo travel agency's tables: cities, routes (two flights a day each way) and hotels.
 
-Plain data, kept apart from the code that counts seats and rooms (`moot.tools.travel_inventory`),
+Plain data, kept apart from the code that counts seats and rooms (`moot.builtin.servers.travel_inventory`),
 so a task set's author can read what exists: which pairs of cities have a route, which hotel is
 small enough to sell out. Prices are in EUR; a flight's price per seat on a given day is a fixed
 function of its base fare and the date.

@@ -1,5 +1,9 @@
 """Where tool outcomes are recorded by idempotency key: in memory, or beside the run's checkpoints.
 
+The `Ledger` interface is the tool layer's (`moot.tools.types`: the ToolRuntime reads it before
+every call); its storage is here, with the rest of what a run writes, so persistence depends on
+tools and never the reverse.
+
 The SQLite ledger shares the checkpointer's connection (and its lock), so the outcome of a
 booking lives in the same file as the run that made it, and is committed before the tool node
 returns: a process killed between the ledger write and the next checkpoint finds the outcome on
@@ -19,6 +23,7 @@ from typing import Any
 import aiosqlite
 
 from moot.errors import UsageError
+from moot.persistence.postgres import run_ddl
 from moot.tools.types import Ledger, ToolOutcome
 
 _SCHEMA = """
@@ -116,8 +121,6 @@ class PostgresLedger(Ledger):
         self.pool = pool
 
     async def setup(self) -> None:
-        from moot.persistence.postgres import run_ddl
-
         await run_ddl(self.pool, [_SCHEMA.replace("REAL", "DOUBLE PRECISION")])
 
     async def get(self, key: str) -> ToolOutcome | None:
