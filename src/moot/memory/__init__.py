@@ -1,1 +1,17 @@
-"""Memory in three layers (design §6): episodic, semantic, procedural; recalled within a token budget."""
+"""Memory in three layers (design §6): episodic, semantic, procedural; recalled within a token budget.
+
+```
+memory/
+├── types.py        records every layer shares (MemoryItem, EpisodicRecord) and the Embedder seam
+├── embedder.py     the process's sentence embedder (int8 ONNX MiniLM)
+├── manager.py      MemoryManager: the one door runs and the service use
+├── setup.py        the MemoryManager `moot run` opens (embedded files, or Redis)
+├── episodic/       what happened in runs: the store, its in-process and Redis backends, the recorder
+├── semantic/       facts, preferences, profile kept by LangMem, and LangMem's memory tools
+├── procedural.py   per-agent rules, versioned (rules.py: how they join a prompt)
+├── stores/         the LangGraph stores semantic and procedural memory live in
+└── retrieval/      the per-user hybrid index and recall within a budget
+```
+
+This package itself imports nothing heavy: agents import `moot.memory.rules` on every run.
+"""

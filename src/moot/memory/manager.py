@@ -32,8 +32,8 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from moot.errors import UsageError
 from moot.events import Event, EventBus
 from moot.memory.episodic import EpisodicStore
-from moot.memory.index import HybridIndex
-from moot.memory.recorder import EpisodicRecorder
+from moot.memory.retrieval.index import HybridIndex
+from moot.memory.episodic.recorder import EpisodicRecorder
 from moot.memory.retrieval import RecallConfig, Retriever
 from moot.memory.types import Embedder, EpisodicRecord, MemoryItem
 

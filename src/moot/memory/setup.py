@@ -28,7 +28,7 @@ def episodic_store() -> EpisodicStore:
     """Redis when `MOOT_REDIS_URL` is set, else in-process."""
     url = os.environ.get("MOOT_REDIS_URL")
     if url:
-        from moot.memory.episodic_redis import RedisEpisodic
+        from moot.memory.episodic.redis import RedisEpisodic
 
         return RedisEpisodic(url)
     return InProcessEpisodic()

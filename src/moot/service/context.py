@@ -176,7 +176,7 @@ def _memory(settings: ServiceSettings, model: Any = None) -> Any:
     @asynccontextmanager
     async def opened() -> Any:
         if settings.redis_url:
-            from moot.memory.episodic_redis import RedisEpisodic
+            from moot.memory.episodic.redis import RedisEpisodic
 
             episodic: Any = RedisEpisodic(settings.redis_url, prefix=settings.key_prefix)
         else:

@@ -38,7 +38,7 @@ from urllib.parse import quote
 
 import redis.asyncio as aioredis
 
-from moot.memory.episodic import FILTER_FIELDS, EpisodicStore, Selection
+from moot.memory.episodic.base import FILTER_FIELDS, EpisodicStore, Selection
 from moot.memory.types import EpisodicRecord
 
 _SHORT = {"session_id": "session", "run_id": "run", "task": "task", "stage": "stage",

@@ -16,7 +16,7 @@ from langchain_core.tools import BaseTool
 from langmem import create_manage_memory_tool, create_search_memory_tool
 
 from moot.errors import PolicyViolation, UsageError
-from moot.memory.semantic import SemanticMemory
+from moot.memory.semantic.memory import SemanticMemory
 
 MEMORY_KEY = "memory"
 """How memory writes are named in a PolicyViolation (it is not a state key)."""

@@ -8,7 +8,7 @@ loop over items. Items can be added and removed at any time; `to_arrays`/`from_a
 store a snapshot it can save with `numpy.savez` (no pickle).
 
 Items of a session are kept in order (`meta["seq"]`, else insertion order) and linked to their
-previous and next item, which is what neighbour expansion in `retrieval.py` walks.
+previous and next item, which is what neighbour expansion in `retriever.py` walks.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import numpy as np
 
 from moot.errors import UsageError
 from moot.memory.embedder import count_tokens_batch, embed_query
-from moot.memory.retrieval_rank import fuse_scores, rrf, top_rows
-from moot.memory.retrieval_shard import Filters, Shard
-from moot.memory.retrieval_text import terms
+from moot.memory.retrieval.rank import fuse_scores, top_rows
+from moot.memory.retrieval.shard import Filters, Shard
+from moot.memory.retrieval.text import terms
 from moot.memory.types import Embedder, MemoryItem
 
 COMPACT_MIN_DEAD = 1024
@@ -201,4 +201,4 @@ class HybridIndex:
         return index
 
 
-__all__ = ["Filters", "HybridIndex", "Shard", "fuse_scores", "rrf", "top_rows"]
+__all__ = ["COMPACT_MIN_DEAD", "HybridIndex"]

@@ -34,7 +34,7 @@ from langmem import create_memory_manager
 from pydantic import BaseModel
 
 from moot.errors import UsageError
-from moot.memory.semantic_kinds import (
+from moot.memory.semantic.kinds import (
     INSTRUCTIONS,
     PROFILE_KEY,
     PROFILE_KIND,
@@ -374,14 +374,4 @@ class _Writer:
         self.changes.append(Change("update" if old else "insert", key, kind, text))
 
 
-__all__ = [
-    "INSTRUCTIONS",
-    "SCHEMAS",
-    "Change",
-    "Fact",
-    "Preference",
-    "Profile",
-    "SemanticMemory",
-    "render",
-    "user_key",
-]
+__all__ = ["ROOT", "SemanticMemory"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from moot.memory.index import Shard
+from moot.memory.retrieval.shard import Shard
 from moot.memory.types import Embedder, MemoryItem
 
 

@@ -15,7 +15,7 @@ A query goes through these steps, all array arithmetic over the asking user's sh
    (the previous and next item of the same session): the answer to a question usually sits in
    the conversation where the topic came up, next to the line that names it. The best rows then
    bring their adjacent items along, at a discount.
-5. **Packing** under the budget (`retrieval_pack.py`).
+5. **Packing** under the budget (`pack.py`).
 
 Above `full_scan_limit` rows the second hop re-scores only the first hop's best
 `second_hop_pool` rows, which keeps recall at 100,000 items within one matrix pass.
@@ -29,10 +29,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from moot.memory.embedder import embed_query
-from moot.memory.index import Filters, HybridIndex, Shard
-from moot.memory.retrieval_pack import Packer, Recall
-from moot.memory.retrieval_rank import fuse_scores, rrf, top_rows
-from moot.memory.retrieval_text import mentioned, strip_words, terms
+from moot.memory.retrieval.index import HybridIndex
+from moot.memory.retrieval.shard import Filters, Shard
+from moot.memory.retrieval.pack import Packer, Recall
+from moot.memory.retrieval.rank import fuse_scores, rrf, top_rows
+from moot.memory.retrieval.text import mentioned, strip_words, terms
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import numpy as np
 from langgraph.store.base import (
@@ -26,12 +26,10 @@ from langgraph.store.base import (
 )
 from langgraph.store.base.embed import get_text_at_path, tokenize_path
 
+from moot.memory.stores.embeddings import DEFAULT_FIELDS
 from moot.memory.types import Embedder
 
 log = logging.getLogger(__name__)
-
-StoreKind = Literal["memory", "sqlite", "postgres"]
-DEFAULT_FIELDS: tuple[str, ...] = ("text", "content")
 
 class ScanIndexStore(BaseStore):
     """Semantic search over a store that has no vector index: scan the namespace, rank here.

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from moot.memory.retrieval_text import term_counts
+from moot.memory.retrieval.text import term_counts
 from moot.memory.types import MemoryItem
 
 Filters = Mapping[str, Any]

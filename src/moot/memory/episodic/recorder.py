@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from moot.events import Event, EventBus
-from moot.memory.episodic import EpisodicStore
+from moot.memory.episodic.base import EpisodicStore
 from moot.memory.types import EpisodicRecord
 
 log = logging.getLogger(__name__)
