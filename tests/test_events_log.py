@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from moot.errors import UsageError
 from moot.events import Event, EventBus
-from moot.service.events_log import (
+from moot.service.events import (
     EventLog,
     InProcessEventLog,
     InvalidEventId,

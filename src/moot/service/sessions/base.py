@@ -6,35 +6,19 @@ never existed (`SessionNotFound`), so ids cannot be probed across tenants. A ses
 seconds after its last use: `touch` (resume) slides the expiry. Ids are `session-` and 32 hex digits
 of `uuid4` (122 random bits), so they are unique without coordination between API workers.
 
-Two backends behave the same (one test suite runs against both): `InProcessSessions` for one
-process, and `RedisSessions`, which any number of stateless API workers share. Redis key layout
-(`P` the prefix, `T` the tenant and `U` the user, percent-encoded; `{T}` puts all of a tenant's keys
-in one Redis Cluster hash slot so that they can change together in one transaction):
-
-```
-P sess:{T}:s:<id>          STRING  the session as JSON; PX ttl, set again by every touch (sliding)
-P sess:{T}:created         ZSET    id → created_at: the tenant's sessions, for listing
-P sess:{T}:expiry          ZSET    id → expires_at: the tenant's sessions, for pruning
-P sess:{T}:u:U:created     ZSET    the same two indexes for one user, so that listing a user's
-P sess:{T}:u:U:expiry      ZSET    sessions reads only theirs
-```
-
-Expired ids leave the indexes when their tenant or user creates or lists sessions, and the index
-keys themselves expire with their longest-lived session, so a tenant that goes quiet leaves nothing
-behind. Expiry is decided on the store's `clock` (Redis only collects the garbage): keep API workers'
-clocks in step (NTP), as for any TTL shared between machines.
+`SessionControl` validates and decides expiry; a backend stores and indexes. Three backends pass
+the same test suite: `InProcessSessions` (`in_process.py`, one process), `SqliteSessions`
+(`sqlite.py`, the embedded service's sessions outlive a restart) and `RedisSessions` (`redis.py`,
+shared by any number of stateless API workers); `session_control()` (`factory.py`) picks one.
 """
 
 from __future__ import annotations
 
-import heapq
 import json
-import os
 import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -153,7 +137,7 @@ class SessionControl(ABC):
 
     async def get(self, tenant: str, session_id: str) -> Session:
         """The tenant's live session; `SessionNotFound` for anything else, whatever the reason."""
-        found = await self._load(check_name(tenant, "tenant"), session_id) if _plausible(session_id) else None
+        found = await self._load(check_name(tenant, "tenant"), session_id) if plausible_id(session_id) else None
         if found is None or found.expires_at <= self.clock():
             raise SessionNotFound(tenant, str(session_id))
         return found
@@ -161,7 +145,7 @@ class SessionControl(ABC):
     async def touch(self, tenant: str, session_id: str) -> Session:
         """Resume: the session stays alive `ttl_s` from now. An expired session cannot be revived."""
         check_name(tenant, "tenant")
-        found = await self._touch(tenant, session_id) if _plausible(session_id) else None
+        found = await self._touch(tenant, session_id) if plausible_id(session_id) else None
         if found is None:
             raise SessionNotFound(tenant, str(session_id))
         return found
@@ -177,7 +161,7 @@ class SessionControl(ABC):
 
     async def delete(self, tenant: str, session_id: str) -> None:
         check_name(tenant, "tenant")
-        if not _plausible(session_id) or not await self._delete(tenant, session_id, self.clock()):
+        if not plausible_id(session_id) or not await self._delete(tenant, session_id, self.clock()):
             raise SessionNotFound(tenant, str(session_id))
 
     async def aclose(self) -> None:
@@ -222,109 +206,15 @@ class SessionControl(ABC):
         """Remove a live session; False if there was none."""
 
 
-def _plausible(session_id: object) -> bool:
+def plausible_id(session_id: object) -> bool:
     return isinstance(session_id, str) and 0 < len(session_id) <= _MAX_NAME
 
 
-def _order(session: Session) -> tuple[float, str]:
+def creation_key(session: Session) -> tuple[float, str]:
     return (session.created_at, session.session_id)
 
 
-class InProcessSessions(SessionControl):
-    """Sessions in this process's memory: for one process (`moot serve` alone, tests).
-
-    Expired sessions are dropped as new ones arrive (a heap of expiries), so memory follows the
-    number of live sessions, not of all sessions ever made.
-    """
-
-    def __init__(self, *, default_ttl_s: int = DEFAULT_TTL_S, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(default_ttl_s=default_ttl_s, clock=clock)
-        self._sessions: dict[tuple[str, str], Session] = {}
-        self._by_user: dict[tuple[str, str], set[str]] = {}
-        self._by_tenant: dict[str, set[str]] = {}
-        self._expiries: list[tuple[float, str, str]] = []  # (expires_at, tenant, id); stale entries allowed
-
-    def _drop(self, tenant: str, session_id: str) -> None:
-        session = self._sessions.pop((tenant, session_id))
-        user_key = (tenant, session.user_id)
-        self._by_user[user_key].discard(session_id)
-        if not self._by_user[user_key]:
-            del self._by_user[user_key]
-        self._by_tenant[tenant].discard(session_id)
-        if not self._by_tenant[tenant]:
-            del self._by_tenant[tenant]
-
-    def _sweep(self, now: float) -> None:
-        while self._expiries and self._expiries[0][0] <= now:
-            _, tenant, session_id = heapq.heappop(self._expiries)
-            session = self._sessions.get((tenant, session_id))
-            if session is not None and session.expires_at <= now:  # else it was touched since
-                self._drop(tenant, session_id)
-
-    async def _insert(self, session: Session, now: float) -> None:
-        self._sweep(now)
-        self._sessions[(session.tenant, session.session_id)] = session
-        self._by_user.setdefault((session.tenant, session.user_id), set()).add(session.session_id)
-        self._by_tenant.setdefault(session.tenant, set()).add(session.session_id)
-        heapq.heappush(self._expiries, (session.expires_at, session.tenant, session.session_id))
-
-    async def _load(self, tenant: str, session_id: str) -> Session | None:
-        return self._sessions.get((tenant, session_id))
-
-    async def _touch(self, tenant: str, session_id: str) -> Session | None:
-        session = self._sessions.get((tenant, session_id))
-        resumed = self.touched(session, self.clock()) if session is not None else None
-        if resumed is not None:
-            self._sessions[(tenant, session_id)] = resumed
-            heapq.heappush(self._expiries, (resumed.expires_at, tenant, session_id))
-        return resumed
-
-    async def _list(self, tenant: str, user_id: str | None, limit: int, now: float) -> list[Session]:
-        self._sweep(now)
-        ids = self._by_tenant.get(tenant, set()) if user_id is None else self._by_user.get((tenant, user_id), set())
-        live = [s for s in (self._sessions[(tenant, i)] for i in ids) if s.expires_at > now]
-        return heapq.nlargest(limit, live, key=_order)
-
-    async def _delete(self, tenant: str, session_id: str, now: float) -> bool:
-        session = self._sessions.get((tenant, session_id))
-        if session is None:
-            return False
-        self._drop(tenant, session_id)
-        return session.expires_at > now
-
-
-def session_control(
-    redis_url: str | None = None,
-    *,
-    default_ttl_s: int = DEFAULT_TTL_S,
-    prefix: str = "moot:",
-    path: str | Path | None = None,
-    durable: bool = True,
-) -> SessionControl:
-    """Redis at `redis_url` (else `$MOOT_REDIS_URL`) when there is one; else a SQLite file
-    (`path`, default `$MOOT_HOME/sessions.db`), or with `durable=False` this process's memory."""
-    url = redis_url or os.environ.get("MOOT_REDIS_URL")
-    if url:
-        from moot.service.sessions_redis import RedisSessions
-
-        return RedisSessions(url, prefix=prefix, default_ttl_s=default_ttl_s)
-    if durable:
-        from moot.service.sessions_sqlite import SqliteSessions
-
-        return SqliteSessions(path, default_ttl_s=default_ttl_s)
-    return InProcessSessions(default_ttl_s=default_ttl_s)
-
-
-def __getattr__(name: str) -> Any:
-    """`RedisSessions` lives in its own module (it needs redis); importable from here too."""
-    if name == "RedisSessions":
-        from moot.service.sessions_redis import RedisSessions
-
-        return RedisSessions
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = [
-    "DEFAULT_TTL_S", "MAX_TTL_S", "InProcessSessions", "Session", "SessionControl",
-    "SessionNotFound", "check_name", "check_ttl", "session_control",
+    "DEFAULT_TTL_S", "MAX_LIST", "MAX_TTL_S", "Session", "SessionControl", "SessionNotFound", "check_name",
+    "check_ttl", "new_session_id", "creation_key", "plausible_id",
 ]

@@ -1,6 +1,21 @@
 """The Redis backend of SessionControl: sessions shared by every API process of a fleet.
 
-Kept apart from moot.service.sessions so that the in-process default needs no Redis client.
+Any number of stateless API workers share these sessions; the same test suite runs against every
+backend. Key layout (`P` the prefix, `T` the tenant and `U` the user, percent-encoded; `{T}` puts all of a tenant's keys
+in one Redis Cluster hash slot so that they can change together in one transaction):
+
+```
+P sess:{T}:s:<id>          STRING  the session as JSON; PX ttl, set again by every touch (sliding)
+P sess:{T}:created         ZSET    id → created_at: the tenant's sessions, for listing
+P sess:{T}:expiry          ZSET    id → expires_at: the tenant's sessions, for pruning
+P sess:{T}:u:U:created     ZSET    the same two indexes for one user, so that listing a user's
+P sess:{T}:u:U:expiry      ZSET    sessions reads only theirs
+```
+
+Expired ids leave the indexes when their tenant or user creates or lists sessions, and the index
+keys themselves expire with their longest-lived session, so a tenant that goes quiet leaves nothing
+behind. Expiry is decided on the store's `clock` (Redis only collects the garbage): keep API workers'
+clocks in step (NTP), as for any TTL shared between machines.
 """
 
 from __future__ import annotations
@@ -12,7 +27,7 @@ from urllib.parse import quote
 
 import redis.asyncio as aioredis
 
-from moot.service.sessions import DEFAULT_TTL_S, Session, SessionControl
+from moot.service.sessions.base import DEFAULT_TTL_S, Session, SessionControl
 
 
 class _Keys:

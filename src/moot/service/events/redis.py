@@ -1,6 +1,6 @@
 """The Redis backend of the run event log: one stream per run, shared by every worker of a fleet.
 
-Kept apart from moot.service.events_log so that the in-process default needs no Redis client.
+Kept apart from the base so that the in-process default needs no Redis client.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from moot.events import Event
-from moot.service.events_log import EventLog, InvalidEventId, LogEntry, _check_bounds
+from moot.service.events.base import EventLog, InvalidEventId, LogEntry, check_bounds
 
-logger = logging.getLogger("moot.service.events_log")
+logger = logging.getLogger("moot.service.events")
 
 
 def _text(value: Any) -> str:
@@ -50,7 +50,7 @@ class RedisEventLog(EventLog):
         maxlen: int = 10_000,
         ttl_s: float = 7 * 24 * 3600,
     ) -> None:
-        _check_bounds(maxlen, ttl_s)
+        check_bounds(maxlen, ttl_s)
         self._owned = isinstance(url_or_client, str)
         self.redis: aioredis.Redis = aioredis.from_url(url_or_client) if isinstance(url_or_client, str) else url_or_client
         self.prefix = prefix

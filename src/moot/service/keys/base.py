@@ -12,9 +12,8 @@ cannot be guessed at any hash speed, so a slow hash would add nothing but ~100 m
 request, which is a denial-of-service lever on an API that verifies a key per call. A leaked table
 gives an attacker the tenants and labels, never a usable key.
 
-Two SQL backends, one behaviour: a SQLite file (default `$MOOT_HOME/keys.db`) and PostgreSQL (when
-given a `postgresql://` URL, shared by every API worker). `key_store(url)` picks one; `url` defaults
-to `$MOOT_DATABASE_URL`.
+Two SQL backends, one behaviour: a SQLite file (`sqlite.py`, default `$MOOT_HOME/keys.db`) and
+PostgreSQL (`postgres.py`, shared by every API worker). `key_store(url)` (`factory.py`) picks one.
 """
 
 from __future__ import annotations
@@ -22,22 +21,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
 from moot.errors import UsageError
-from moot.persistence import moot_home
-from moot.service.sessions import check_name
+from moot.service.sessions.base import check_name
 
 _KEY = re.compile(r"moot_([0-9a-f]{16})_([0-9a-f]{64})")
 _KEY_ID = re.compile(r"[0-9a-f]{16}")
@@ -133,7 +128,7 @@ class KeyStore(ABC):
         ok = hmac.compare_digest(stored, hash_secret(match[2] if match else ""))
         if not ok or not rows:
             return None
-        info = _info(rows[0])
+        info = key_row(rows[0])
         if not info.active:
             return None
         now = self.clock()
@@ -147,7 +142,7 @@ class KeyStore(ABC):
         await self._setup()
         where, params = ("WHERE tenant = ? ", (check_name(tenant, "tenant"),)) if tenant is not None else ("", ())
         rows = await self._fetch(f"SELECT {_COLUMNS} FROM {self.table} {where}ORDER BY created_at DESC, key_id", params)
-        return [_info(row) for row in rows]
+        return [key_row(row) for row in rows]
 
     async def revoke(self, key_id: str) -> None:
         """Revoke a key for good (revoking it again keeps the first time); unknown ids raise `ApiKeyNotFound`."""
@@ -191,129 +186,18 @@ class KeyStore(ABC):
     async def aclose(self) -> None: ...
 
 
-def _info(row: Sequence[Any]) -> ApiKeyInfo:
+def key_row(row: Sequence[Any]) -> ApiKeyInfo:
     return ApiKeyInfo(
         key_id=row[0], tenant=row[1], label=row[2], created_at=row[3], revoked_at=row[4], last_used_at=row[5]
     )
 
 
-class SqliteKeyStore(KeyStore):
-    """Keys in a SQLite file (WAL; a busy timeout lets CLI calls and a server share it)."""
-
-    def __init__(self, path: Path | str | None = None, **options: Any) -> None:
-        super().__init__(**options)
-        self.path = Path(path) if path else moot_home() / "keys.db"
-        self._conn: aiosqlite.Connection | None = None
-
-    async def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(self.path)
-        try:
-            await conn.execute("PRAGMA busy_timeout = 5000")
-            await conn.execute("PRAGMA journal_mode = WAL")
-            for statement in self.schema():
-                await conn.execute(statement)
-            await conn.commit()
-        except BaseException:
-            await conn.close()
-            raise
-        self._conn = conn
-
-    async def _execute(self, sql: str, params: Sequence[Any]) -> int:
-        assert self._conn is not None
-        cursor = await self._conn.execute(sql, params)
-        await self._conn.commit()
-        return cursor.rowcount
-
-    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        assert self._conn is not None
-        async with self._conn.execute(sql, params) as cursor:
-            return [tuple(row) for row in await cursor.fetchall()]
-
-    async def aclose(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
-            self._ready = False
-
-
-class PostgresKeyStore(KeyStore):
-    """Keys in PostgreSQL, through a small psycopg connection pool (every API worker shares the table)."""
-
-    def __init__(self, url: str, *, max_connections: int = 4, **options: Any) -> None:
-        super().__init__(**options)
-        self.url = url
-        self.max_connections = max_connections
-        self._pool: Any = None
-
-    async def _open(self) -> None:
-        try:
-            import psycopg
-            from psycopg_pool import AsyncConnectionPool
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise ImportError("API keys in PostgreSQL need psycopg: pip install 'moot[postgres]'") from exc
-        try:  # connect once first: a wrong URL fails now, clearly, not after the pool's timeout
-            async with await psycopg.AsyncConnection.connect(self.url, connect_timeout=10) as conn, conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.table,))  # concurrent first starts
-                for statement in self.schema():
-                    await conn.execute(statement)  # type: ignore[arg-type]
-        except psycopg.Error as exc:  # unreachable, refused, bad URL, no right to create the table
-            raise UsageError(f"cannot use the key database {_redact(self.url)}: {str(exc).strip()}") from None
-        pool = AsyncConnectionPool(self.url, min_size=1, max_size=self.max_connections, kwargs={"autocommit": True}, open=False)
-        await pool.open()
-        self._pool = pool
-
-    async def _execute(self, sql: str, params: Sequence[Any]) -> int:
-        async with self._pool.connection() as conn:
-            cursor = await conn.execute(sql.replace("?", "%s"), params)
-            return int(cursor.rowcount)
-
-    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        async with self._pool.connection() as conn:
-            cursor = await conn.execute(sql.replace("?", "%s"), params)
-            return [tuple(row) for row in await cursor.fetchall()]
-
-    async def aclose(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
-            self._ready = False
-
-
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
+    """`url` without its password, for messages."""
     parts = urlsplit(url)
     if parts.password is None:
         return url
     return url.replace(f":{parts.password}@", ":***@", 1)
 
 
-def database_url(url: str | None = None) -> str | None:
-    """`url`, else `$MOOT_DATABASE_URL`, else None (the SQLite default)."""
-    return url or os.environ.get("MOOT_DATABASE_URL") or None
-
-
-def key_store(url: str | None = None, *, table: str = "moot_api_keys") -> KeyStore:
-    """PostgreSQL for `postgresql://...`, else SQLite: `sqlite:///PATH`, a plain path, or `$MOOT_HOME/keys.db`.
-
-    `url` defaults to `$MOOT_DATABASE_URL`.
-    """
-    url = database_url(url)
-    if not url:
-        return SqliteKeyStore(None, table=table)
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    if scheme in ("postgresql", "postgres"):
-        return PostgresKeyStore(url, table=table)
-    if scheme == "sqlite":
-        path = url[len("sqlite:///"):] if url.lower().startswith("sqlite:///") else ""
-        if not path:
-            raise UsageError(f"{url!r}: write a SQLite URL as sqlite:///relative/path.db or sqlite:////absolute/path.db")
-        return SqliteKeyStore(path, table=table)
-    if scheme:
-        raise UsageError(f"unsupported key database {_redact(url)!r}: use postgresql://... or a SQLite file path")
-    return SqliteKeyStore(url, table=table)
-
-
-__all__ = [
-    "ApiKeyInfo", "ApiKeyNotFound", "KeyStore", "PostgresKeyStore", "SqliteKeyStore", "database_url", "hash_secret",
-    "key_store",
-]
+__all__ = ["ApiKeyInfo", "ApiKeyNotFound", "KeyStore", "hash_secret", "key_row", "redact_url"]

@@ -2,7 +2,7 @@
 
 The job queue delivers a run to a worker; the lease says the worker is alive while it works. A
 worker killed in the middle of a run stops renewing, its lease expires after `ttl_s`, and the
-queue's recovery (moot.service.queue) hands the run to another worker, which resumes it from its
+queue's recovery (the reaper in `moot.service.worker`) hands the run to another worker, which resumes it from its
 last checkpoint. A second delivery of a run whose lease is held (a slow, not dead, worker) does
 not execute it twice: only the lease holder runs it.
 """

@@ -12,10 +12,10 @@ ever blocking the run) and readers read the log, not the bus:
 **The entry id is the durable order, not `Event.seq`**: `seq` restarts at 1 whenever a run is
 driven again (resumed, here or in another process); the log id keeps increasing, per run.
 
-`RedisEventLog` keeps one stream per run, `<prefix>events:<run_id>`: Redis assigns the ids, so
+`RedisEventLog` (`redis.py`) keeps one stream per run, `<prefix>events:<run_id>`: Redis assigns the ids, so
 appends from any number of processes stay ordered and never collide; `XREAD BLOCK` is the live
 wait, `MAXLEN ~` bounds a run and `EXPIRE` (refreshed on append) forgets it. `InProcessEventLog`
-keeps lists and a condition per run with counter ids: one process only.
+(`in_process.py`) keeps lists and a condition per run with counter ids: one process only.
 
 A reader cannot miss an event between catching up and waiting: every wait asks for what comes
 after the last id it yielded (`XREAD` from that id, never from `$`; in process, the check and the
@@ -25,16 +25,11 @@ wait have no suspension point between them), so an event appended meanwhile come
 from __future__ import annotations
 
 import asyncio
-import bisect
 import logging
-import re
-import time
 from abc import ABC, abstractmethod
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any
-
 
 from moot.errors import UsageError
 from moot.events import TERMINAL_EVENTS, Event, EventBus
@@ -42,7 +37,6 @@ from moot.events import TERMINAL_EVENTS, Event, EventBus
 logger = logging.getLogger(__name__)
 
 _PAGE = 500  # entries per round trip when catching up, and per recorder write
-_WIDTH = 20  # digits of an in-process id: any unsigned 64-bit counter fits
 
 
 class InvalidEventId(UsageError, ValueError):
@@ -237,132 +231,12 @@ class EventRecorder:
         await self.aclose()
 
 
-class _Run:
-    __slots__ = ("entries", "cond", "waiting", "touched")
-
-    def __init__(self) -> None:
-        self.entries: list[LogEntry] = []
-        self.cond = asyncio.Condition()
-        self.waiting = 0
-        self.touched = time.monotonic()
-
-
-class InProcessEventLog(EventLog):
-    """Event logs in this process's memory: for one process only (the CLI, tests, one worker).
-
-    Ids come from one counter per log, so they are ordered and unique only within this object;
-    a run that continues in another process needs `RedisEventLog`. Each run keeps about its last
-    `maxlen` entries; a run with no append for `ttl_s` seconds is forgotten.
-    """
-
-    _ID = re.compile(r"[0-9]{1,20}")
-
-    def __init__(self, *, maxlen: int = 10_000, ttl_s: float = 7 * 24 * 3600) -> None:
-        _check_bounds(maxlen, ttl_s)
-        self.maxlen = maxlen
-        self.ttl_s = ttl_s
-        self._runs: OrderedDict[str, _Run] = OrderedDict()  # least recently appended first
-        self._counter = 0
-
-    def check_id(self, value: str) -> str:
-        if not isinstance(value, str) or not self._ID.fullmatch(value):
-            raise InvalidEventId(value, "up to 20 decimal digits")
-        return value.zfill(_WIDTH)
-
-    def _run(self, run_id: str) -> _Run:
-        run = self._runs.get(run_id)
-        if run is None:
-            run = self._runs[run_id] = _Run()
-        return run
-
-    async def append_many(self, events: Sequence[Event]) -> list[str]:
-        ids: list[str] = []
-        touched: dict[str, _Run] = {}
-        now = time.monotonic()
-        for event in events:  # no suspension point: concurrent appends cannot interleave here
-            self._counter += 1
-            run = touched.get(event.run_id) or self._run(event.run_id)
-            touched[event.run_id] = run
-            entry = LogEntry(str(self._counter).zfill(_WIDTH), event)
-            run.entries.append(entry)
-            if len(run.entries) > self.maxlen + max(1, self.maxlen // 8):  # trim in chunks, like MAXLEN ~
-                del run.entries[: len(run.entries) - self.maxlen]
-            ids.append(entry.id)
-        for run_id, run in touched.items():
-            run.touched = now
-            self._runs.move_to_end(run_id)
-        self._expire(now)
-        for run in touched.values():
-            if run.waiting:
-                async with run.cond:
-                    run.cond.notify_all()
-        return ids
-
-    def _expire(self, now: float) -> None:
-        while self._runs:
-            run_id, run = next(iter(self._runs.items()))
-            if now - run.touched < self.ttl_s:
-                return
-            del self._runs[run_id]
-            if run.waiting:  # keep the object its readers wait on, emptied
-                run.entries.clear()
-                run.touched = now
-                self._runs[run_id] = run
-
-    def _after(self, run: _Run, after: str | None, count: int) -> list[LogEntry]:
-        start = 0 if after is None else bisect.bisect_right(run.entries, after, key=lambda e: e.id)
-        return run.entries[start : start + count]
-
-    async def _fetch(self, run_id: str, after: str | None, count: int, wait_s: float | None) -> list[LogEntry]:
-        run = self._runs.get(run_id) if wait_s is None else self._run(run_id)  # only waiters make a run
-        found = self._after(run, after, count) if run else []
-        if found or run is None or wait_s is None:
-            return found
-        run.waiting += 1
-        try:
-            async with run.cond:
-                await asyncio.wait_for(run.cond.wait_for(lambda: bool(self._after(run, after, 1))), wait_s)
-        except TimeoutError:
-            return []
-        finally:
-            run.waiting -= 1
-        return self._after(run, after, count)
-
-    async def last(self, run_id: str) -> LogEntry | None:
-        run = self._runs.get(run_id)
-        return run.entries[-1] if run and run.entries else None
-
-    async def delete(self, run_id: str) -> None:
-        run = self._runs.get(run_id)
-        if run is not None:
-            run.entries.clear()
-            if not run.waiting:
-                del self._runs[run_id]
-
-
-def _check_bounds(maxlen: int, ttl_s: float) -> None:
+def check_bounds(maxlen: int, ttl_s: float) -> None:
     if not isinstance(maxlen, int) or maxlen < 1:
         raise ValueError(f"maxlen must be a positive number of events per run, not {maxlen!r}")
     if not ttl_s > 0:
         raise ValueError(f"ttl_s must be a positive number of seconds, not {ttl_s!r}")
 
 
-def event_log(redis_url: str | None = None, *, prefix: str = "moot:", maxlen: int = 10_000, ttl_s: float = 7 * 24 * 3600) -> EventLog:
-    """The Redis log at `redis_url` (every worker of a fleet), or an in-process one when None."""
-    if redis_url is None:
-        return InProcessEventLog(maxlen=maxlen, ttl_s=ttl_s)
-    from moot.service.events_log_redis import RedisEventLog
 
-    return RedisEventLog(redis_url, prefix=prefix, maxlen=maxlen, ttl_s=ttl_s)
-
-
-def __getattr__(name: str) -> Any:
-    """`RedisEventLog` lives in its own module (it needs redis); importable from here too."""
-    if name == "RedisEventLog":
-        from moot.service.events_log_redis import RedisEventLog
-
-        return RedisEventLog
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = ["EventLog", "EventRecorder", "InProcessEventLog", "InvalidEventId", "LogEntry", "event_log"]
+__all__ = ["EventLog", "EventRecorder", "InvalidEventId", "LogEntry", "check_bounds"]

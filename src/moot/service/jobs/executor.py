@@ -4,31 +4,41 @@ The executor is what a queue job calls (inline or on an arq worker). A job may b
 than once (the queue redelivers the job of a dead worker), so everything here is idempotent:
 
 - a run that already ended is left alone;
-- only the holder of the run's lease executes it (moot.service.lease);
+- only the holder of the run's lease executes it (`lease.py`);
 - a run with a checkpoint is *resumed* from it, never started again: LangGraph replays nothing
   that was checkpointed, and the tool ledger answers any booking already made, so no history entry
   is lost or duplicated and no tool is called twice.
 
 Every event of the run goes to the run's event log (the SSE source, shared by the fleet) and
 to the workspace's logs; the run record gets the final status and the result summary.
+
+The executor gets its collaborators one by one (the run index, the leases, the event log, the
+workspaces, the sessions) rather than the whole `ServiceContext`: the context builds the
+executor, so the executor must not know the context.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable
+from typing import Any
 
 from moot.errors import MootError
 from moot.events import Event, EventBus
-
-if TYPE_CHECKING:
-    from moot.service.context import ServiceContext
+from moot.orchestrator import Orchestrator, RunResult
+from moot.persistence import RunIndex, RunRecord
+from moot.service.jobs.lease import Held, Leases
+from moot.service.protocols import Action, RunEvents, Sessions, Workspace, Workspaces
+from moot.service.sessions.base import SessionNotFound
+from moot.workspace.version import WorkspaceVersion
 
 log = logging.getLogger("moot.service.executor")
 
-Action = Literal["start", "resume", "approve"]
 ENDED = frozenset({"finished", "failed", "cancelled"})
+
+Observe = Callable[[EventBus, str], Callable[[], None]]
+"""Attach a workspace's observers (its logs, the memory recorder) to a run's bus; returns a detacher."""
 
 
 class LeaseBusy(Exception):
@@ -43,36 +53,52 @@ def scoped_user(tenant: str, user_id: str) -> str:
 class RunExecutor:
     """Runs jobs for the service's runs in this process (an API process or a worker)."""
 
-    def __init__(self, ctx: ServiceContext, worker: str) -> None:
-        self.ctx = ctx
+    def __init__(
+        self,
+        worker: str,
+        *,
+        index: RunIndex,
+        leases: Leases,
+        events: RunEvents,
+        workspaces: Workspaces,
+        sessions: Sessions,
+        observe: Observe,
+        timeout_s: float,
+    ) -> None:
         self.worker = worker
+        self.index = index
+        self.leases = leases
+        self.events = events
+        self.workspaces = workspaces
+        self.sessions = sessions
+        self.observe = observe
+        self.timeout_s = timeout_s
 
     async def execute(self, run_id: str, action: Action = "start", answer: dict[str, Any] | None = None) -> str:
         """Execute the job; return the run's status afterwards."""
-        index = self.ctx.persistence.index
-        record = await index.get(run_id)
+        record = await self.index.get(run_id)
         if record.status in ENDED:
             return record.status
-        async with self.ctx.leases.hold(run_id, self.worker) as held:
+        async with self.leases.hold(run_id, self.worker) as held:
             if held is None:
                 raise LeaseBusy(run_id)
-            record = await index.get(run_id)  # re-read under the lease: a cancel may have landed
+            record = await self.index.get(run_id)  # re-read under the lease: a cancel may have landed
             if record.status in ENDED:
                 return record.status
             bus = EventBus()
-            recorder = self.ctx.events.attach(bus)
-            detach = self.ctx.observe(bus, record.workspace)
+            recorder = self.events.attach(bus)
+            detach = self.observe(bus, record.workspace)
             try:
                 return await self._execute(record, action, answer, bus, held)
             finally:
                 detach()
                 await recorder.aclose()
 
-    async def _execute(self, record: Any, action: Action, answer: dict[str, Any] | None, bus: EventBus, held: Any) -> str:
-        index = self.ctx.persistence.index
-        manager = await self.ctx.hub.get(record.workspace)
+    async def _execute(self, record: RunRecord, action: Action, answer: dict[str, Any] | None, bus: EventBus, held: Held) -> str:
+        index = self.index
+        manager = await self.workspaces.get(record.workspace)
         await index.claim(record.run_id, self.worker)
-        timeout = self.ctx.settings.limits.run_timeout_s
+        timeout = self.timeout_s
         try:
             # the version the run started on (kept while the run uses it), or the current one
             async with asyncio.timeout(timeout), manager.use(_held_version(manager, record.workspace_version)) as version:
@@ -103,10 +129,10 @@ class RunExecutor:
             await index.set_status(record.run_id, "awaiting_approval", result={"pending": result.pending})
         else:
             await index.set_status(record.run_id, result.status, result=result.summary(orch.prices))
-        await self.ctx.sessions_touch(record)
+        await self._touch_session(record)
         return result.status
 
-    async def _drive(self, orch: Any, record: Any, action: Action, answer: dict[str, Any] | None) -> Any:
+    async def _drive(self, orch: Orchestrator, record: RunRecord, action: Action, answer: dict[str, Any] | None) -> RunResult:
         """Start the run the first time; otherwise continue it from its checkpoint."""
         started = await _has_checkpoint(orch, record)
         if not started:
@@ -122,13 +148,20 @@ class RunExecutor:
                 return await orch.approve(record.run_id, answer)
         return await orch.resume(record.run_id)
 
+    async def _touch_session(self, record: RunRecord) -> None:
+        """A run slides its session's TTL (a session lives as long as it is used)."""
+        try:
+            await self.sessions.touch(record.tenant, record.thread_id)
+        except SessionNotFound:
+            pass
 
-async def _has_checkpoint(orch: Any, record: Any) -> bool:
+
+async def _has_checkpoint(orch: Orchestrator, record: RunRecord) -> bool:
     snapshot = await orch.graph.aget_state(orch.config(record.thread_id))
     return (snapshot.values or {}).get("run_id") == record.run_id
 
 
-def _held_version(manager: Any, wanted: str) -> Any:
+def _held_version(manager: Workspace, wanted: str) -> WorkspaceVersion | None:
     """The version the run started on, while the manager still holds it; else the current one."""
     if not wanted:
         return None
@@ -139,8 +172,8 @@ def _held_version(manager: Any, wanted: str) -> Any:
         return None
 
 
-def _publish(bus: EventBus, record: Any, type_: str, data: dict[str, Any]) -> None:
+def _publish(bus: EventBus, record: RunRecord, type_: str, data: dict[str, Any]) -> None:
     bus.publish(Event(type=type_, run_id=record.run_id, session_id=record.thread_id, workspace=record.workspace, data=data))  # type: ignore[arg-type]
 
 
-__all__ = ["Action", "LeaseBusy", "RunExecutor", "scoped_user"]
+__all__ = ["ENDED", "LeaseBusy", "Observe", "RunExecutor", "scoped_user"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from moot.service.sessions import DEFAULT_TTL_S, Session, SessionControl
+from moot.service.sessions.base import DEFAULT_TTL_S, Session, SessionControl
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS moot_sessions (
