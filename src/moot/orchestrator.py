@@ -24,6 +24,7 @@ from moot.errors import UsageError
 from moot.graph.approval import check_answer, parse_answer
 from moot.outcome import Outcome, outcome_of
 from moot.persistence import RunIndex, compact_run
+from moot.policy import WritePolicy
 
 Durability = Literal["sync", "async", "exit"]
 
@@ -131,7 +132,7 @@ class Orchestrator:
         compact: bool = True,
         workspace_path: str = "",
         prices: Mapping[str, Mapping[str, float]] | None = None,
-        policy: Any = None,
+        policy: WritePolicy | None = None,
         version: str = "",
     ) -> None:
         self.graph = graph

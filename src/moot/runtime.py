@@ -20,6 +20,7 @@ from moot.agents.base import Agent
 from moot.events import EventBus
 from moot.graph.builder import build_graph
 from moot.graph.tools_node import ToolCaller
+from moot.memory.protocols import Memory
 from moot.models.factory import make_models
 from moot.orchestrator import Durability, Orchestrator
 
@@ -33,7 +34,7 @@ from moot.workspace.loader import Workspace, load_workspace
 class Runtime:
     """Everything a workspace needs to run deliberations."""
 
-    def __init__(self, workspace: Workspace, models: Mapping[str, BaseChatModel], memory: Any = None) -> None:
+    def __init__(self, workspace: Workspace, models: Mapping[str, BaseChatModel], memory: Memory | None = None) -> None:
         self.workspace = workspace
         self.models = dict(models)
         self.memory = memory
@@ -89,7 +90,7 @@ class Runtime:
         *,
         models: Mapping[str, BaseChatModel] | None = None,
         model_override: str | None = None,
-        memory: Any = None,
+        memory: Memory | None = None,
     ) -> Runtime:
         """Load a workspace (built-in name or folder) and make its models (or use `models`)."""
         ws = load_workspace(workspace)

@@ -2,7 +2,8 @@
 
 ```
 memory/
-├── types.py        records every layer shares (MemoryItem, EpisodicRecord) and the Embedder seam
+├── types.py        records every layer shares (MemoryItem, EpisodicRecord, MemoryRecall, Procedure)
+├── protocols.py    what runs call on memory (Memory, Procedures): graph and agents type against it
 ├── embedder.py     the process's sentence embedder (int8 ONNX MiniLM)
 ├── manager.py      MemoryManager: the one door runs and the service use
 ├── setup.py        the MemoryManager `moot run` opens (embedded files, or Redis)
@@ -13,5 +14,23 @@ memory/
 └── retrieval/      the per-user hybrid index and recall within a budget
 ```
 
-This package itself imports nothing heavy: agents import `moot.memory.rules` on every run.
+This face re-exports only the records and the seams, which import nothing heavy: agents
+import `moot.memory.rules` and the graph types against `Memory`, and neither should load an
+index, LangMem or a Redis client to do so. The implementations are in their modules.
 """
+
+from moot.memory.protocols import Memory, Procedures, RunRecording
+from moot.memory.types import Embedder, EpisodicRecord, Layer, MemoryItem, MemoryRecall, Procedure, Source
+
+__all__ = [
+    "Embedder",
+    "EpisodicRecord",
+    "Layer",
+    "Memory",
+    "MemoryItem",
+    "MemoryRecall",
+    "Procedure",
+    "Procedures",
+    "RunRecording",
+    "Source",
+]

@@ -29,7 +29,9 @@ from langgraph.graph.state import CompiledStateGraph
 
 from moot.errors import UsageError, WorkspaceError
 from moot.events import EventBus
+from moot.memory.protocols import Memory
 from moot.orchestrator import Durability, Orchestrator, RunResult
+from moot.persistence import RunIndex
 from moot.runtime import Runtime
 from moot.tools.types import Ledger
 from moot.workspace.archive import VersionArchive
@@ -107,7 +109,7 @@ class RuntimeManager:
         *,
         models: Mapping[str, BaseChatModel] | None = None,
         model_override: str | None = None,
-        memory: Any = None,
+        memory: Memory | None = None,
         checkpointer: BaseCheckpointSaver | None = None,
         ledger: Ledger | None = None,
         bus: EventBus | None = None,
@@ -189,7 +191,7 @@ class RuntimeManager:
         self,
         *,
         bus: EventBus | None = None,
-        index: Any = None,
+        index: RunIndex | None = None,
         version: WorkspaceVersion | str | None = None,
         durability: Durability = "sync",
     ) -> tuple[Orchestrator, WorkspaceVersion]:

@@ -18,10 +18,9 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from moot.events import Event, EventBus
-from moot.memory.episodic.base import EpisodicStore
 from moot.memory.types import EpisodicRecord
 
 log = logging.getLogger(__name__)
@@ -150,6 +149,12 @@ def records_from_entries(
     return out
 
 
+class Records(Protocol):
+    """Where the recorder writes: an `EpisodicStore`, or the `MemoryManager` (store and index)."""
+
+    async def record(self, records: list[EpisodicRecord]) -> object: ...
+
+
 @dataclass
 class _Run:
     user_id: str
@@ -166,7 +171,7 @@ class EpisodicRecorder:
     run; the last ones are kept in `errors`.
     """
 
-    def __init__(self, store: EpisodicStore, *, user_id: str = "", max_chars: int = MAX_TEXT) -> None:
+    def __init__(self, store: Records, *, user_id: str = "", max_chars: int = MAX_TEXT) -> None:
         self.store = store
         self.user_id = user_id
         self.max_chars = max_chars
@@ -242,4 +247,4 @@ class EpisodicRecorder:
                 return
 
 
-__all__ = ["MAX_TEXT", "EpisodicRecorder", "records_from_entries", "render"]
+__all__ = ["MAX_TEXT", "EpisodicRecorder", "Records", "records_from_entries", "render"]

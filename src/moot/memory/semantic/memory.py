@@ -42,8 +42,6 @@ from moot.memory.semantic.kinds import (
     SUBSPACES,
     Change,
     Fact,
-    Preference,
-    Profile,
     render,
     user_key,
 )
