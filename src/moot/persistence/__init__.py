@@ -1,6 +1,7 @@
 """Where runs live: LangGraph's checkpointer, moot's run index and the tool ledger, on SQLite
 (one file under `$MOOT_HOME`, the default) or PostgreSQL (a fleet). See `store.py` for the URL,
-`runs.py` for the index, `sqlite.py` and `postgres.py` for the backends."""
+`runs.py` for the index, `transitions.py` for how a run's status may change, `sqlite.py` and
+`postgres.py` for the backends."""
 
 from moot.persistence.records import (
     ACTIVE,
@@ -13,6 +14,20 @@ from moot.persistence.records import (
 )
 from moot.persistence.runs import RunIndex, RunNotClaimable
 from moot.persistence.sqlite import SqliteRunIndex
+from moot.persistence.transitions import (
+    ANSWER,
+    CANCEL_RUNNING,
+    CANCEL_WAITING,
+    FAIL,
+    FINISH,
+    MOVES,
+    PAUSE,
+    REOPEN,
+    REQUEUE,
+    Move,
+    Moved,
+    RunTracker,
+)
 from moot.persistence.store import (
     DATABASE_URL_ENV,
     Persistence,
@@ -24,6 +39,18 @@ from moot.persistence.store import (
 
 __all__ = [
     "ACTIVE",
+    "ANSWER",
+    "CANCEL_RUNNING",
+    "CANCEL_WAITING",
+    "FAIL",
+    "FINISH",
+    "MOVES",
+    "PAUSE",
+    "REOPEN",
+    "REQUEUE",
+    "Move",
+    "Moved",
+    "RunTracker",
     "DATABASE_URL_ENV",
     "STATUSES",
     "TERMINAL",

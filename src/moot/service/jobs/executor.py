@@ -10,7 +10,10 @@ than once (the queue redelivers the job of a dead worker), so everything here is
   is lost or duplicated and no tool is called twice.
 
 Every event of the run goes to the run's event log (the SSE source, shared by the fleet) and
-to the workspace's logs; the run record gets the final status and the result summary.
+to the workspace's logs. The executor writes no status but the claim: the orchestrator records
+the run's end (moot.persistence.transitions), also a failure the executor saw (a timeout); a
+client's cancel is recorded by the route, and the run's job then reports it (`run_cancelled`
+after the run's own events) whichever of the cancel and the run's last step landed first.
 
 The executor gets its collaborators one by one (the run index, the leases, the event log, the
 workspaces, the sessions) rather than the whole `ServiceContext`: the context builds the
@@ -24,10 +27,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from moot.errors import MootError
+from moot.errors import MootError, RunTimeout
 from moot.events import Event, EventBus
 from moot.orchestrator import Orchestrator, RunResult
-from moot.persistence import RunIndex, RunRecord
+from moot.persistence import RunNotClaimable, RunRecord, RunTracker
 from moot.service.jobs.lease import Held, Leases
 from moot.service.protocols import Action, RunEvents, Sessions, Workspace, Workspaces
 from moot.service.sessions.base import SessionNotFound
@@ -57,7 +60,7 @@ class RunExecutor:
         self,
         worker: str,
         *,
-        index: RunIndex,
+        index: RunTracker,
         leases: Leases,
         events: RunEvents,
         workspaces: Workspaces,
@@ -95,42 +98,40 @@ class RunExecutor:
                 await recorder.aclose()
 
     async def _execute(self, record: RunRecord, action: Action, answer: dict[str, Any] | None, bus: EventBus, held: Held) -> str:
-        index = self.index
         manager = await self.workspaces.get(record.workspace)
-        await index.claim(record.run_id, self.worker)
-        timeout = self.timeout_s
+        # the version the run started on (kept while the run uses it), or the current one
+        orch, version = manager.orchestrator(bus=bus, index=self.index, version=_held_version(manager, record.workspace_version))
         try:
-            # the version the run started on (kept while the run uses it), or the current one
-            async with asyncio.timeout(timeout), manager.use(_held_version(manager, record.workspace_version)) as version:
-                orch, _ = manager.orchestrator(bus=bus, index=index, version=version)
+            await self.index.claim(record.run_id, self.worker)
+            async with asyncio.timeout(self.timeout_s), manager.use(version):
                 result = await self._drive(orch, record, action, answer)
+        except RunNotClaimable as refused:  # cancelled after the re-read: whoever cancelled reports it
+            return refused.record.status
         except TimeoutError:
-            error = {"error": "RunTimeout", "message": f"the run took longer than {timeout:g} s (limits.run_timeout_s)"}
-            await index.set_status(record.run_id, "failed", error=error)
-            _publish(bus, record, "run_failed", error)
-            return "failed"
+            return self._report(bus, record, await orch.fail(record.run_id, record.thread_id, RunTimeout(self.timeout_s, "limits.run_timeout_s")))
         except asyncio.CancelledError:
             # who stopped the run? a client's cancel has already marked it cancelled; otherwise the
             # process is shutting down (or lost the lease): the run stays as it is, to be resumed
             # from its checkpoint by the next worker or at restart
-            if not held.lost and (await index.get(record.run_id)).status == "cancelled":
-                _publish(bus, record, "run_cancelled", {"reason": "cancelled by request"})
+            if not held.lost and (await self.index.get(record.run_id)).status == "cancelled":
+                self._report(bus, record, "cancelled")
             else:
                 log.warning("run %s: stopped with its worker; it resumes from its last checkpoint", record.run_id)
             raise
-        except MootError as exc:  # the orchestrator has published run_failed and marked the run
-            await index.set_status(record.run_id, "failed", error={"error": type(exc).__name__, "message": str(exc)})
-            return "failed"
-        except Exception as exc:
-            log.exception("run %s failed", record.run_id)
-            await index.set_status(record.run_id, "failed", error={"error": type(exc).__name__, "message": str(exc)})
-            return "failed"
-        if result.status == "awaiting_approval":
-            await index.set_status(record.run_id, "awaiting_approval", result={"pending": result.pending})
-        else:
-            await index.set_status(record.run_id, result.status, result=result.summary(orch.prices))
+        except Exception as exc:  # recorded by the orchestrator, once: a failure its drive saw is not written again
+            if not isinstance(exc, MootError):
+                log.exception("run %s failed", record.run_id)
+            return self._report(bus, record, await orch.fail(record.run_id, record.thread_id, exc))
+        self._report(bus, record, result.status)
         await self._touch_session(record)
         return result.status
+
+    @staticmethod
+    def _report(bus: EventBus, record: RunRecord, status: str) -> str:
+        """Say that a client's cancel stopped the run (the route leaves a running run's to its job)."""
+        if status == "cancelled":
+            _publish(bus, record, "run_cancelled", {"reason": "cancelled by request"})
+        return status
 
     async def _drive(self, orch: Orchestrator, record: RunRecord, action: Action, answer: dict[str, Any] | None) -> RunResult:
         """Start the run the first time; otherwise continue it from its checkpoint."""
@@ -141,12 +142,12 @@ class RunExecutor:
                 session_id=record.thread_id,
                 user_id=scoped_user(record.tenant, record.user_id),
                 run_id=record.run_id,
-                indexed=True,
+                claimed=True,
             )
         if action == "approve" and answer is not None:
             if await orch.pending_approval(record.thread_id, record.run_id) is not None:
-                return await orch.approve(record.run_id, answer)
-        return await orch.resume(record.run_id)
+                return await orch.approve(record.run_id, answer, claimed=True)
+        return await orch.resume(record.run_id, claimed=True)
 
     async def _touch_session(self, record: RunRecord) -> None:
         """A run slides its session's TTL (a session lives as long as it is used)."""

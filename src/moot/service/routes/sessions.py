@@ -115,11 +115,8 @@ async def import_session_state(
     await ctx.persistence.index.add(
         run_id, session.thread_id, session.workspace, task, session.user_id, str(manager.root),
         tenant=who.tenant, workspace_version=version.hash, status="finished" if done else "failed",
+        error=None if done else {"error": "Imported", "message": "imported mid-run; POST .../resume to continue"},
     )
-    if not done:
-        await ctx.persistence.index.set_status(
-            run_id, "failed", error={"error": "Imported", "message": "imported mid-run; POST .../resume to continue"}
-        )
     return run_out(await ctx.persistence.index.get(run_id, tenant=who.tenant))
 
 
