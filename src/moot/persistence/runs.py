@@ -157,6 +157,7 @@ class RunIndex(ABC):
             raise UsageError(f"the result of run {run_id!r} is not JSON: {exc}") from None
         payload = error_payload(error)
         error_json = None if payload is None else json.dumps(payload, ensure_ascii=False)
+        leaves = None if leaves is None else tuple(leaves)
         guard = "" if leaves is None else f" AND status IN ({_marks(leaves)})"
         rows = await self._query(
             "UPDATE moot_runs SET status = ?, updated_at = ?, finished_at = ?, "

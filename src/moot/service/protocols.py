@@ -16,7 +16,7 @@ from moot.events import Event, EventBus
 
 if TYPE_CHECKING:
     from moot.orchestrator import Durability, Orchestrator
-    from moot.persistence import RunIndex
+    from moot.persistence import RunTracker
     from moot.service.events.base import EventRecorder, LogEntry
     from moot.service.sessions.base import Session
     from moot.workspace.version import WorkspaceVersion
@@ -99,7 +99,7 @@ class Workspace(Protocol):
         self,
         *,
         bus: EventBus | None = None,
-        index: RunIndex | None = None,
+        index: RunTracker | None = None,
         version: WorkspaceVersion | str | None = None,
         durability: Durability = "sync",
     ) -> tuple[Orchestrator, WorkspaceVersion]: ...

@@ -31,7 +31,7 @@ from moot.errors import UsageError, WorkspaceError
 from moot.events import EventBus
 from moot.memory.protocols import Memory
 from moot.orchestrator import Durability, Orchestrator, RunResult
-from moot.persistence import RunIndex
+from moot.persistence import RunTracker
 from moot.runtime import Runtime
 from moot.tools.types import Ledger
 from moot.workspace.archive import VersionArchive
@@ -191,7 +191,7 @@ class RuntimeManager:
         self,
         *,
         bus: EventBus | None = None,
-        index: RunIndex | None = None,
+        index: RunTracker | None = None,
         version: WorkspaceVersion | str | None = None,
         durability: Durability = "sync",
     ) -> tuple[Orchestrator, WorkspaceVersion]:
