@@ -2,6 +2,12 @@
 
 Ids are one counter per log, zero-padded so that they sort as text; waiting readers sleep on a
 condition per run, and the check and the wait have no suspension point between them.
+
+The counter starts from the clock (microseconds since the epoch), not from zero: an embedded
+server that restarts resumes its runs in a new, empty log, and a client that reconnects with the
+`Last-Event-ID` it had must then get what the new process logs. Counted from zero, the new ids
+would be below the old one and the client would wait for ever (or, once they pass it, miss the
+first of them). What the old process logged after that id is gone with it, as any in-process log.
 """
 
 from __future__ import annotations
@@ -32,9 +38,11 @@ class _Run:
 class InProcessEventLog(EventLog):
     """Event logs in this process's memory: for one process only (the CLI, tests, one worker).
 
-    Ids come from one counter per log, so they are ordered and unique only within this object;
-    a run that continues in another process needs `RedisEventLog`. Each run keeps about its last
-    `maxlen` entries; a run with no append for `ttl_s` seconds is forgotten.
+    Ids come from one counter per log, started from the clock, so they are ordered within this
+    object and above the ids of an earlier process's log (see the module docstring); the events
+    themselves live only here: a run shared by several processes needs `RedisEventLog`. Each
+    run keeps about its last `maxlen` entries; a run with no append for `ttl_s` seconds is
+    forgotten.
     """
 
     _ID = re.compile(r"[0-9]{1,20}")
@@ -44,7 +52,7 @@ class InProcessEventLog(EventLog):
         self.maxlen = maxlen
         self.ttl_s = ttl_s
         self._runs: OrderedDict[str, _Run] = OrderedDict()  # least recently appended first
-        self._counter = 0
+        self._counter = time.time_ns() // 1000  # above every id an earlier process handed out
 
     def check_id(self, value: str) -> str:
         if not isinstance(value, str) or not self._ID.fullmatch(value):
