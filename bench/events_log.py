@@ -20,7 +20,7 @@ import uuid
 import redis.asyncio as aioredis
 
 from moot.events import Event, EventBus
-from moot.service.events_log import EventLog, InProcessEventLog, RedisEventLog
+from moot.service.events import EventLog, InProcessEventLog, RedisEventLog
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

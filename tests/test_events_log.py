@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from moot.errors import UsageError
 from moot.events import Event, EventBus
-from moot.service.events_log import (
+from moot.service.events import (
     EventLog,
     InProcessEventLog,
     InvalidEventId,
@@ -85,6 +85,16 @@ async def test_resume_after_an_id_has_no_loss_and_no_duplicates(log: EventLog) -
     assert await collect(log, "r", after=ids[-1], follow=False) == []
     # a valid id beyond the end: nothing yet
     assert await collect(log, "r", after=log.check_id(ids[-1]), follow=False) == []
+
+
+async def test_a_restarted_in_process_log_continues_above_the_ids_of_the_last_one() -> None:
+    """An embedded server that restarts resumes its runs in a new log: a client reconnecting with
+    the id it had gets everything the new process logs, as it would from Redis."""
+    before = InProcessEventLog()
+    old = await before.append_many([ev("r", 0), ev("r", 1)])
+    after = InProcessEventLog()  # the restarted process
+    new = await after.append_many([ev("r", 2), ev("r", 3)])
+    assert old[-1] < new[0] and ns(await collect(after, "r", after=old[-1], follow=False)) == [2, 3]
 
 
 async def test_follow_stops_at_a_terminal_event_and_a_resumed_run_continues_after_it(log: EventLog) -> None:

@@ -22,8 +22,8 @@ from conftest import scripted_runtime
 from moot.errors import UsageError
 from moot.events import Event, EventBus
 from moot.memory.episodic import DAY, EpisodicStore, InProcessEpisodic
-from moot.memory.episodic_redis import RedisEpisodic
-from moot.memory.recorder import EpisodicRecorder, records_from_entries, render
+from moot.memory.episodic.redis import RedisEpisodic
+from moot.memory.episodic.recorder import EpisodicRecorder, records_from_entries, render
 from moot.memory.types import EpisodicRecord
 from moot.persistence.ledger import MemoryLedger
 from redistools import redis_namespace

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from moot.errors import UsageError
-from moot.memory import retrieval_shard
+from moot.memory.retrieval import shard as retrieval_shard
 from moot.memory.embedder import get_embedder
-from moot.memory.index import HybridIndex
+from moot.memory.retrieval.index import HybridIndex
 from moot.memory.retrieval import RecallConfig, Retriever
-from moot.memory.retrieval_rank import fuse_scores, rrf, top_rows
-from moot.memory.retrieval_text import mentioned, stem, strip_words, terms
+from moot.memory.retrieval.rank import fuse_scores, rrf, top_rows
+from moot.memory.retrieval.text import mentioned, stem, strip_words, terms
 from moot.memory.types import Embedder, MemoryItem
 
 DAY = 86_400.0
@@ -253,7 +253,7 @@ def test_removal_relinks_neighbours_and_out_of_order_adds_are_placed(index: Hybr
 
 
 def test_remove_user_and_compaction(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
-    from moot.memory import index as index_module
+    from moot.memory.retrieval import index as index_module
 
     monkeypatch.setattr(index_module, "COMPACT_MIN_DEAD", 4)
     idx = HybridIndex(embedder)

@@ -16,7 +16,7 @@ from moot.memory.episodic import InProcessEpisodic
 from moot.memory.manager import EPISODIC_HEADER, SEMANTIC_HEADER, MemoryManager
 from moot.memory.semantic import SemanticMemory
 from moot.memory.stores import memory_store
-from moot.memory.tools import MemoryTools
+from moot.memory.semantic.tools import MemoryTools
 from moot.memory.types import EpisodicRecord
 from moot.models.scripted import ScriptedChatModel
 

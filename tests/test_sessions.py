@@ -29,7 +29,7 @@ from moot.service.sessions import (
     SessionNotFound,
     session_control,
 )
-from moot.service.sessions_sqlite import SqliteSessions
+from moot.service.sessions.sqlite import SqliteSessions
 from redistools import REDIS_URL, redis_namespace
 
 Make = Callable[..., SessionControl]

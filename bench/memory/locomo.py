@@ -35,7 +35,7 @@ from systems import DenseSystem, Mem0System, MootSystem, RagSystem, StoreSystem,
 
 from moot.memory.embedder import get_embedder
 from moot.memory.retrieval import RecallConfig
-from moot.memory.retrieval_pack import session_header
+from moot.memory.retrieval.pack import session_header
 
 
 def parse_overrides(pairs: list[str]) -> RecallConfig:

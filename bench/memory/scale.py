@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from locomo_data import load
 
 from moot.memory.embedder import get_embedder
-from moot.memory.index import HybridIndex
+from moot.memory.retrieval.index import HybridIndex
 from moot.memory.retrieval import Retriever
 from moot.memory.types import MemoryItem
 

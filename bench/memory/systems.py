@@ -20,9 +20,9 @@ import numpy as np
 from locomo_data import Conversation
 
 from moot.memory.embedder import embed_query
-from moot.memory.index import HybridIndex
+from moot.memory.retrieval.index import HybridIndex
 from moot.memory.retrieval import RecallConfig, Retriever
-from moot.memory.retrieval_rank import top_rows
+from moot.memory.retrieval.rank import top_rows
 from moot.memory.types import Embedder, MemoryItem
 
 

@@ -12,6 +12,7 @@ MootError
 │   ├── PolicyViolation         an agent wrote a key it may not write
 │   ├── AgentOutputError        the model's answer did not validate after bounded repair
 │   ├── TokenBudgetExceeded     the run's token budget is spent
+│   ├── RunTimeout              the run took longer than its time limit (the service's)
 │   └── ModelError              the chat model could not answer
 │       └── ModelNotInstalledError  the embedded model's files are missing (also a ConfigError)
 └── (tool errors arrive with the MCP issue)
@@ -138,6 +139,15 @@ class TokenBudgetExceeded(RunError):
             f"in stage {stage!r}; nothing more was sent to a model. Raise limits.token_budget in "
             f"moot.yaml and `moot resume` the run to go on."
         )
+
+
+class RunTimeout(RunError):
+    """The run took longer than its time limit; it stopped, and its checkpoints let it resume."""
+
+    def __init__(self, seconds: float, setting: str) -> None:
+        self.seconds = seconds
+        self.setting = setting
+        super().__init__(f"the run took longer than {seconds:g} s ({setting})")
 
 
 class ModelError(RunError):

@@ -13,8 +13,8 @@ import time
 import uuid
 from datetime import datetime
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, cast
 
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, Overwrite
@@ -25,9 +25,12 @@ from moot.errors import UsageError
 from moot.graph.approval import check_answer, parse_answer
 from moot.graph.node import finished_data
 from moot.outcome import Outcome, outcome_of
-from moot.persistence import RunIndex, compact_run
+from moot.persistence import FAIL, FINISH, PAUSE, REOPEN, Move, RunTracker, compact_run
+from moot.persistence.records import error_payload
+from moot.policy import WritePolicy
 
 Durability = Literal["sync", "async", "exit"]
+Ended = Literal["finished", "failed", "awaiting_approval", "cancelled"]
 
 
 @dataclass
@@ -36,7 +39,8 @@ class RunResult:
 
     run_id: str
     session_id: str
-    status: Literal["finished", "failed", "awaiting_approval"]
+    status: Ended
+    """How the drive ended; `cancelled` when a cancel was recorded before the drive could write its end."""
     state: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     pending: dict[str, Any] | None = None
@@ -149,20 +153,22 @@ class Orchestrator:
         *,
         workspace: str,
         bus: EventBus | None = None,
-        index: RunIndex | None = None,
+        index: RunTracker | None = None,
         durability: Durability = "sync",
         recursion_limit: int = 200,
         task_max_chars: int = 4000,
         compact: bool = True,
         workspace_path: str = "",
         prices: Mapping[str, Mapping[str, float]] | None = None,
-        policy: Any = None,
+        policy: WritePolicy | None = None,
         version: str = "",
     ) -> None:
         self.graph = graph
         self.workspace = workspace
         self.bus = bus or EventBus()
         self.index = index
+        """Where the run's status is written: this orchestrator is the only writer of a run's
+        outcome (paused, finished, failed), each a compare-and-set move (moot.persistence.transitions)."""
         self.durability = durability
         self.recursion_limit = recursion_limit
         self.task_max_chars = task_max_chars
@@ -195,26 +201,28 @@ class Orchestrator:
         session_id: str | None = None,
         user_id: str = "",
         run_id: str | None = None,
-        indexed: bool = False,
+        claimed: bool = False,
     ) -> RunResult:
         """Run one deliberation to its end in `session_id`'s thread (a new session by default).
 
-        `indexed`: the run is already in the run index (the service records it when it is
-        queued); it is only marked running.
+        `claimed`: the run is in the run index already and a worker has claimed it (the
+        service's executor); its claim made it running, so nothing is written at the start.
         """
         task = self.check_task(task)
         run_id = run_id or new_id("run")
         session_id = session_id or new_id("session")
-        if self.index is not None and indexed:
-            await self.index.set_status(run_id, "running")
-        elif self.index is not None:
+        if self.index is not None and not claimed:
             extra = {"workspace_version": self.version} if self.version and _takes(self.index.add, "workspace_version") else {}
             await self.index.add(run_id, session_id, self.workspace, task, user_id, self.workspace_path, **extra)
         start = initial_state(task, run_id=run_id, session_id=session_id, user_id=user_id)
         return await self._drive(start, run_id, session_id, user_id, {"task": task, "user_id": user_id, "resumed": False})
 
-    async def resume(self, run_id: str) -> RunResult:
-        """Continue an interrupted run from its last checkpoint; a finished run is returned as is."""
+    async def resume(self, run_id: str, *, claimed: bool = False) -> RunResult:
+        """Continue an interrupted run from its last checkpoint; a finished run is returned as is.
+
+        Unless `claimed` (see `run`), the run is first moved back to running (`REOPEN`): a
+        failed or cancelled run goes on because an operator asked for it.
+        """
         if self.index is None:
             raise UsageError("resuming needs the run index of a persistent store")
         record = await self.index.get(run_id)
@@ -235,16 +243,22 @@ class Orchestrator:
                 f"run {run_id!r} is not the latest run of session {record.thread_id!r} "
                 f"(that is {values.get('run_id')!r}); only the latest run of a session can resume"
             )
-        if values.get("done") and not snapshot.next:
+        if not claimed:
+            await self._reopen(run_id)
+        if values.get("done") and not snapshot.next:  # it ended, but its end was never written
+            done = RunResult(run_id, record.thread_id, "finished", values)
+            if (other := await self._settle(run_id, FINISH, result=done.summary(self.prices))) is not None:
+                return replace(done, status=other)
             self._announce_finished(run_id, record.thread_id, values)
-            return RunResult(run_id, record.thread_id, "finished", values)
+            return done
         return await self._drive(None, run_id, record.thread_id, record.user_id, {"task": record.task, "user_id": record.user_id, "resumed": True})
 
-    async def approve(self, run_id: str, answer: Any) -> RunResult:
+    async def approve(self, run_id: str, answer: Any, *, claimed: bool = False) -> RunResult:
         """Answer a run paused for approval (approve, edit or reject) and continue it.
 
         The answer is checked (shape, and the policy for an edit) before anything is resumed,
-        so a bad answer leaves the run paused exactly as it was.
+        so a bad answer leaves the run paused exactly as it was. Unless `claimed` (see `run`),
+        the run is moved back to running first.
         """
         parsed = parse_answer(answer)
         if self.policy is not None:
@@ -257,6 +271,8 @@ class Orchestrator:
         if (snapshot.values or {}).get("run_id") != run_id or not snapshot.interrupts:
             raise UsageError(f"run {run_id!r} is not waiting for approval (its status is {record.status!r})")
         info = {"task": record.task, "user_id": record.user_id, "resumed": True, "approval": parsed.action}
+        if not claimed:
+            await self._reopen(run_id)
         return await self._drive(
             Command(resume=parsed.model_dump(exclude_none=True)), run_id, record.thread_id, record.user_id, info
         )
@@ -324,14 +340,18 @@ class Orchestrator:
             values = dict(snapshot.values or {})
             if snapshot.interrupts:
                 request = dict(snapshot.interrupts[0].value)
-                if self.index is not None:  # with what is asked: a reader never sees the pause without it
-                    await self.index.set_status(run_id, "awaiting_approval", result={"pending": request})
+                paused = RunResult(run_id, session_id, "awaiting_approval", values, pending=request, version=self.version)
+                # with what is asked: a reader never sees the pause without it
+                if (other := await self._settle(run_id, PAUSE, result={"pending": request})) is not None:
+                    return replace(paused, status=other, pending=None)
                 publish("approval_requested", stage=request.get("stage"), data=request)
-                return RunResult(run_id, session_id, "awaiting_approval", values, pending=request, version=self.version)
+                return paused
         result = RunResult(run_id, session_id, "finished", values, version=self.version)
         summary = result.summary(self.prices)
-        if self.index is not None:  # with its result: a client reading the run after `run_finished` gets it
-            await self.index.set_status(run_id, "finished", result=summary)
+        # with its result: a client reading the run after `run_finished` gets it; a cancel that
+        # was recorded first wins, and the run is then not this drive's to finish or compact
+        if (other := await self._settle(run_id, FINISH, result=summary)) is not None:
+            return replace(result, status=other)
         if self.compact:
             await compact_run(self.graph.checkpointer, session_id, run_id)
         publish("run_finished", stage=values.get("stage"), data=summary)
@@ -354,10 +374,42 @@ class Orchestrator:
             Event(type="run_finished", run_id=run_id, session_id=session_id, workspace=self.workspace, stage=values.get("stage"), data=data)
         )
 
+    async def fail(self, run_id: str, session_id: str, error: BaseException) -> Ended:
+        """Record that a run failed outside its drive (it timed out, its job broke) and say so.
+
+        Nothing is written, and nothing said, when the run is no longer running: its drive has
+        recorded its own failure, or a cancel landed first. Returns the status the run has.
+        """
+        if (other := await self._settle(run_id, FAIL, error=error)) is not None:
+            return other
+        self.bus.publish(
+            Event(type="run_failed", run_id=run_id, session_id=session_id, workspace=self.workspace, data=_error_data(error))
+        )
+        return "failed"
+
     async def _fail(self, run_id: str, exc: Exception, publish: Any) -> None:
+        if await self._settle(run_id, FAIL, error=exc) is None:
+            publish("run_failed", data=_error_data(exc))
+
+    async def _settle(self, run_id: str, move: Move, *, result: Any = None, error: Any = None) -> Ended | None:
+        """Write the run's end by `move`; None when written, else the status the run has instead.
+
+        A compare-and-set (moot.persistence.transitions): a run that a client cancelled while
+        this drive took its last step stays cancelled, and the drive reports that, not its end.
+        """
+        if self.index is None:
+            return None
+        moved = await self.index.move(run_id, move, result=result, error=error)
+        return None if moved.applied else cast(Ended, moved.status)
+
+    async def _reopen(self, run_id: str) -> None:
         if self.index is not None:
-            await self.index.set_status(run_id, "failed")
-        publish("run_failed", data={"error": type(exc).__name__, "message": str(exc)})
+            await self.index.move(run_id, REOPEN)
+
+
+def _error_data(error: BaseException) -> dict[str, Any]:
+    """What `run_failed` carries, as the run index stores it: the error's type and message."""
+    return dict(error_payload(error) or {})
 
 
 __all__ = ["Durability", "Orchestrator", "RunResult", "initial_state", "new_id"]

@@ -256,10 +256,8 @@ async def _import(args: argparse.Namespace) -> int:
         await import_state(orch.graph, data, config)
         await index.add(
             values["run_id"], values["session_id"], runtime.workspace.name, values.get("task", ""),
-            values.get("user_id", ""), str(runtime.workspace.root),
+            values.get("user_id", ""), str(runtime.workspace.root), status="finished" if values.get("done") else "running",
         )
-        if values.get("done"):
-            await index.set_status(values["run_id"], "finished")
     print(f"imported run {values['run_id']} into session {values['session_id']}; continue with: moot resume {values['run_id']}")
     return 0
 

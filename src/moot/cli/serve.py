@@ -92,7 +92,7 @@ def run_serve(args: argparse.Namespace) -> int:
 def run_worker(args: argparse.Namespace) -> int:
     from arq.worker import Worker
 
-    from moot.service.queue import worker_settings
+    from moot.service.worker import worker_settings
 
     settings = _settings(args, queue="arq")
     if not settings.redis_url:

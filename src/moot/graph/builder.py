@@ -21,6 +21,7 @@ from moot.agents.base import Agent
 from moot.errors import PolicyConfigError
 from moot.graph.node import STAGE_ROUTER, make_agent_node, make_router_node
 from moot.graph.tools_node import ToolCaller, make_tool_node
+from moot.memory.protocols import Memory
 from moot.policy import TOOL_RUNTIME, WritePolicy
 from moot.stages.router import TOOL_NODE, pending
 from moot.stages.stage import StagePlan
@@ -53,7 +54,7 @@ def build_graph(
     token_budget: int | None = None,
     tools: ToolCaller | None = None,
     tool_errors: Literal["continue", "fail"] = "continue",
-    memory: Any = None,
+    memory: Memory | None = None,
     memory_budget: int = 0,
     name: str = "moot",
 ) -> CompiledStateGraph:

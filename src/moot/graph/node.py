@@ -21,6 +21,7 @@ from moot.agents.base import Agent, AgentContext
 from moot.accounting import used_tokens
 from moot.errors import PolicyViolation, TokenBudgetExceeded
 from moot.graph import approval
+from moot.memory.protocols import Memory
 from moot.policy import HUMAN, WritePolicy
 from moot.stages.router import advance
 from moot.stages.rules import ExitRule
@@ -40,7 +41,7 @@ def make_agent_node(
     model: BaseChatModel,
     max_repairs: int,
     token_budget: int | None = None,
-    memory: Any = None,
+    memory: Memory | None = None,
     memory_budget: int = 0,
 ) -> NodeFn:
     """The LangGraph node that runs `agent` under the write policy."""
@@ -66,8 +67,9 @@ def make_agent_node(
             found = await memory.recall(state.get("session_id", ""), state["user_id"], state.get("task") or "", memory_budget)
             recalled = found.text
         rules = ""
-        if memory is not None and getattr(memory, "procedural", None) is not None:
-            procedure = await memory.procedural.get(agent.name)
+        procedures = memory.procedural if memory is not None else None
+        if procedures is not None:
+            procedure = await procedures.get(agent.name)
             rules = procedure.text if procedure is not None else ""
         if recalled or rules:
             ctx = replace(ctx, memory=recalled, rules=rules)

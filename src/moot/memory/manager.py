@@ -19,10 +19,8 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,10 +30,14 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from moot.errors import UsageError
 from moot.events import Event, EventBus
 from moot.memory.episodic import EpisodicStore
-from moot.memory.index import HybridIndex
-from moot.memory.recorder import EpisodicRecorder
+from moot.memory.retrieval.index import HybridIndex
+from moot.memory.episodic.recorder import EpisodicRecorder
 from moot.memory.retrieval import RecallConfig, Retriever
-from moot.memory.types import Embedder, EpisodicRecord, MemoryItem
+from moot.memory.types import Embedder, EpisodicRecord, MemoryItem, MemoryRecall
+
+if TYPE_CHECKING:
+    from moot.memory.procedural import ProceduralMemory
+    from moot.memory.semantic import SemanticMemory
 
 COMPACT_PROMPT = (
     "Summarise this part of a conversation for a memory that later questions will be asked of. "
@@ -46,22 +48,6 @@ SEMANTIC_HEADER = "Known about the user:"
 EPISODIC_HEADER = "From earlier conversations and runs:"
 
 
-@dataclass
-class MemoryRecall:
-    """Recalled context for a prompt: `text` never holds more than `budget` tokens."""
-
-    text: str
-    tokens: int
-    budget: int
-    items: list[MemoryItem] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def sources(self) -> dict[str, int]:
-        """How many recalled items came from each layer."""
-        return dict(Counter(item.layer for item in self.items))
-
-
 class MemoryManager:
     """Recall within a token budget over every layer; record turns and runs."""
 
@@ -70,8 +56,8 @@ class MemoryManager:
         *,
         embedder: Embedder | None = None,
         episodic: EpisodicStore | None = None,
-        semantic: Any = None,
-        procedural: Any = None,
+        semantic: SemanticMemory | None = None,
+        procedural: ProceduralMemory | None = None,
         config: RecallConfig | None = None,
         semantic_share: float = 0.3,
         semantic_limit: int = 5,
@@ -156,7 +142,7 @@ class MemoryManager:
                 runs[event.run_id] = (str(event.data.get("user_id") or ""), str(event.data.get("task") or ""))
             elif event.type in ("run_finished", "run_failed"):
                 user, task = runs.pop(event.run_id, ("", ""))
-                if event.type == "run_finished" and user and getattr(self.semantic, "manager", None) is not None:
+                if event.type == "run_finished" and user and self.semantic is not None and self.semantic.manager is not None:
                     decision = event.data.get("decision") or {}
                     outcome = f"The moot chose {decision.get('winner')}: {decision.get('rationale', '')}"
                     self.semantic.schedule(user, task, session_id=event.session_id, outcome=outcome)

@@ -16,8 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 from langchain_core.language_models import BaseChatModel
@@ -25,12 +24,11 @@ from langgraph.store.base import BaseStore, Item
 from langmem import create_prompt_optimizer
 
 from moot.errors import UsageError
-
 from moot.memory.rules import RULES_HEADING, build_prompt
+from moot.memory.types import Procedure, Source
 
 log = logging.getLogger(__name__)
 
-Source = Literal["manual", "optimizer", "feedback"]
 UPDATE_INSTRUCTIONS = (
     "These are the learned rules of the agent {agent!r}; they are appended to its fixed base "
     "prompt, which you cannot change:\n<base_prompt>\n{base}\n</base_prompt>\n"
@@ -38,18 +36,6 @@ UPDATE_INSTRUCTIONS = (
     "the rules that still hold. Answer with the complete new rules, one per line."
 )
 EMPTY_RULES = "(no rules yet)"
-
-
-@dataclass(frozen=True)
-class Procedure:
-    """One version of an agent's instructions and rules."""
-
-    agent: str
-    version: int
-    text: str
-    reason: str
-    source: Source
-    ts: float
 
 
 def _label(name: str) -> str:

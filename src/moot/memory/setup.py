@@ -27,7 +27,7 @@ def episodic_store() -> EpisodicStore:
     """Redis when `MOOT_REDIS_URL` is set, else in-process."""
     url = settings().redis_url
     if url:
-        from moot.memory.episodic_redis import RedisEpisodic
+        from moot.memory.episodic.redis import RedisEpisodic
 
         return RedisEpisodic(url)
     return InProcessEpisodic()

@@ -1,17 +1,23 @@
-"""Records shared by the memory layers and the MemoryManager.
+"""Records shared by the memory layers, the MemoryManager and the code that reads memory.
 
 Every item belongs to one user (and usually one session); namespaces built from `user_id` keep
-users apart in every backend, so no call path can return another user's memory.
+users apart in every backend, so no call path can return another user's memory. This module
+imports no backend (numpy only for type checking): the graph and the agents read these records
+through `moot.memory.protocols` without loading an index, LangMem or a Redis client.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 Layer = Literal["episodic", "semantic", "procedural", "summary"]
+Source = Literal["manual", "optimizer", "feedback"]
+"""Where a version of an agent's rules came from: a person, LangMem's optimizer, or appended feedback."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,34 @@ class EpisodicRecord:
     id: str = ""
 
 
+@dataclass
+class MemoryRecall:
+    """Recalled context for a prompt: `text` never holds more than `budget` tokens."""
+
+    text: str
+    tokens: int
+    budget: int
+    items: list[MemoryItem] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def sources(self) -> dict[str, int]:
+        """How many recalled items came from each layer."""
+        return dict(Counter(item.layer for item in self.items))
+
+
+@dataclass(frozen=True)
+class Procedure:
+    """One version of an agent's instructions and rules."""
+
+    agent: str
+    version: int
+    text: str
+    reason: str
+    source: Source
+    ts: float
+
+
 class Embedder(Protocol):
     """Text to unit-length float32 vectors; one per process, shared by every layer."""
 
@@ -61,4 +95,4 @@ class Embedder(Protocol):
         ...
 
 
-__all__ = ["Embedder", "EpisodicRecord", "Layer", "MemoryItem"]
+__all__ = ["Embedder", "EpisodicRecord", "Layer", "MemoryItem", "MemoryRecall", "Procedure", "Source"]

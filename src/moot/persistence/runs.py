@@ -19,6 +19,7 @@ from typing import Any
 
 from moot.errors import UsageError
 from moot.persistence.records import ACTIVE, STATUSES, TERMINAL, RunRecord, check_status, error_payload
+from moot.persistence.transitions import Move, Moved
 
 COLUMNS = (
     "run_id", "thread_id", "workspace", "workspace_path", "task", "user_id", "status", "started_at", "finished_at",
@@ -97,31 +98,57 @@ class RunIndex(ABC):
         tenant: str = "",
         workspace_version: str = "",
         status: str = "running",
+        error: Any = None,
     ) -> None:
-        """Record a new run; a run id that is already recorded is refused (ids are never reused)."""
+        """Record a new run; a run id that is already recorded is refused (ids are never reused).
+
+        `error` goes with a run recorded as failed (an import that stopped mid-run, say why).
+        """
         now = time.time()
         check_status(status)
+        payload = error_payload(error)
         rows = await self._query(
             "INSERT INTO moot_runs (run_id, thread_id, workspace, workspace_path, task, user_id, tenant, "
-            "workspace_version, status, attempts, worker, started_at, updated_at, finished_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?, ?) ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
+            "workspace_version, status, attempts, worker, started_at, updated_at, finished_at, error) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
             (
                 _id("run_id", run_id), _id("thread_id", thread_id), workspace, workspace_path, task, user_id,
                 tenant, workspace_version, status, now, now, now if status in TERMINAL else None,
+                None if payload is None else json.dumps(payload, ensure_ascii=False),
             ),
         )  # fmt: skip
         if not rows:
             raise UsageError(f"run {run_id!r} is already recorded in {self.where}; a new run needs a new id")
 
     async def set_status(self, run_id: str, status: str, *, result: Any = None, error: Any = None) -> None:
-        """Move a run to `status`; `finished_at` is set on the terminal statuses and cleared otherwise.
+        """Put a run in `status` whatever it was: for repairs and tests. Runs move by `move`.
 
-        `result` and `error` (an exception, or `{"error": type, "message": text}`) are stored when
-        given. When not given, a stored result is kept only while the run stays finished or
-        awaiting approval (what the human is asked), and a stored error only while it stays
-        failed or cancelled: a failed run that is resumed and then finishes does not keep
-        reporting its old error, and a second report of the same status loses nothing.
+        `finished_at` is set on the terminal statuses and cleared otherwise. `result` and `error`
+        (an exception, or `{"error": type, "message": text}`) are stored when given. When not
+        given, a stored result is kept only while the run stays finished or awaiting approval
+        (what the human is asked), and a stored error only while it stays failed or cancelled:
+        a failed run that is resumed and then finishes does not keep reporting its old error,
+        and a second report of the same status loses nothing.
         """
+        if not await self._write_status(run_id, status, None, result, error):
+            raise self._unknown(run_id)
+
+    async def move(self, run_id: str, move: Move, *, result: Any = None, error: Any = None) -> Moved:
+        """Apply `move` (moot.persistence.transitions) in one compare-and-set statement.
+
+        The run moves only if its status is one `move` may leave; otherwise nothing is written
+        and `Moved.applied` is False, with the run as it is now (a cancel that landed first,
+        say). `result` and `error` are kept as `set_status` keeps them.
+        """
+        row = await self._write_status(run_id, move.to, move.leaves, result, error)
+        if row:
+            return Moved(self._record(row), True)
+        return Moved(await self.get(run_id), False)  # unknown: get raises
+
+    async def _write_status(
+        self, run_id: str, status: str, leaves: Collection[str] | None, result: Any, error: Any
+    ) -> tuple[Any, ...] | None:
+        """One UPDATE of the status (only from `leaves`, when given); the new row, or None."""
         check_status(status)
         now = time.time()
         try:
@@ -130,17 +157,19 @@ class RunIndex(ABC):
             raise UsageError(f"the result of run {run_id!r} is not JSON: {exc}") from None
         payload = error_payload(error)
         error_json = None if payload is None else json.dumps(payload, ensure_ascii=False)
+        leaves = None if leaves is None else tuple(leaves)
+        guard = "" if leaves is None else f" AND status IN ({_marks(leaves)})"
         rows = await self._query(
             "UPDATE moot_runs SET status = ?, updated_at = ?, finished_at = ?, "
             "result = COALESCE(?, CASE WHEN ? THEN result END), error = COALESCE(?, CASE WHEN ? THEN error END) "
-            "WHERE run_id = ? RETURNING run_id",
+            f"WHERE run_id = ?{guard} {_RETURNING}",
             (
                 status, now, now if status in TERMINAL else None,
                 result_json, status in ("finished", "awaiting_approval"), error_json, status in ("failed", "cancelled"), run_id,
+                *(leaves or ()),
             ),
         )  # fmt: skip
-        if not rows:
-            raise self._unknown(run_id)
+        return rows[0] if rows else None
 
     async def get(self, run_id: str, *, tenant: str | None = None) -> RunRecord:
         """The run's record. With `tenant`, another tenant's run is as unknown as a missing one."""

@@ -9,23 +9,53 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
-from contextlib import AsyncExitStack
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import TYPE_CHECKING
+
+from langchain_core.language_models import BaseChatModel
 
 from moot.events import EventBus
-from moot.service.executor import RunExecutor
-from moot.service.lease import InProcessLeases, Leases, RedisLeases
+from moot.service.jobs import InProcessLeases, Leases, RedisLeases, RunExecutor
 from moot.service.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from moot.logs import WorkspaceLogs
+    from moot.memory.manager import MemoryManager
+    from moot.persistence import Persistence
+    from moot.service.keys import KeyStore
+    from moot.service.protocols import JobQueue, RunEvents, Sessions
+    from moot.workspace.hub import WorkspaceHub
+    from moot.workspace.reload import ReloadManager
 
 log = logging.getLogger("moot.service")
 
 
 class ServiceContext:
-    """Everything a request or a run job needs, opened by `start()` and closed by `aclose()`."""
+    """Everything a request or a run job needs, opened by `start()` and closed by `aclose()`.
+
+    The attributes without a default (`persistence`, `keys`, `sessions`, `events`, `hub`,
+    `queue`, `executor`) exist once `start()` has returned; the optional ones stay None when the
+    settings turn their service off (no Redis, no memory, no reload).
+    """
+
+    persistence: Persistence
+    keys: KeyStore
+    sessions: Sessions
+    events: RunEvents
+    hub: WorkspaceHub
+    queue: JobQueue
+    executor: RunExecutor
 
     def __init__(
-        self, settings: ServiceSettings, *, worker: str | None = None, models: Any = None, memory_model: Any = None
+        self,
+        settings: ServiceSettings,
+        *,
+        worker: str | None = None,
+        models: Mapping[str, BaseChatModel] | None = None,
+        memory_model: BaseChatModel | None = None,
     ) -> None:
         self.settings = settings
         self.worker = worker or f"api-{uuid.uuid4().hex[:8]}"
@@ -35,26 +65,19 @@ class ServiceContext:
         """The chat model that extracts semantic memories; None: from `settings.memory_model`."""
         self.in_progress_timeout_s = settings.limits.run_timeout_s + 70
         self._stack = AsyncExitStack()
-        self.redis: Any = None
-        self.persistence: Any = None
-        self.hub: Any = None
-        self.sessions: Any = None
-        self.keys: Any = None
-        self.events: Any = None
+        self.redis: Redis | None = None
         self.leases: Leases = InProcessLeases(settings.lease_s)
-        self.memory: Any = None
-        self.queue: Any = None
-        self.reloader: Any = None
+        self.memory: MemoryManager | None = None
+        self.reloader: ReloadManager | None = None
         self.bus = EventBus()
         """Service-wide events (workspace reloads); runs have a bus each."""
-        self.executor = RunExecutor(self, self.worker)
-        self._logs: dict[str, Any] = {}
+        self._logs: dict[str, WorkspaceLogs] = {}
 
     async def start(self) -> ServiceContext:
         from moot.persistence import open_persistence
-        from moot.service.events_log import event_log
+        from moot.service.events import event_log
+        from moot.service.jobs import ArqQueue, InlineQueue
         from moot.service.keys import key_store
-        from moot.service.queue import ArqQueue, InlineQueue
         from moot.service.sessions import session_control
         from moot.workspace.hub import WorkspaceHub
 
@@ -87,6 +110,16 @@ class ServiceContext:
                 bus=self.bus,
             )
             stack.push_async_callback(self.hub.aclose)
+            self.executor = RunExecutor(
+                self.worker,
+                index=self.persistence.index,
+                leases=self.leases,
+                events=self.events,
+                workspaces=self.hub,
+                sessions=self.sessions,
+                observe=self.observe,
+                timeout_s=s.limits.run_timeout_s,
+            )
             if s.queue == "arq":
                 self.queue = await ArqQueue.connect(s)
             else:
@@ -113,13 +146,15 @@ class ServiceContext:
         if logs is not None:
             detachers.append(logs.attach(bus))
         if self.memory is not None:
-            recorder = self.memory.observe(bus)
-            detach = getattr(recorder, "detach", None)
-            if callable(detach):
-                detachers.append(detach)
-        return lambda: [d() for d in detachers] and None
+            self.memory.observe(bus)  # the bus is the run's and goes with it: nothing to detach
 
-    def _workspace_logs(self, workspace: str) -> Any:
+        def detach_all() -> None:
+            for detach in detachers:
+                detach()
+
+        return detach_all
+
+    def _workspace_logs(self, workspace: str) -> WorkspaceLogs | None:
         if workspace not in self._logs:
             try:
                 from moot.logs import WorkspaceLogs
@@ -127,15 +162,6 @@ class ServiceContext:
                 return None
             self._logs[workspace] = WorkspaceLogs(workspace)
         return self._logs[workspace]
-
-    async def sessions_touch(self, record: Any) -> None:
-        """A run slides its session's TTL (a session lives as long as it is used)."""
-        from moot.service.sessions import SessionNotFound
-
-        try:
-            await self.sessions.touch(record.tenant, record.thread_id)
-        except SessionNotFound:
-            pass
 
     async def ready(self) -> dict[str, str]:
         """Readiness of each backing service: "ok" or the error."""
@@ -154,7 +180,7 @@ class ServiceContext:
         return checks
 
 
-def _memory(settings: ServiceSettings, model: Any = None) -> Any:
+def _memory(settings: ServiceSettings, model: BaseChatModel | None = None) -> AbstractAsyncContextManager[MemoryManager]:
     """The process's MemoryManager over every layer.
 
     Episodic records go to Redis in a fleet (in process otherwise); semantic and procedural
@@ -166,19 +192,21 @@ def _memory(settings: ServiceSettings, model: Any = None) -> Any:
     from contextlib import asynccontextmanager
 
     from moot.memory.embedder import get_embedder
-    from moot.memory.episodic import InProcessEpisodic
+    from moot.memory.episodic import EpisodicStore, InProcessEpisodic
     from moot.memory.manager import MemoryManager
     from moot.memory.procedural import ProceduralMemory
     from moot.memory.semantic import SemanticMemory
     from moot.memory.stores import make_store
-    from moot.persistence import moot_home, resolve
+    from moot.persistence import resolve
+    from moot.settings import moot_home
 
     @asynccontextmanager
-    async def opened() -> Any:
+    async def opened() -> AsyncIterator[MemoryManager]:
+        episodic: EpisodicStore
         if settings.redis_url:
-            from moot.memory.episodic_redis import RedisEpisodic
+            from moot.memory.episodic.redis import RedisEpisodic
 
-            episodic: Any = RedisEpisodic(settings.redis_url, prefix=settings.key_prefix)
+            episodic = RedisEpisodic(settings.redis_url, prefix=settings.key_prefix)
         else:
             episodic = InProcessEpisodic()
         embedder = get_embedder()
@@ -204,7 +232,7 @@ def _memory(settings: ServiceSettings, model: Any = None) -> Any:
     return opened()
 
 
-def _memory_model(spec: str | None) -> Any:
+def _memory_model(spec: str | None) -> BaseChatModel | None:
     if not spec:
         return None
     from moot.models.factory import make_model, parse_override

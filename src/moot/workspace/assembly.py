@@ -25,6 +25,7 @@ from moot.errors import RunError
 from moot.events import EventBus
 from moot.graph.builder import build_graph
 from moot.graph.tools_node import ToolCaller
+from moot.memory.protocols import Memory
 from moot.orchestrator import Durability, Orchestrator
 from moot.persistence import RunIndex
 from moot.settings import moot_home
@@ -47,7 +48,7 @@ class Assembly:
 
     workspace: Workspace
     models: Mapping[str, BaseChatModel]
-    memory: Any = None
+    memory: Memory | None = None
     """The process's MemoryManager (shared by every workspace), or None: no recall."""
     tools: ToolCaller | None = None
     """The connected MCP servers, or None (a workspace without servers, or not connected yet)."""
@@ -55,7 +56,7 @@ class Assembly:
     """The workspace's agents; after `with_tools`, each knows the servers' tool schemas."""
 
     @classmethod
-    def of(cls, workspace: Workspace, models: Mapping[str, BaseChatModel], memory: Any = None) -> Assembly:
+    def of(cls, workspace: Workspace, models: Mapping[str, BaseChatModel], memory: Memory | None = None) -> Assembly:
         """The workspace's assembly before any tool is connected."""
         return cls(workspace, dict(models), memory, None, dict(workspace.agents))
 
@@ -65,7 +66,7 @@ class Assembly:
         agents = {name: agent.with_tools(specs) for name, agent in self.workspace.agents.items()}
         return Assembly(self.workspace, self.models, self.memory, tools, agents)
 
-    def with_memory(self, memory: Any) -> Assembly:
+    def with_memory(self, memory: Memory | None) -> Assembly:
         """This assembly recalling and recording through `memory` (a user's, for one CLI run)."""
         return Assembly(self.workspace, self.models, memory, self.tools, self.agents)
 

@@ -22,6 +22,7 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from moot.events import EventBus
+from moot.memory.protocols import Memory
 from moot.settings import env_var, settings
 from moot.tools.types import Ledger
 from moot.workspace import loader
@@ -62,7 +63,7 @@ class WorkspaceHub:
         *,
         models: Mapping[str, BaseChatModel] | None = None,
         model_override: str | None = None,
-        memory: Any = None,
+        memory: Memory | None = None,
         checkpointer: BaseCheckpointSaver | None = None,
         ledger: Ledger | None = None,
         bus: EventBus | None = None,

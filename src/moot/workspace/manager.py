@@ -29,7 +29,9 @@ from langgraph.graph.state import CompiledStateGraph
 
 from moot.errors import UsageError, WorkspaceError
 from moot.events import EventBus
+from moot.memory.protocols import Memory
 from moot.orchestrator import Durability, Orchestrator, RunResult
+from moot.persistence import RunTracker
 from moot.tools.types import Ledger
 from moot.workspace.archive import VersionArchive
 from moot.workspace.assembly import Assembly
@@ -107,7 +109,7 @@ class WorkspaceManager:
         *,
         models: Mapping[str, BaseChatModel] | None = None,
         model_override: str | None = None,
-        memory: Any = None,
+        memory: Memory | None = None,
         checkpointer: BaseCheckpointSaver | None = None,
         ledger: Ledger | None = None,
         bus: EventBus | None = None,
@@ -189,7 +191,7 @@ class WorkspaceManager:
         self,
         *,
         bus: EventBus | None = None,
-        index: Any = None,
+        index: RunTracker | None = None,
         version: WorkspaceVersion | str | None = None,
         durability: Durability = "sync",
     ) -> tuple[Orchestrator, WorkspaceVersion]:
@@ -342,13 +344,5 @@ class WorkspaceManager:
         current = self._current.version.short if self._current else "not open"
         return f"WorkspaceManager({self.name or self.root}, {current}, {len(self._held)} held)"
 
-
-def __getattr__(name: str) -> Any:
-    """`WorkspaceHub` is importable from here too; it lives in `moot.workspace.hub`, which builds on this module."""
-    if name == "WorkspaceHub":
-        from moot.workspace.hub import WorkspaceHub
-
-        return WorkspaceHub
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["ReloadResult", "WorkspaceManager", "UnknownWorkspaceError", "VersionNotFoundError", "problems_of"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -21,6 +20,7 @@ from langgraph.graph.state import CompiledStateGraph
 from moot.agents.base import Agent
 from moot.events import EventBus
 from moot.graph.tools_node import ToolCaller
+from moot.memory.protocols import Memory
 from moot.models.factory import make_models
 from moot.orchestrator import Durability, Orchestrator
 from moot.persistence import RunIndex, open_persistence
@@ -33,7 +33,7 @@ from moot.workspace.loader import Workspace, load_workspace
 class WorkspaceRunner:
     """A workspace, its chat models and (inside `open_tools`) its MCP servers, for runs in this process."""
 
-    def __init__(self, workspace: Workspace, models: Mapping[str, BaseChatModel], memory: Any = None) -> None:
+    def __init__(self, workspace: Workspace, models: Mapping[str, BaseChatModel], memory: Memory | None = None) -> None:
         self.assembly = Assembly.of(workspace, models, memory)
 
     @property
@@ -53,12 +53,12 @@ class WorkspaceRunner:
         return self.assembly.tools
 
     @property
-    def memory(self) -> Any:
+    def memory(self) -> Memory | None:
         """The process's MemoryManager (shared by every workspace), or None: no recall."""
         return self.assembly.memory
 
     @memory.setter
-    def memory(self, memory: Any) -> None:
+    def memory(self, memory: Memory | None) -> None:
         self.assembly = self.assembly.with_memory(memory)
 
     @classmethod
@@ -68,7 +68,7 @@ class WorkspaceRunner:
         *,
         models: Mapping[str, BaseChatModel] | None = None,
         model_override: str | None = None,
-        memory: Any = None,
+        memory: Memory | None = None,
     ) -> WorkspaceRunner:
         """Load a workspace (built-in name or folder) and make its models (or use `models`)."""
         ws = load_workspace(workspace)

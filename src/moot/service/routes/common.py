@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 
@@ -12,14 +12,16 @@ from moot.service.problems import ApiError, not_found
 from moot.service.schemas import RunOut
 
 if TYPE_CHECKING:
+    from moot.persistence import RunRecord
     from moot.service.context import ServiceContext
+    from moot.service.sessions import Session
 
 
 def ctx_of(request: Request) -> ServiceContext:
     return request.app.state.ctx
 
 
-async def session_of(request: Request, who: Principal, session_id: str) -> Any:
+async def session_of(request: Request, who: Principal, session_id: str) -> Session:
     """The tenant's session, or 404 (unknown, expired and foreign look the same)."""
     from moot.service.sessions import SessionNotFound
 
@@ -31,7 +33,7 @@ async def session_of(request: Request, who: Principal, session_id: str) -> Any:
         raise not_found("session", session_id) from None
 
 
-async def run_of(request: Request, who: Principal, run_id: str) -> Any:
+async def run_of(request: Request, who: Principal, run_id: str) -> RunRecord:
     """The tenant's run record, or 404."""
     if len(run_id) > 64:
         raise not_found("run", run_id[:64])
@@ -41,7 +43,7 @@ async def run_of(request: Request, who: Principal, run_id: str) -> Any:
         raise not_found("run", run_id) from None
 
 
-def run_out(record: Any) -> RunOut:
+def run_out(record: RunRecord) -> RunOut:
     base = f"/v1/runs/{record.run_id}"
     links = {"self": base, "events": f"{base}/events", "cancel": f"{base}/cancel"}
     if record.status == "awaiting_approval":

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from moot.errors import MootError
 from moot.service.auth import Principal, principal
-from moot.service.executor import scoped_user
+from moot.service.jobs import scoped_user
 from moot.service.problems import ERROR_SCHEMA, ApiError
 from moot.service.routes.common import ctx_of
 from moot.service.schemas import (
     GraphOut, Health, MemoryDeleted, MemoryEntry, MemoryList, MemorySearch, NAME_PATTERN, WorkspaceList, WorkspaceOut,
 )
+
+if TYPE_CHECKING:
+    from moot.memory.manager import MemoryManager
+    from moot.memory.types import MemoryItem
 
 router = APIRouter(responses={401: ERROR_SCHEMA, 404: ERROR_SCHEMA})
 health_router = APIRouter(tags=["health"])
@@ -22,7 +26,7 @@ health_router = APIRouter(tags=["health"])
 USER = {"pattern": NAME_PATTERN}
 
 
-def _memory(request: Request) -> Any:
+def _memory(request: Request) -> MemoryManager:
     memory = ctx_of(request).memory
     if memory is None:
         raise ApiError(404, "memory_off", "this server runs without memory")
@@ -90,7 +94,7 @@ def _check_user(user_id: str) -> None:
         raise ApiError(422, "invalid_user_id", "a user id is 1-128 letters, digits and _ . @ -")
 
 
-def _entry(item: Any) -> MemoryEntry:
+def _entry(item: MemoryItem) -> MemoryEntry:
     return MemoryEntry(
         id=item.id, layer=item.layer, text=item.text, session_id=item.session_id or "", ts=item.ts,
         meta={k: v for k, v in (item.meta or {}).items() if isinstance(v, (str, int, float, bool)) or v is None},

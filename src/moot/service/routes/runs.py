@@ -11,15 +11,15 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from moot.events import Event
 from moot.graph.approval import ApprovalAnswer, check_answer
 from moot.orchestrator import TaskRefused, check_task, new_id
+from moot.persistence import ACTIVE, ANSWER, REQUEUE, RunRecord
 from moot.service.auth import Principal, principal
+from moot.service.jobs import cancel_run as record_cancel
 from moot.service.problems import ERROR_SCHEMA, ApiError
 from moot.service.routes.common import conflict, ctx_of, run_of, run_out, session_of
 from moot.service.schemas import ApprovalRequest, RunCreate, RunList, RunOut, RunStatus
 
 # 400: a request moot refuses (UsageError, MootError) or a body that cannot be read (FastAPI)
 router = APIRouter(tags=["runs"], responses={400: ERROR_SCHEMA, 401: ERROR_SCHEMA, 404: ERROR_SCHEMA})
-
-ACTIVE = ("queued", "running", "awaiting_approval")
 
 
 @router.post(
@@ -90,15 +90,10 @@ async def get_run(run_id: str, request: Request, who: Principal = Depends(princi
 async def cancel_run(run_id: str, request: Request, who: Principal = Depends(principal)) -> RunOut:
     """Stop a queued, running or paused run; its checkpoints stay (it can be resumed)."""
     ctx = ctx_of(request)
-    record = await run_of(request, who, run_id)
-    if record.status not in ACTIVE:
-        raise conflict("run_ended", f"run {run_id!r} has already ended ({record.status})")
-    await ctx.persistence.index.set_status(run_id, "cancelled", error={"error": "Cancelled", "message": "cancelled by request"})
-    stopped = await ctx.queue.cancel(run_id)
-    if not stopped or record.status != "running":  # a running job reports its own cancellation
-        await ctx.events.append(
-            Event(type="run_cancelled", run_id=run_id, session_id=record.thread_id, workspace=record.workspace, data={"reason": "cancelled by request"})
-        )
+    await run_of(request, who, run_id)
+    moved = await record_cancel(ctx.persistence.index, ctx.queue, ctx.events, run_id)
+    if not moved.applied:  # it ended first (its last step won the race): the record says how
+        raise conflict("run_ended", f"run {run_id!r} has already ended ({moved.status})")
     return run_out(await run_of(request, who, run_id))
 
 
@@ -106,11 +101,11 @@ async def cancel_run(run_id: str, request: Request, who: Principal = Depends(pri
 async def resume_run(run_id: str, request: Request, who: Principal = Depends(principal)) -> RunOut:
     """Continue a failed, cancelled or imported run from its last checkpoint."""
     ctx = ctx_of(request)
-    record = await run_of(request, who, run_id)
-    if record.status not in ("failed", "cancelled"):
-        raise conflict("not_resumable", f"run {run_id!r} is {record.status}; only failed or cancelled runs resume")
-    await ctx.persistence.index.set_status(run_id, "queued")
-    queued = await run_of(request, who, run_id)
+    await run_of(request, who, run_id)
+    moved = await ctx.persistence.index.move(run_id, REQUEUE)
+    if not moved.applied:
+        raise conflict("not_resumable", f"run {run_id!r} is {moved.status}; only failed or cancelled runs resume")
+    queued = moved.record
     await ctx.queue.submit(run_id, "resume")
     return run_out(queued)
 
@@ -135,13 +130,15 @@ async def answer_approval(run_id: str, answer: ApprovalAnswer, request: Request,
     except Exception:
         policy = manager.current.workspace.policy
     check_answer(answer, policy)  # a forbidden edit is refused now; the run stays paused
-    await ctx.persistence.index.set_status(run_id, "queued", result=record.result)
-    queued = await run_of(request, who, run_id)
+    moved = await ctx.persistence.index.move(run_id, ANSWER, result=record.result)  # what was asked stays
+    if not moved.applied:  # cancelled, or answered by another request, meanwhile
+        raise conflict("not_awaiting_approval", f"run {run_id!r} is {moved.status}, not waiting for approval")
+    queued = moved.record
     await ctx.queue.submit(run_id, "approve", answer.model_dump(exclude_none=True))
     return run_out(queued)
 
 
-def _pending(record: Any) -> dict[str, Any]:
+def _pending(record: RunRecord) -> dict[str, Any]:
     if record.status != "awaiting_approval":
         raise conflict("not_awaiting_approval", f"run {record.run_id!r} is {record.status}, not waiting for approval")
     pending = (record.result or {}).get("pending") if isinstance(record.result, dict) else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -14,13 +14,17 @@ from moot.service.routes.common import ctx_of, run_out, session_of
 from moot.service.schemas import NAME_PATTERN, RunOut, SessionCreate, SessionList, SessionOut, StateImport
 from moot.state_io import FORMAT, export_state, import_state
 
+if TYPE_CHECKING:
+    from moot.persistence import RunRecord
+    from moot.service.sessions import Session
+
 # 400: a request moot refuses (UsageError) or a body that cannot be read (FastAPI)
 router = APIRouter(
     prefix="/v1/sessions", tags=["sessions"], responses={400: ERROR_SCHEMA, 401: ERROR_SCHEMA, 404: ERROR_SCHEMA}
 )
 
 
-def _out(session: Any) -> SessionOut:
+def _out(session: Session) -> SessionOut:
     return SessionOut.model_validate(session.model_dump(exclude={"tenant"}))
 
 
@@ -111,15 +115,12 @@ async def import_session_state(
     await ctx.persistence.index.add(
         run_id, session.thread_id, session.workspace, task, session.user_id, str(manager.root),
         tenant=who.tenant, workspace_version=version.hash, status="finished" if done else "failed",
+        error=None if done else {"error": "Imported", "message": "imported mid-run; POST .../resume to continue"},
     )
-    if not done:
-        await ctx.persistence.index.set_status(
-            run_id, "failed", error={"error": "Imported", "message": "imported mid-run; POST .../resume to continue"}
-        )
     return run_out(await ctx.persistence.index.get(run_id, tenant=who.tenant))
 
 
-async def _owned_run(request: Request, who: Principal, run_id: str, session_id: str) -> Any:
+async def _owned_run(request: Request, who: Principal, run_id: str, session_id: str) -> RunRecord:
     from moot.service.routes.common import run_of
 
     record = await run_of(request, who, run_id)

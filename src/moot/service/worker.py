@@ -1,0 +1,109 @@
+"""A `moot worker` process: arq's worker settings, the run job, and the reaper of dead workers' jobs.
+
+arq keeps a job in its queue until the job has finished, behind an in-progress marker that lives
+for the job timeout plus 10 s; a worker that dies mid-run would leave its job waiting that long.
+So each worker also runs a *reaper*: when a run's job is marked in progress but nobody holds the
+run's lease any more (moot.service.jobs.lease), the reaper removes arq's marker
+(`arq:in-progress:<job id>`, arq's documented key) and arq delivers the job again at its next
+poll, within seconds. The process's singletons are one `ServiceContext`, built at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from contextlib import suppress
+from typing import Any
+
+from arq.connections import ArqRedis, RedisSettings
+from arq.constants import in_progress_key_prefix
+from arq.worker import Retry, func
+
+from moot.service.context import ServiceContext
+from moot.service.jobs import JOB, Action, LeaseBusy, jobs_key
+from moot.service.settings import ServiceSettings
+
+log = logging.getLogger("moot.service.queue")
+
+
+async def reap(pool: ArqRedis, ctx: ServiceContext, *, min_age_s: float) -> list[str]:
+    """Hand back the jobs of dead workers: in progress, but their run's lease has expired.
+
+    A job younger than `min_age_s` is left alone (its worker may be between arq's pick-up and
+    taking the lease). Returns the job ids released.
+    """
+    released: list[str] = []
+    key = jobs_key(ctx.settings.key_prefix)
+    for run_b, job_b in (await pool.hgetall(key)).items():
+        run_id, job_id = run_b.decode(), job_b.decode()
+        marker = in_progress_key_prefix + job_id
+        left_ms = await pool.pttl(marker)
+        if left_ms < 0:  # not in progress (queued, or finished: then arq has removed it)
+            if await pool.zscore(ctx.settings.queue_name, job_id) is None and await pool.exists(marker) == 0:
+                await pool.hdel(key, run_id)
+            continue
+        age_s = ctx.in_progress_timeout_s - left_ms / 1000
+        if age_s < min_age_s or await ctx.leases.holder(run_id) is not None:
+            continue
+        if await pool.delete(marker):
+            log.warning("run %s: its worker stopped renewing the lease; job %s delivered again", run_id, job_id)
+            released.append(job_id)
+    return released
+
+
+async def _job(arq_ctx: dict[str, Any], run_id: str, action: Action, answer: dict[str, Any] | None) -> str:
+    ctx: ServiceContext = arq_ctx["moot"]
+    try:
+        return await ctx.executor.execute(run_id, action, answer)
+    except LeaseBusy:
+        raise Retry(defer=ctx.settings.lease_s) from None
+
+
+def worker_settings(settings: ServiceSettings, *, name: str | None = None, burst: bool = False) -> dict[str, Any]:
+    """Keyword arguments of `arq.worker.Worker` for a moot worker process."""
+    assert settings.redis_url, "a worker needs Redis"
+    job_timeout = settings.limits.run_timeout_s + 60  # the executor stops a run at run_timeout_s
+
+    async def startup(arq_ctx: dict[str, Any]) -> None:
+        ctx = ServiceContext(settings, worker=name or f"worker-{uuid.uuid4().hex[:8]}")
+        await ctx.start()
+        ctx.in_progress_timeout_s = job_timeout + 10  # arq's marker life (Worker.in_progress_timeout_s)
+        arq_ctx["moot"] = ctx
+        arq_ctx["moot_reaper"] = asyncio.create_task(_reaper(arq_ctx["redis"], ctx))
+
+    async def shutdown(arq_ctx: dict[str, Any]) -> None:
+        reaper = arq_ctx.pop("moot_reaper", None)
+        if reaper is not None:
+            reaper.cancel()
+            with suppress(asyncio.CancelledError):
+                await reaper
+        ctx = arq_ctx.pop("moot", None)
+        if ctx is not None:
+            await ctx.aclose()
+
+    return {
+        "functions": [func(_job, name=JOB, timeout=job_timeout, max_tries=20)],
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "queue_name": settings.queue_name,
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "allow_abort_jobs": True,
+        "poll_delay": 0.05,  # how often an idle worker asks Redis for jobs: the queue wait of a run
+        "max_jobs": 50,
+        "keep_result": 3600,
+        "burst": burst,
+        "handle_signals": True,
+    }
+
+
+async def _reaper(pool: ArqRedis, ctx: ServiceContext) -> None:
+    while True:
+        await asyncio.sleep(ctx.settings.lease_s / 2)
+        try:
+            await reap(pool, ctx, min_age_s=2 * ctx.settings.lease_s)
+        except Exception:  # a Redis hiccup must not kill the reaper; the next pass retries
+            log.exception("reaper pass failed")
+
+
+__all__ = ["reap", "worker_settings"]
