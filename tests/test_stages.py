@@ -150,7 +150,8 @@ async def test_revision_is_bounded_by_max_rounds(
 async def test_once_per_stage_runs_each_agent_once(classic_script: dict[str, Any]) -> None:
     result, _, model, _ = await run(classic_script)
     runtime, _ = scripted_runtime(classic_script)
-    rules = {name: agent.exit_rule for name, agent in runtime.workspace.agents.items()}
+    plan = runtime.workspace.plan
+    rules = {name: plan.exit_rule(name) for name in runtime.workspace.agents}
     once = ExitRule()  # once_per_stage
     assert {name: rule == once for name, rule in rules.items()} == {
         "optimistic": True, "critic": True, "devils_advocate": True, "synthesizer": True, "booking": False,

@@ -237,7 +237,7 @@ def _plan(stages: dict[str, list[tuple[str, str | None]]], terminal: str = "fina
 
 
 def _route(plan: StagePlan) -> dict[str, object]:
-    return advance({"stage": None, "round": None, "done": False}, plan, {}).updates
+    return advance({"stage": None, "round": None, "done": False}, plan).updates
 
 
 def test_a_bounded_revision_loop_is_not_reported_and_finishes(workspace_copy: Path) -> None:

@@ -15,7 +15,6 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from moot.stages.rules import ExitRule
 
 
 @dataclass
@@ -78,7 +77,6 @@ class Agent(ABC):
     name: str
     reads: tuple[str, ...] = ("task", "history")
     writes: tuple[str, ...] = ("history",)
-    exit_rule: ExitRule = ExitRule()
     model_name: str = "default"
     description: str = ""
 

@@ -21,7 +21,6 @@ from moot.agents.schemas import NoteOutput, SchemaAnswer
 from moot.agents.structured import ainvoke_structured, takes_response_format
 from moot.memory.rules import build_prompt
 from moot.history import candidates_of, gathered
-from moot.stages.rules import ExitRule
 from moot.templates import show
 from moot.tools.types import ToolSpec
 
@@ -45,7 +44,6 @@ class SkillAgent(Agent):
         prompt: str,
         reads: tuple[str, ...] = ("task", "history"),
         writes: tuple[str, ...] = ("history",),
-        exit_rule: ExitRule | None = None,
         model_name: str = "default",
         description: str = "",
         dimensions: tuple[str, ...] = (),
@@ -55,7 +53,6 @@ class SkillAgent(Agent):
         self.prompt = prompt
         self.reads = tuple(reads)
         self.writes = tuple(writes)
-        self.exit_rule = exit_rule or ExitRule()
         self.model_name = model_name
         self.description = description
         self.dimensions = tuple(dimensions)

@@ -62,9 +62,8 @@ def build_graph(
     validate(agents, plan, policy)
     if tools is not None and not policy.may_write(TOOL_RUNTIME, "history"):
         raise PolicyConfigError(f"the workspace has MCP tools but its policy does not let {TOOL_RUNTIME!r} write 'history'")
-    rules = {agent.name: agent.exit_rule for agent in agents.values()}
     graph: StateGraph[Any] = StateGraph(MootState)
-    graph.add_node(STAGE_ROUTER, make_router_node(plan, rules, tools=tools is not None, policy=policy))
+    graph.add_node(STAGE_ROUTER, make_router_node(plan, tools=tools is not None, policy=policy))
     used = [a for a in agents.values() if any(a.name in s.agents for s in plan.stages.values())]
     for agent in used:
         graph.add_node(
@@ -89,7 +88,7 @@ def build_graph(
         targets.insert(0, TOOL_NODE)
 
     def route(state: MootState) -> list[str] | str:
-        return list(pending(state, plan, rules, tools=tools is not None)) or END
+        return list(pending(state, plan, tools=tools is not None)) or END
 
     graph.add_edge(START, STAGE_ROUTER)
     graph.add_conditional_edges(STAGE_ROUTER, route, targets)

@@ -24,7 +24,6 @@ from moot.graph import approval
 from moot.memory.protocols import Memory
 from moot.policy import HUMAN, WritePolicy
 from moot.stages.router import advance
-from moot.stages.rules import ExitRule
 from moot.stages.stage import StagePlan
 from moot.state import MootState
 
@@ -107,9 +106,7 @@ def make_agent_node(
     return node
 
 
-def make_router_node(
-    plan: StagePlan, rules: Mapping[str, ExitRule], *, tools: bool = False, policy: WritePolicy | None = None
-) -> NodeFn:
+def make_router_node(plan: StagePlan, *, tools: bool = False, policy: WritePolicy | None = None) -> NodeFn:
     """The stage router: the orchestrator's hand in the graph, sole writer of stage/round/done.
 
     Entering a stage marked `approval` pauses the run for a human (LangGraph `interrupt`);
@@ -117,7 +114,7 @@ def make_router_node(
     """
 
     def stage_router(state: MootState) -> dict[str, Any]:
-        step = advance(state, plan, rules, tools=tools)
+        step = advance(state, plan, tools=tools)
         updates = step.updates
         gated = [name for name in step.entered if plan[name].approval]
         if gated and policy is not None:

@@ -15,7 +15,6 @@ from typing import Any
 
 from moot.errors import RunError
 from moot.expressions import state_names
-from moot.stages.rules import ExitRule
 from moot.stages.stage import Stage, StagePlan
 from moot.history import candidate_ids, pending_intents
 
@@ -47,9 +46,7 @@ def names_for(state: Mapping[str, Any], plan: StagePlan, stage: str, **extra: An
     )
 
 
-def pending(
-    state: Mapping[str, Any], plan: StagePlan, rules: Mapping[str, ExitRule], *, tools: bool = False
-) -> tuple[str, ...]:
+def pending(state: Mapping[str, Any], plan: StagePlan, *, tools: bool = False) -> tuple[str, ...]:
     """The nodes to run now: the tool node while intents wait (with `tools`), else the first
     step of the current stage that has agents left to run."""
     if state.get("done"):
@@ -65,16 +62,14 @@ def pending(
         ready = tuple(
             agent
             for agent in step
-            if not rules[agent].exited(executed.count(agent), {**names, "agent": agent, "runs": executed.count(agent)})
+            if not plan.exit_rule(agent).exited(executed.count(agent), {**names, "agent": agent, "runs": executed.count(agent)})
         )
         if ready:
             return ready
     return ()
 
 
-def advance(
-    state: Mapping[str, Any], plan: StagePlan, rules: Mapping[str, ExitRule], *, tools: bool = False
-) -> Advance:
+def advance(state: Mapping[str, Any], plan: StagePlan, *, tools: bool = False) -> Advance:
     """Move past every stage that has exited; return the writes of the orchestrator's hand."""
     view: dict[str, Any] = dict(state)
     out = Advance()
@@ -84,7 +79,7 @@ def advance(
         _enter(view, out, plan.initial, round_=view.get("round") or 1)
     for _ in range(MAX_HOPS):
         stage = plan[view["stage"]]
-        if pending(view, plan, rules, tools=tools):
+        if pending(view, plan, tools=tools):
             return out
         if stage.terminal:
             out.updates["done"] = True

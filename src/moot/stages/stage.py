@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from moot.expressions import Expression
+from moot.stages.rules import ExitRule
+
+ONCE_PER_STAGE = ExitRule()
 
 CANONICAL_STAGES = ("init", "proposal", "synthesis", "booking", "final")
 
@@ -53,9 +56,16 @@ class StagePlan:
     order: tuple[str, ...]
     initial: str = "init"
     max_rounds: int = 2
+    exit_rules: Mapping[str, ExitRule] = field(default_factory=dict)
+    """Each agent's exit rule (its file's `exit:`): when the router stops running it in a stage.
+    Held by the plan, not the agent: when an agent runs is the stage machine's business."""
 
     def __getitem__(self, name: str) -> Stage:
         return self.stages[name]
+
+    def exit_rule(self, agent: str) -> ExitRule:
+        """The agent's exit rule; `once_per_stage` for an agent that declares none."""
+        return self.exit_rules.get(agent, ONCE_PER_STAGE)
 
     def is_revision(self, source: str, target: str) -> bool:
         """Going back to a stage at or before `source` in the declared order starts a new round."""

@@ -99,6 +99,7 @@ class _Loader:
         self.root = root
         self.problems = Problems()
         self.agent_files: dict[str, yamlio.Located] = {}
+        self.exit_rules: dict[str, ExitRule] = {}
         self.broken_agents: set[str] = set()
         """Names of agents whose file has problems: stages may name them without a second report."""
         self.steps: list[Step] = []
@@ -180,12 +181,12 @@ class _Loader:
                 self.broken_agents.add(name if isinstance(name, str) else path.stem)
                 continue
             self.agent_files[spec.name] = located
+            self.exit_rules[spec.name] = exit_rule
             agents[spec.name] = KINDS[spec.kind](
                 spec.name,
                 prompt=spec.prompt,
                 reads=tuple(spec.reads),
                 writes=tuple(spec.writes),
-                exit_rule=exit_rule,
                 model_name=spec.model,
                 description=spec.description,
                 dimensions=tuple(spec.dimensions or (spec.scores or {})),
@@ -233,7 +234,10 @@ class _Loader:
         if spec is None:
             return None, located
         self.problems.extend(check_stage_machine(spec, located))
-        plan = StagePlan(stages=stages, order=tuple(spec.stages), initial=spec.initial, max_rounds=spec.max_rounds)
+        plan = StagePlan(
+            stages=stages, order=tuple(spec.stages), initial=spec.initial, max_rounds=spec.max_rounds,
+            exit_rules={name: rule for name, rule in self.exit_rules.items() if agents is None or name in agents},
+        )
         return plan, located
 
     def _stage(
