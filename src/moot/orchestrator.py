@@ -23,7 +23,7 @@ from moot.accounting import summarize
 from moot.events import Event, EventBus
 from moot.errors import UsageError
 from moot.graph.approval import check_answer, parse_answer
-from moot.graph.node import finished_data
+from moot.graph.node import STAGE_ROUTER, finished_data, router_events
 from moot.outcome import Outcome, outcome_of
 from moot.persistence import FAIL, FINISH, PAUSE, REOPEN, Move, RunTracker, compact_run
 from moot.persistence.records import error_payload
@@ -326,7 +326,10 @@ class Orchestrator:
                             interrupted = True
                         # skip LangGraph's own entries (`__metadata__` marks writes replayed on resume)
                         elif isinstance(update, dict) and not node.startswith("__"):
-                            if node in running:  # an agent of this run (not a write replayed on resume)
+                            if node == STAGE_ROUTER:
+                                for event in router_events(update, values.get("round") or 1):
+                                    publish(event["type"], stage=event["stage"], agent=event["agent"], data=event["data"])
+                            elif node in running:  # an agent of this run (not a write replayed on resume)
                                 since, stage = running.pop(node)
                                 took = time.perf_counter() - since
                                 publish("agent_finished", stage=stage, agent=node, data=finished_data(node, update, took))

@@ -109,8 +109,9 @@ def make_agent_node(
 def make_router_node(plan: StagePlan, *, tools: bool = False, policy: WritePolicy | None = None) -> NodeFn:
     """The stage router: the orchestrator's hand in the graph, sole writer of stage/round/done.
 
-    Entering a stage marked `approval` pauses the run for a human (LangGraph `interrupt`);
-    the stage events are emitted after the answer, so a paused-and-resumed router emits them once.
+    Entering a stage marked `approval` pauses the run for a human (LangGraph `interrupt`). The
+    router emits no event itself: the stages it entered and a human's answer are in its update
+    (`router_events` reads them), which arrives once, after the answer.
     """
 
     def stage_router(state: MootState) -> dict[str, Any]:
@@ -119,17 +120,26 @@ def make_router_node(plan: StagePlan, *, tools: bool = False, policy: WritePolic
         gated = [name for name in step.entered if plan[name].approval]
         if gated and policy is not None:
             updates = approval.request(gated[-1], state, updates, policy)
-        if step.entered:
-            emit = get_stream_writer()
-            round_ = updates.get("round", state.get("round") or 1)
-            for stage in step.entered:
-                emit({"type": "stage_entered", "stage": stage, "data": {"round": round_}})
-            if gated and policy is not None:
-                answer = updates["history"][-1]["content"]
-                emit({"type": "approval_given", "stage": gated[-1], "agent": HUMAN, "data": answer})
         return updates
 
     return stage_router
+
+
+def router_events(update: Mapping[str, Any], round_: int) -> list[dict[str, Any]]:
+    """The events of a stage router's update, in order: `stage_entered` for each stage it entered
+    (the router resets each entered stage's count, `executed_agents_per_stage: {stage: None}`),
+    then `approval_given` when a human answered. Read from the update on the `updates` stream,
+    they cost no `custom` event (each one a wake-up of the event loop)."""
+    round_ = update.get("round", round_)
+    events: list[dict[str, Any]] = [
+        {"type": "stage_entered", "stage": stage, "agent": None, "data": {"round": round_}}
+        for stage, count in (update.get("executed_agents_per_stage") or {}).items()
+        if count is None
+    ]
+    for entry in update.get("history") or ():
+        if entry.get("type") == approval.APPROVAL:
+            events.append({"type": "approval_given", "stage": entry.get("stage"), "agent": HUMAN, "data": entry.get("content") or {}})
+    return events
 
 
 def finished_data(agent: str, update: Mapping[str, Any], duration_s: float) -> dict[str, Any]:
@@ -156,4 +166,4 @@ def _stamp(entry: Any, agent: str, stage: str, round_: int) -> dict[str, Any]:
     return entry
 
 
-__all__ = ["STAGE_ROUTER", "finished_data", "make_agent_node", "make_router_node"]
+__all__ = ["STAGE_ROUTER", "finished_data", "make_agent_node", "make_router_node", "router_events"]
