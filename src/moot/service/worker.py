@@ -89,7 +89,8 @@ def worker_settings(settings: ServiceSettings, *, name: str | None = None, burst
         "on_startup": startup,
         "on_shutdown": shutdown,
         "allow_abort_jobs": True,
-        "poll_delay": 0.05,  # how often an idle worker asks Redis for jobs: the queue wait of a run
+        "poll_delay": 0.01,  # how often an idle worker asks Redis for jobs: the queue wait of a run (a
+        # ZRANGEBYSCORE on Redis each time, ~0.1 ms of the worker's CPU)
         "max_jobs": 50,
         "keep_result": 3600,
         "burst": burst,

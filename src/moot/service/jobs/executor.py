@@ -79,13 +79,10 @@ class RunExecutor:
 
     async def execute(self, run_id: str, action: Action = "start", answer: dict[str, Any] | None = None) -> str:
         """Execute the job; return the run's status afterwards."""
-        record = await self.index.get(run_id)
-        if record.status in ENDED:
-            return record.status
         async with self.leases.hold(run_id, self.worker) as held:
             if held is None:
                 raise LeaseBusy(run_id)
-            record = await self.index.get(run_id)  # re-read under the lease: a cancel may have landed
+            record = await self.index.get(run_id)  # read under the lease: a cancel may have landed
             if record.status in ENDED:
                 return record.status
             bus = EventBus()
@@ -134,8 +131,12 @@ class RunExecutor:
         return status
 
     async def _drive(self, orch: Orchestrator, record: RunRecord, action: Action, answer: dict[str, Any] | None) -> RunResult:
-        """Start the run the first time; otherwise continue it from its checkpoint."""
-        started = await _has_checkpoint(orch, record)
+        """Start the run the first time; otherwise continue it from its checkpoint.
+
+        The first `start` of a run no worker has claimed (`attempts == 0` when it was read) has no
+        checkpoint to look for: only a redelivered, resumed or imported run pays for reading one."""
+        fresh = action == "start" and record.attempts == 0
+        started = not fresh and await _has_checkpoint(orch, record)
         if not started:
             return await orch.run(
                 record.task,
