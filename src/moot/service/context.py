@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import TYPE_CHECKING
 
@@ -189,47 +189,18 @@ def _memory(settings: ServiceSettings, model: BaseChatModel | None = None) -> Ab
     (`MOOT_MEMORY_MODEL`, e.g. `openai:gpt-4o-mini`); without one, memories can still be
     listed, searched and deleted, and procedural rules still reach the agents' prompts.
     """
-    from contextlib import asynccontextmanager
-
-    from moot.memory.embedder import get_embedder
-    from moot.memory.episodic import EpisodicStore, InProcessEpisodic
-    from moot.memory.manager import MemoryManager
-    from moot.memory.procedural import ProceduralMemory
-    from moot.memory.semantic import SemanticMemory
-    from moot.memory.stores import make_store
+    from moot.memory.setup import open_memory
     from moot.persistence import resolve
     from moot.settings import moot_home
 
-    @asynccontextmanager
-    async def opened() -> AsyncIterator[MemoryManager]:
-        episodic: EpisodicStore
-        if settings.redis_url:
-            from moot.memory.episodic.redis import RedisEpisodic
-
-            episodic = RedisEpisodic(settings.redis_url, prefix=settings.key_prefix)
-        else:
-            episodic = InProcessEpisodic()
-        embedder = get_embedder()
-        backend, target = resolve(settings.database_url)
-        if backend == "postgres":
-            store_cm = make_store("postgres", embedder=embedder, dsn=target)
-        else:
-            store_cm = make_store("memory", embedder=embedder, path=moot_home() / "service" / "memory" / "semantic.json")
-        extractor = model if model is not None else _memory_model(settings.memory_model)
-        try:
-            async with store_cm as store:
-                semantic = SemanticMemory(store, extractor, embedder=embedder)
-                manager = MemoryManager(
-                    embedder=embedder, episodic=episodic, semantic=semantic, procedural=ProceduralMemory(store)
-                )
-                try:
-                    yield manager
-                finally:
-                    await semantic.flush()
-        finally:
-            await episodic.aclose()
-
-    return opened()
+    backend, target = resolve(settings.database_url)
+    return open_memory(
+        moot_home() / "service" / "memory",
+        model=model if model is not None else _memory_model(settings.memory_model),
+        redis_url=settings.redis_url,
+        key_prefix=settings.key_prefix,
+        postgres_dsn=target if backend == "postgres" else None,
+    )
 
 
 def _memory_model(spec: str | None) -> BaseChatModel | None:
