@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 import redis.asyncio as aioredis
@@ -332,3 +332,41 @@ async def test_factory_and_argument_checks(prefix: str) -> None:
             event_log(**bad)  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="running event loop"):
         await asyncio.to_thread(InProcessEventLog().attach, EventBus())
+
+
+class _CountingLog(InProcessEventLog):
+    """The in-process log, counting its writes (each one wakes every reader of the run)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[int] = []
+
+    async def append_many(self, events: Sequence[Event]) -> list[str]:
+        self.writes.append(len(events))
+        return await super().append_many(events)
+
+
+async def test_a_lingering_recorder_writes_fewer_fuller_batches_and_never_holds_back_the_end() -> None:
+    log, bus = _CountingLog(), EventBus()
+    recorder = log.attach(bus)
+    recorder.linger_s = 0.5  # long enough that only the terminal event can end the wait
+    loop = asyncio.get_running_loop()
+    for n in range(5):
+        bus.publish(ev("r", n))
+        await asyncio.sleep(0.005)
+    assert log.writes == []  # still gathering
+    started = loop.time()
+    bus.publish(ev("r", 5, "run_finished"))
+    await recorder.flush(timeout=1.0)
+    assert loop.time() - started < 0.25  # the run's end went at once, not after the linger
+    assert log.writes == [6] and ns(await collect(log, "r", follow=False)) == list(range(6))
+    # without a terminal event the batch goes when the linger is over
+    recorder.linger_s = 0.05
+    bus.publish(ev("r2", 0))
+    await recorder.flush(timeout=1.0)
+    assert log.writes == [6, 1]
+    await recorder.aclose()
+
+
+def test_the_redis_log_lingers_and_the_in_process_one_does_not() -> None:
+    assert RedisEventLog.linger_s > 0 and InProcessEventLog.linger_s == 0

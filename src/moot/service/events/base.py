@@ -64,6 +64,8 @@ class EventLog(ABC):
 
     transient_errors: tuple[type[BaseException], ...] = ()
     """Errors after which a write may succeed if tried again (the recorder retries these)."""
+    linger_s: float = 0.0
+    """How long a recorder lets events gather before a write (never the run's last event)."""
 
     @abstractmethod
     async def append_many(self, events: Sequence[Event]) -> list[str]:
@@ -98,7 +100,7 @@ class EventLog(ABC):
 
     def attach(self, bus: EventBus, *, max_pending: int = 100_000) -> EventRecorder:
         """Copy every event published on `bus` into this log, in publish order, off the run's path."""
-        return EventRecorder(self, bus, max_pending=max_pending)
+        return EventRecorder(self, bus, max_pending=max_pending, linger_s=self.linger_s)
 
     async def read(
         self, run_id: str, *, after: str | None = None, follow: bool = True, heartbeat_s: float = 15.0
@@ -142,7 +144,7 @@ class EventRecorder:
     once `max_pending` are waiting) and `failed` (a batch the backend refused for good).
     """
 
-    def __init__(self, log: EventLog, bus: EventBus, *, max_pending: int = 100_000) -> None:
+    def __init__(self, log: EventLog, bus: EventBus, *, max_pending: int = 100_000, linger_s: float = 0.0) -> None:
         if max_pending < 1:
             raise ValueError(f"max_pending must be at least 1, not {max_pending!r}")
         try:
@@ -151,6 +153,7 @@ class EventRecorder:
             raise UsageError("EventLog.attach() needs a running event loop: call it from async code") from None
         self.log = log
         self.max_pending = max_pending
+        self.linger_s = max(0.0, linger_s)
         self.enqueued = self.written = self.dropped = self.failed = 0
         self._pending: deque[Event] = deque()
         self._wake = asyncio.Event()
@@ -176,10 +179,28 @@ class EventRecorder:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            if self.linger_s:
+                await self._linger()
             while self._pending:
                 batch = [self._pending.popleft() for _ in range(min(_PAGE, len(self._pending)))]
                 await self._write(batch)
                 self._progress.set()
+
+    async def _linger(self) -> None:
+        """Let a few more events join the batch (at most `linger_s`), unless the run just ended:
+        every write wakes every reader of the run, so fewer, fuller writes cost the log and its
+        readers less; the terminal event is never held back."""
+        deadline = asyncio.get_running_loop().time() + self.linger_s
+        while self._pending and self._pending[-1].type not in TERMINAL_EVENTS and len(self._pending) < _PAGE:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            self._wake.clear()
+            try:
+                async with asyncio.timeout(left):
+                    await self._wake.wait()
+            except TimeoutError:
+                return
 
     async def _write(self, batch: list[Event]) -> None:
         delay = 0.05

@@ -40,6 +40,9 @@ class RedisEventLog(EventLog):
     """
 
     transient_errors = (RedisConnectionError, RedisTimeoutError, OSError)
+    linger_s = 0.02
+    """Every append wakes every follower of the run (each then sends another XREAD): writes are
+    gathered for up to 20 ms, which live views do not notice; a run's last event goes at once."""
     _ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
 
     def __init__(
