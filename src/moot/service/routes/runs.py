@@ -182,7 +182,8 @@ async def run_events(
             if await request.is_disconnected():
                 return
             continue
-        yield ServerSentEvent(id=entry.id, event=entry.event.type, data=entry.event.model_dump(mode="json"))
+        # pydantic's own JSON encoder: FastAPI would otherwise walk the event with jsonable_encoder
+        yield ServerSentEvent(id=entry.id, event=entry.event.type, raw_data=entry.event.model_dump_json(fallback=repr))
 
 
 __all__ = ["router"]
