@@ -18,7 +18,7 @@ import moot
 PACKAGE = Path(moot.__file__).parent
 
 LAYERS: list[set[str]] = [
-    {"moot", "errors", "settings", "state", "policy", "expressions", "templates", "constraints", "history", "outcome", "events", "accounting"},
+    {"moot", "errors", "settings", "state", "policy", "expressions", "templates", "constraints", "history", "outcome", "events", "accounting", "run"},
     {"models", "tools", "persistence", "memory", "intake", "stages", "logs", "builtin"},
     {"agents"},
     {"graph", "state_io"},

@@ -20,8 +20,8 @@ from typing import Any
 
 from moot.errors import MootError, UsageError
 from moot.events import Event, EventBus
-from moot.orchestrator import check_task, new_id
 from moot.persistence import open_persistence
+from moot.run import check_task, new_id
 from moot.workspace.archive import VersionArchive
 from moot.workspace.hub import WorkspaceHub, declared_name
 from moot.workspace.loader import load_workspace

@@ -31,8 +31,8 @@ from moot.errors import ConfigError, MootError, UsageError
 from moot.events import EventBus
 from moot.graph.picture import mermaid
 from moot.logs import log_runs
-from moot.orchestrator import check_task, new_id
 from moot.persistence import open_store
+from moot.run import check_task, new_id
 from moot.state_io import export_state, import_state, read_export
 from moot.workspace.loader import BUILTIN
 from moot.workspace.runner import WorkspaceRunner

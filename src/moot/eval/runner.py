@@ -29,7 +29,7 @@ from moot.eval.records import ArmRun, RunRecord
 from moot.eval.sandbox import NoTools, Sandbox, open_sandbox
 from moot.eval.single import SingleArm
 from moot.eval.taskset import Task, TaskSet, ToolCall, load_taskset
-from moot.orchestrator import check_task
+from moot.run import check_task
 from moot.tools.types import ToolSpec
 from moot.workspace.runner import WorkspaceRunner
 

@@ -46,7 +46,7 @@ from moot.errors import ConfigError, MootError
 from moot.eval.fitting import Fitter
 from moot.eval.records import ArmRun
 from moot.eval.sandbox import Sandbox, Tools
-from moot.orchestrator import new_id
+from moot.run import new_id
 from moot.tools.types import ToolSpec
 
 MAX_TURNS = 12

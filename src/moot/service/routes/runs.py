@@ -10,8 +10,8 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from moot.events import Event
 from moot.graph.approval import ApprovalAnswer, check_answer
-from moot.orchestrator import TaskRefused, check_task, new_id
 from moot.persistence import ACTIVE, ANSWER, REQUEUE, RunRecord
+from moot.run import TaskRefused, check_task, new_id
 from moot.service.auth import Principal, principal
 from moot.service.jobs import cancel_run as record_cancel
 from moot.service.problems import ERROR_SCHEMA, ApiError

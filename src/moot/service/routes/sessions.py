@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from moot.errors import UsageError
-from moot.orchestrator import new_id
+from moot.run import new_id
 from moot.service.auth import Principal, principal
 from moot.service.problems import ERROR_SCHEMA, ApiError, not_found
 from moot.service.routes.common import ctx_of, run_out, session_of
