@@ -90,9 +90,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    from arq.worker import Worker
-
-    from moot.service.worker import worker_settings
+    from moot.service.worker import MootWorker, worker_settings
 
     settings = _settings(args, queue="arq")
     if not settings.redis_url:
@@ -100,7 +98,7 @@ def run_worker(args: argparse.Namespace) -> int:
 
         raise ConfigError("a worker needs Redis: pass --redis-url or set MOOT_REDIS_URL")
     print(f"moot: worker {args.name or ''} taking runs from {settings.queue_name}", file=sys.stderr)
-    worker = Worker(**worker_settings(settings, name=args.name, burst=args.burst))
+    worker = MootWorker(**worker_settings(settings, name=args.name, burst=args.burst))
     worker.run()
     return 0
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from contextlib import suppress
 from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings
 from arq.constants import in_progress_key_prefix
-from arq.worker import Retry, func
+from arq.worker import Retry, Worker, func
 
 from moot.service.context import ServiceContext
 from moot.service.jobs import JOB, Action, LeaseBusy, jobs_key
@@ -98,6 +99,29 @@ def worker_settings(settings: ServiceSettings, *, name: str | None = None, burst
     }
 
 
+class MootWorker(Worker):
+    """arq's worker, asking Redis for aborted jobs at most every `abort_check_s`.
+
+    arq checks its abort set at every poll (a transaction of two commands); moot polls every
+    10 ms so that a queued run starts at once, which made the abort check 100 transactions a
+    second whatever the load, about 3% of a busy worker's CPU. A cancel is recorded in the run
+    index first (moot.service.jobs.cancel), so stopping the job up to 100 ms later loses nothing.
+    """
+
+    abort_check_s = 0.1
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._abort_checked = 0.0
+
+    async def _cancel_aborted_jobs(self) -> None:
+        now = time.monotonic()
+        if now - self._abort_checked < self.abort_check_s:
+            return
+        self._abort_checked = now
+        await super()._cancel_aborted_jobs()
+
+
 async def _reaper(pool: ArqRedis, ctx: ServiceContext) -> None:
     while True:
         await asyncio.sleep(ctx.settings.lease_s / 2)
@@ -107,4 +131,4 @@ async def _reaper(pool: ArqRedis, ctx: ServiceContext) -> None:
             log.exception("reaper pass failed")
 
 
-__all__ = ["reap", "worker_settings"]
+__all__ = ["MootWorker", "reap", "worker_settings"]

@@ -39,6 +39,7 @@ from urllib.parse import quote
 import redis.asyncio as aioredis
 
 from moot.memory.episodic.base import FILTER_FIELDS, EpisodicStore, Selection
+from moot.memory.episodic.redis_append import Appender
 from moot.memory.types import EpisodicRecord
 
 _SHORT = {"session_id": "session", "run_id": "run", "task": "task", "stage": "stage",
@@ -111,6 +112,7 @@ class RedisEpisodic(EpisodicStore):
         self.redis: aioredis.Redis = aioredis.from_url(url_or_client) if isinstance(url_or_client, str) else url_or_client
         self.prefix = prefix
         self.users_key = f"{prefix}ep:users"
+        self._append = Appender(self.redis, session_slot=2 + FILTER_FIELDS.index("session_id"))
 
     def keys(self, user_id: str) -> _Keys:
         return _Keys(self.prefix, user_id)
@@ -129,6 +131,24 @@ class RedisEpisodic(EpisodicStore):
             await self._write_user(self.keys(user_id), batch, now)
 
     async def _write_user(self, k: _Keys, batch: list[EpisodicRecord], now: float) -> None:
+        """New records in one script call (redis_append); a batch that writes an id again takes
+        the general path, which first drops the old record from its old values' indexes."""
+        cutoff = self._cutoff(now)
+        rows = []
+        for record in batch:
+            encoded = _encode(record)
+            expires = self.expires_at(record)
+            rows.append((k.rec(record.id), k.indexes(encoded), encoded, None if expires is None else int(expires * 1000)))
+        counts = await self._append(ixkeys=k.ixkeys, sessions=k.sessions, records=rows, cutoff=None if cutoff is None else _num(cutoff))
+        if counts is None:
+            await self._rewrite_user(k, batch, now)
+            return
+        await self.redis.sadd(self.users_key, k.user_id)
+        if self.max_per_session is not None:
+            sessions = list(dict.fromkeys(record.session_id for record in batch))
+            await self._cap_sessions(k, sessions, counts)
+
+    async def _rewrite_user(self, k: _Keys, batch: list[EpisodicRecord], now: float) -> None:
         fields = ["id", *FILTER_FIELDS]
         async with self.redis.pipeline(transaction=False) as pipe:
             for record in batch:
@@ -167,6 +187,9 @@ class RedisEpisodic(EpisodicStore):
             for session_id in sessions:
                 pipe.zcard(k.ix("session_id", session_id))
             counts = (await pipe.execute())[-len(sessions):]
+        await self._cap_sessions(k, sessions, counts)
+
+    async def _cap_sessions(self, k: _Keys, sessions: list[str], counts: list[int]) -> None:
         if self.max_per_session is not None:
             for session_id, count in zip(sessions, counts, strict=True):
                 if count > self.max_per_session:
