@@ -61,6 +61,7 @@ class MemoryManager:
         config: RecallConfig | None = None,
         semantic_share: float = 0.3,
         semantic_limit: int = 5,
+        record_linger_s: float = 0.1,
     ) -> None:
         if embedder is None:
             from moot.memory.embedder import get_embedder
@@ -74,6 +75,8 @@ class MemoryManager:
         self.procedural = procedural
         self.semantic_share = semantic_share
         self.semantic_limit = semantic_limit
+        self.record_linger_s = record_linger_s
+        """How long a run's history entries gather before one write (EpisodicRecorder.linger_s)."""
 
     # -- writing ----------------------------------------------------------------------------
     def add_turn(
@@ -133,7 +136,7 @@ class MemoryManager:
     def observe(self, bus: EventBus) -> EpisodicRecorder:
         """Record every run on `bus` (episodic store and index), and after each finished run
         schedule semantic extraction of its task and outcome in the background."""
-        recorder = EpisodicRecorder(self)
+        recorder = EpisodicRecorder(self, linger_s=self.record_linger_s)
         recorder.attach(bus)
         runs: dict[str, tuple[str, str]] = {}
 

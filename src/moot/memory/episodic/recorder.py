@@ -14,13 +14,14 @@ a background task, because bus handlers are synchronous and a run must never wai
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from moot.events import Event, EventBus
+from moot.events import TERMINAL_EVENTS, Event, EventBus
 from moot.memory.types import EpisodicRecord
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,10 @@ def records_from_entries(
     return out
 
 
+_SETTLED = TERMINAL_EVENTS | {"approval_requested"}
+"""Events after which a run writes no history for a while: pending records go out at once."""
+
+
 class Records(Protocol):
     """Where the recorder writes: an `EpisodicStore`, or the `MemoryManager` (store and index)."""
 
@@ -169,12 +174,18 @@ class EpisodicRecorder:
     with no known user are not recorded (memory must never land in a shared namespace): they are
     counted in `skipped`. Write failures are logged and counted in `failed`, never raised into the
     run; the last ones are kept in `errors`.
+
+    With `linger_s`, a write waits up to that long for more entries to join its batch (never past
+    the run's end, a pause for approval, or `flush()`): a store that pays per write (one Redis
+    round trip, one embedding batch) then pays a few times a run instead of once per agent step.
     """
 
-    def __init__(self, store: Records, *, user_id: str = "", max_chars: int = MAX_TEXT) -> None:
+    def __init__(self, store: Records, *, user_id: str = "", max_chars: int = MAX_TEXT, linger_s: float = 0.0) -> None:
         self.store = store
         self.user_id = user_id
         self.max_chars = max_chars
+        self.linger_s = max(0.0, linger_s)
+        self._settled = asyncio.Event()
         self.written = 0
         self.skipped = 0
         self.failed = 0
@@ -191,6 +202,8 @@ class EpisodicRecorder:
         if event.type == "run_started":
             data = event.data or {}
             self._runs[event.run_id] = _Run(str(data.get("user_id") or self.user_id), str(data.get("task") or ""))
+        elif event.type in _SETTLED:
+            self._settled.set()  # write what is pending now: the run stops or waits for a person
         elif event.type == "state_patch":
             self._on_patch(event)
         elif event.type in ("run_finished", "run_failed"):
@@ -226,6 +239,11 @@ class EpisodicRecorder:
         self._task = loop.create_task(self._drain())
 
     async def _drain(self) -> None:
+        if self.linger_s and not self._settled.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.linger_s):
+                    await self._settled.wait()
+        self._settled.clear()
         while self._pending:
             batch, self._pending = self._pending, []
             try:
@@ -240,6 +258,7 @@ class EpisodicRecorder:
         """Wait until every record handed to the recorder so far is written (or has failed)."""
         while True:
             if self._task is not None and not self._task.done():
+                self._settled.set()
                 await self._task
             elif self._pending:
                 self._task = asyncio.get_running_loop().create_task(self._drain())

@@ -139,11 +139,13 @@ class RedisEpisodic(EpisodicStore):
             encoded = _encode(record)
             expires = self.expires_at(record)
             rows.append((k.rec(record.id), k.indexes(encoded), encoded, None if expires is None else int(expires * 1000)))
-        counts = await self._append(ixkeys=k.ixkeys, sessions=k.sessions, records=rows, cutoff=None if cutoff is None else _num(cutoff))
+        counts = await self._append(
+            ixkeys=k.ixkeys, sessions=k.sessions, users=(self.users_key, k.user_id), records=rows,
+            cutoff=None if cutoff is None else _num(cutoff),
+        )
         if counts is None:
             await self._rewrite_user(k, batch, now)
             return
-        await self.redis.sadd(self.users_key, k.user_id)
         if self.max_per_session is not None:
             sessions = list(dict.fromkeys(record.session_id for record in batch))
             await self._cap_sessions(k, sessions, counts)

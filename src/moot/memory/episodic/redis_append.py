@@ -25,12 +25,13 @@ local cutoff, session_slot = ARGV[4], tonumber(ARGV[5])
 local ixkeys, sessions = KEYS[1], KEYS[2]
 local per = 1 + nidx
 for r = 0, nrec - 1 do
-  if redis.call('EXISTS', KEYS[3 + r * per]) == 1 then return false end
+  if redis.call('EXISTS', KEYS[4 + r * per]) == 1 then return false end
 end
 local expiry, order, seen, counted = {}, {}, {}, {}
-local arg = 6
+local arg = 7
+redis.call('SADD', KEYS[3], ARGV[6])
 for r = 0, nrec - 1 do
-  local rec = KEYS[3 + r * per]
+  local rec = KEYS[4 + r * per]
   local id, ts, expires, session = ARGV[arg], ARGV[arg + 1], ARGV[arg + 2], ARGV[arg + 3]
   arg = arg + 4
   local hash = {}
@@ -39,7 +40,7 @@ for r = 0, nrec - 1 do
   redis.call('HSET', rec, unpack(hash))
   local idx = {}
   for i = 1, nidx do
-    idx[i] = KEYS[3 + r * per + i]
+    idx[i] = KEYS[4 + r * per + i]
     redis.call('ZADD', idx[i], ts, id)
   end
   redis.call('SADD', ixkeys, unpack(idx))
@@ -84,17 +85,19 @@ class Appender:
         *,
         ixkeys: str,
         sessions: str,
+        users: tuple[str, str],
         records: Sequence[tuple[str, list[str], dict[str, str], int | None]],
         cutoff: str | None,
     ) -> list[int] | None:
-        """Write `records` (hash key, index keys, encoded fields, expiry in ms) if none exists yet.
+        """Write `records` (hash key, index keys, encoded fields, expiry in ms) if none exists yet,
+        and add the user to the set of users (`users`: that set's key, the user id).
 
         Returns the size of each touched session's index, in order of first appearance, or None
         when a record already existed and nothing was written."""
-        keys = [ixkeys, sessions]
+        keys = [ixkeys, sessions, users[0]]
         nidx = len(records[0][1])
         nfields = len(records[0][2])
-        args: list[str | int] = [len(records), nidx, nfields, cutoff or "", self.session_slot]
+        args: list[str | int] = [len(records), nidx, nfields, cutoff or "", self.session_slot, users[1]]
         for rec, indexes, fields, expires in records:
             if len(indexes) != nidx or len(fields) != nfields:
                 raise ValueError("every record of a batch has the same index keys and fields")
