@@ -99,8 +99,9 @@ class RunIndex(ABC):
         workspace_version: str = "",
         status: str = "running",
         error: Any = None,
-    ) -> None:
-        """Record a new run; a run id that is already recorded is refused (ids are never reused).
+    ) -> RunRecord:
+        """Record a new run and return its record; a run id that is already recorded is refused
+        (ids are never reused).
 
         `error` goes with a run recorded as failed (an import that stopped mid-run, say why).
         """
@@ -110,7 +111,7 @@ class RunIndex(ABC):
         rows = await self._query(
             "INSERT INTO moot_runs (run_id, thread_id, workspace, workspace_path, task, user_id, tenant, "
             "workspace_version, status, attempts, worker, started_at, updated_at, finished_at, error) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
+            f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING {_RETURNING}",
             (
                 _id("run_id", run_id), _id("thread_id", thread_id), workspace, workspace_path, task, user_id,
                 tenant, workspace_version, status, now, now, now if status in TERMINAL else None,
@@ -119,6 +120,7 @@ class RunIndex(ABC):
         )  # fmt: skip
         if not rows:
             raise UsageError(f"run {run_id!r} is already recorded in {self.where}; a new run needs a new id")
+        return self._record(rows[0])
 
     async def set_status(self, run_id: str, status: str, *, result: Any = None, error: Any = None) -> None:
         """Put a run in `status` whatever it was: for repairs and tests. Runs move by `move`.

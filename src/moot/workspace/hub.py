@@ -11,6 +11,7 @@ long-lived and shared by every session of the workspace.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -44,14 +45,25 @@ def declared_name(folder: Path) -> str:
     """The `name:` of a folder's moot.yaml, read cheaply (the folder's name if it cannot be read).
 
     Listing must not load whole workspaces, and must not fail on a broken one: that workspace's
-    problems are reported when it is used.
+    problems are reported when it is used. The service lists at every session it opens, so a
+    file's name is parsed again only when the file changed (its mtime and size).
     """
+    path = folder / "moot.yaml"
     try:
-        data = yaml.safe_load((folder / "moot.yaml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        stat = path.stat()
+    except OSError:
         return folder.name
+    return _declared_name(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=1024)
+def _declared_name(path: Path, _mtime_ns: int, _size: int) -> str:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return path.parent.name
     name = data.get("name") if isinstance(data, dict) else None
-    return name if isinstance(name, str) and name else folder.name
+    return name if isinstance(name, str) and name else path.parent.name
 
 
 class WorkspaceHub:

@@ -51,14 +51,13 @@ async def start_run(session_id: str, body: RunCreate, request: Request, response
     if busy:
         raise conflict("session_busy", f"run {busy[0].run_id!r} of this session is still {busy[0].status}; one run at a time per session")
     run_id = new_id("run")
-    await index.add(
+    queued = await index.add(  # the answer is the run as accepted
         run_id, session.thread_id, session.workspace, task, session.user_id, str(manager.root),
         tenant=who.tenant, workspace_version=version.hash, status="queued",
     )
     await ctx.events.append(
         Event(type="run_queued", run_id=run_id, session_id=session.thread_id, workspace=session.workspace, data={"task": task})
     )
-    queued = await index.get(run_id, tenant=who.tenant)  # the answer is the run as accepted
     await ctx.queue.submit(run_id, "start")
     await ctx.sessions.touch(who.tenant, session.thread_id)
     response.headers["Location"] = f"/v1/runs/{run_id}"
