@@ -10,7 +10,7 @@ they are read in full.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,6 +22,7 @@ from langchain_core.language_models import BaseChatModel
 import moot
 from moot.service import problems
 from moot.service.context import ServiceContext
+from moot.service.heap import settle_heap
 from moot.service.routes import misc, runs, sessions
 from moot.service.settings import ServiceSettings
 
@@ -43,9 +44,11 @@ def create_app(
     models: Mapping[str, BaseChatModel] | None = None,
     memory_model: BaseChatModel | None = None,
     context: ServiceContext | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> FastAPI:
     """The app; `models` replaces every workspace's chat models and `memory_model` extracts
-    semantic memories (tests pass scripted ones); `context` is an already open context."""
+    semantic memories (tests pass scripted ones); `context` is an already open context;
+    `on_started` runs once the context is open, before the first request."""
     settings = settings or ServiceSettings.from_env()
 
     @asynccontextmanager
@@ -58,6 +61,8 @@ def create_app(
                 log.warning("no API keys are configured: every request is tenant 'local' (create one: moot keys create)")
             if settings.queue == "inline":
                 await _recover(ctx)
+            if on_started is not None:
+                on_started()
             yield
         finally:
             if context is None:
@@ -130,8 +135,9 @@ async def _recover(ctx: ServiceContext) -> None:
 
 
 def app_from_env() -> Any:
-    """`uvicorn --factory moot.service.app:app_from_env` (what `moot serve --workers N` runs)."""
-    return create_app(ServiceSettings.from_env())
+    """`uvicorn --factory moot.service.app:app_from_env` (what `moot serve --workers N` runs):
+    a process of its own, so its heap is settled once the app has started (moot.service.heap)."""
+    return create_app(ServiceSettings.from_env(), on_started=settle_heap)
 
 
 __all__ = ["app_from_env", "create_app"]

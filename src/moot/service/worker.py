@@ -22,6 +22,7 @@ from arq.constants import in_progress_key_prefix
 from arq.worker import Retry, Worker, func
 
 from moot.service.context import ServiceContext
+from moot.service.heap import settle_heap
 from moot.service.jobs import JOB, Action, LeaseBusy, jobs_key
 from moot.service.settings import ServiceSettings
 
@@ -72,6 +73,7 @@ def worker_settings(settings: ServiceSettings, *, name: str | None = None, burst
         ctx.in_progress_timeout_s = job_timeout + 10  # arq's marker life (Worker.in_progress_timeout_s)
         arq_ctx["moot"] = ctx
         arq_ctx["moot_reaper"] = asyncio.create_task(_reaper(arq_ctx["redis"], ctx))
+        settle_heap()
 
     async def shutdown(arq_ctx: dict[str, Any]) -> None:
         reaper = arq_ctx.pop("moot_reaper", None)
