@@ -368,5 +368,21 @@ async def test_a_lingering_recorder_writes_fewer_fuller_batches_and_never_holds_
     await recorder.aclose()
 
 
+async def test_a_lingering_recorder_does_not_hold_back_a_request_for_approval() -> None:
+    log, bus = _CountingLog(), EventBus()
+    recorder = log.attach(bus)
+    recorder.linger_s = 0.5
+    loop = asyncio.get_running_loop()
+    bus.publish(ev("r", 0))
+    await asyncio.sleep(0.005)
+    started = loop.time()
+    bus.publish(ev("r", 1, "approval_requested"))
+    while not log.writes and loop.time() - started < 1.0:
+        await asyncio.sleep(0.005)
+    assert loop.time() - started < 0.25  # a person is waiting to be asked
+    assert log.writes == [2]
+    await recorder.aclose()
+
+
 def test_the_redis_log_lingers_and_the_in_process_one_does_not() -> None:
     assert RedisEventLog.linger_s > 0 and InProcessEventLog.linger_s == 0

@@ -335,6 +335,38 @@ async def test_recorder_takes_the_user_from_run_started_and_never_guesses(store:
     assert recorder.skipped == 1 and recorder.written == 1
 
 
+class _CountingRecords:
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    async def record(self, records: list[Any]) -> None:
+        self.batches.append(len(records))
+
+
+async def test_a_lingering_recorder_writes_a_run_in_few_batches_and_at_once_when_it_ends() -> None:
+    sink = _CountingRecords()
+    recorder = EpisodicRecorder(sink, user_id="u", linger_s=0.5)
+    entry = {"type": "note", "agent": "critic", "content": {"text": "t"}}
+    loop = asyncio.get_running_loop()
+
+    def patch(seq: int) -> Event:
+        return Event(type="state_patch", run_id="r", session_id="s", seq=seq, data={"update": {"history": [entry]}})
+
+    for seq in range(4):
+        recorder(patch(seq))
+        await asyncio.sleep(0.005)
+    assert sink.batches == []  # still gathering
+    started = loop.time()
+    recorder(Event(type="run_finished", run_id="r", session_id="s"))
+    while not sink.batches and loop.time() - started < 1.0:
+        await asyncio.sleep(0.005)
+    assert loop.time() - started < 0.25 and sink.batches == [4]  # the run's end sends them at once
+    recorder(patch(9))
+    started = loop.time()
+    await recorder.flush()  # a flush does not wait for the linger either
+    assert loop.time() - started < 0.25 and sink.batches == [4, 1]
+
+
 def test_render_and_records_from_entries_handle_any_shape() -> None:
     assert render({"type": "tool_call", "agent": "booking", "stage": "booking", "round": 1,
                    "content": {"tool": "book", "arguments": {"item_id": "H-1", "nights": 3}}}) == (

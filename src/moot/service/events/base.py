@@ -36,6 +36,8 @@ from moot.events import TERMINAL_EVENTS, Event, EventBus
 
 logger = logging.getLogger(__name__)
 
+_AT_ONCE = TERMINAL_EVENTS | {"approval_requested"}
+"""Events a lingering recorder writes at once: the run ended, or it waits for a person."""
 _PAGE = 500  # entries per round trip when catching up, and per recorder write
 
 
@@ -189,9 +191,10 @@ class EventRecorder:
     async def _linger(self) -> None:
         """Let a few more events join the batch (at most `linger_s`), unless the run just ended:
         every write wakes every reader of the run, so fewer, fuller writes cost the log and its
-        readers less; the terminal event is never held back."""
+        readers less; the terminal event, and a request for approval (a person is waiting to be
+        asked), are never held back."""
         deadline = asyncio.get_running_loop().time() + self.linger_s
-        while self._pending and self._pending[-1].type not in TERMINAL_EVENTS and len(self._pending) < _PAGE:
+        while self._pending and self._pending[-1].type not in _AT_ONCE and len(self._pending) < _PAGE:
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
                 return

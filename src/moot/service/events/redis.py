@@ -40,9 +40,10 @@ class RedisEventLog(EventLog):
     """
 
     transient_errors = (RedisConnectionError, RedisTimeoutError, OSError)
-    linger_s = 0.02
+    linger_s = 0.05
     """Every append wakes every follower of the run (each then sends another XREAD): writes are
-    gathered for up to 20 ms, which live views do not notice; a run's last event goes at once."""
+    gathered for up to 50 ms, which live views do not notice (a person reads at 10 lines a second
+    at best); a run's last event goes at once."""
     _ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
 
     def __init__(
