@@ -22,6 +22,7 @@ from langchain_core.language_models import BaseChatModel
 import moot
 from moot.service import problems
 from moot.service.context import ServiceContext
+from moot.service.langgraph_api import router as langgraph_router
 from moot.service.routes import misc, runs, sessions
 from moot.service.settings import ServiceSettings
 
@@ -75,6 +76,7 @@ def create_app(
     app.include_router(runs.router)
     app.include_router(misc.router)
     app.include_router(misc.health_router)
+    app.include_router(langgraph_router)
     return app
 
 
