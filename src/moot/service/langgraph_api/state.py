@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from moot.service.langgraph_api.errors import langgraph_router
 
-router = APIRouter(tags=["langgraph"])
+router = langgraph_router()
 
 __all__ = ["router"]
