@@ -25,6 +25,7 @@ services:
 
 test: setup services
 	scripts/npm-tools
+	scripts/langgraph-dev
 	scripts/system-tools
 	$(PY) -m pytest -q
 
