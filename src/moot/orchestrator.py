@@ -70,6 +70,9 @@ class Orchestrator:
         """The workspace's WritePolicy, to refuse an approval edit it forbids before resuming."""
         self.version = version
         """The workspace version of `graph` (moot.workspace.version), recorded with every run."""
+        self.publish_values = False
+        """Publish the whole state after every step (`state_values`): a LangGraph client streaming
+        `values` asked for it; off by default, so other runs do not carry the state in events."""
 
     def check_task(self, task: str) -> str:
         """Refuse an empty or oversized task before anything is written (see `check_task`)."""
@@ -206,6 +209,8 @@ class Orchestrator:
             ):
                 if part["type"] == "values":
                     values = part["data"]
+                    if self.publish_values:
+                        publish("state_values", stage=values.get("stage"), data=values)
                 elif part["type"] == "custom":
                     data = dict(part["data"])
                     if data["type"] == "agent_started":
