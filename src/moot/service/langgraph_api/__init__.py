@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from moot.service.langgraph_api import assistants, info, state, store, threads
+from moot.service.langgraph_api import assistants, info, runs, state, store, threads
 
 router = APIRouter()
 router.include_router(info.router)
@@ -18,5 +18,6 @@ router.include_router(assistants.router)
 router.include_router(threads.router)
 router.include_router(state.router)
 router.include_router(store.router)
+router.include_router(runs.router)
 
 __all__ = ["router"]
