@@ -1,57 +1,73 @@
-"""Fixtures for the LangGraph API tests: the classic workspace (and a copy whose booking stage asks
-for approval) served over real HTTP, driven by the official `langgraph_sdk` client."""
+"""A moot server for LangGraph's own clients: two tenants' API keys, the demo and a gated copy.
+
+Embedded backends (SQLite, in-process sessions and event log, the inline queue) and the scripted
+demo model: the LangGraph face is the point here, not the fleet. Shared by tests/test_langgraph_*.py.
+"""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-from langgraph_sdk import get_client
-from langgraph_sdk.client import LangGraphClient
 
 from moot.models.scripted import ScriptedChatModel
 from moot.service.app import create_app
+from moot.service.keys import key_store
 from moot.service.settings import ServiceSettings
-from servicetools import serving
+from moot.workspace.loader import builtin_path
+from servicetools import serving, wait_status
 
-CLASSIC = Path(__file__).parent / "data" / "workspaces" / "classic"
+DATA = Path(__file__).parent / "data"
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
+GATED = "gated_lg"
 
 
-def workspaces(root: Path) -> Path:
-    """`classic` and `gated` (classic whose booking stage asks for approval) under `root`."""
-    shutil.copytree(CLASSIC, root / "classic")
-    gated = root / "gated"
-    shutil.copytree(CLASSIC, gated)
-    (gated / "moot.yaml").write_text((gated / "moot.yaml").read_text().replace("name: classic", "name: gated", 1))
+@dataclass
+class Server:
+    url: str
+    keys: dict[str, str]
+    """API key of tenant "a" and of tenant "b"."""
+
+    def http(self, tenant: str = "a") -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, timeout=30, headers={"X-API-Key": self.keys[tenant]})
+
+
+def workspaces(folder: Path) -> Path:
+    """A folder with a copy of the demo named `gated_lg` whose booking stage asks for approval."""
+    gated = folder / GATED
+    shutil.copytree(builtin_path("demo"), gated)
+    manifest = gated / "moot.yaml"
+    manifest.write_text(manifest.read_text().replace("name: demo", f"name: {GATED}", 1))
     stages = gated / "stages.yaml"
     stages.write_text(stages.read_text().replace("  booking:\n", "  booking:\n    approval: true\n", 1))
-    return root
+    return folder
 
 
 @asynccontextmanager
-async def langgraph_service(
-    script: Any, root: Path, *, latency: float = 0.0, **options: Any
-) -> AsyncIterator[tuple[LangGraphClient, httpx.AsyncClient]]:
-    """The app (inline queue, embedded backends unless `options` say otherwise) on loopback;
-    yields the SDK client and a raw HTTP client of the same server."""
-    settings = ServiceSettings(workspaces=[str(workspaces(root))], **options)
-    app = create_app(settings, models={"default": ScriptedChatModel(script=script, latency=latency)})
-    async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
-        yield get_client(url=url, timeout=30), http
+async def langgraph_server(tmp_path: Path) -> AsyncIterator[Server]:
+    settings = ServiceSettings(workspaces=[str(workspaces(tmp_path / "workspaces"))])
+    keys: dict[str, str] = {}
+    async with key_store(settings.database_url) as store:
+        for tenant in ("a", "b"):
+            _, keys[tenant] = await store.create(f"tenant-{tenant}", label="langgraph test")
+    script = json.loads((DATA / "demo_script.json").read_text())
+    app = create_app(settings, models={"default": ScriptedChatModel(script=script)})
+    async with serving(app) as url:
+        yield Server(url, keys)
 
 
-async def new_thread(http: httpx.AsyncClient, graph: str = "classic") -> str:
-    """A thread of `graph`, made through /v1 (the threads routes are another module's)."""
-    resp = await http.post("/v1/sessions", json={"workspace": graph})
+async def v1_run(http: httpx.AsyncClient, workspace: str = "demo", user: str = "ana", until: set[str] | None = None) -> tuple[str, dict[str, Any]]:
+    """A /v1 session with one run, waited for until `until` (default: finished); (session id, run)."""
+    resp = await http.post("/v1/sessions", json={"user_id": user, "workspace": workspace})
     assert resp.status_code == 201, resp.text
-    return str(resp.json()["session_id"])
-
-
-async def collect(stream: AsyncIterator[Any]) -> list[tuple[str, Any, str | None]]:
-    """(event, data, id) of every part of an SDK stream."""
-    return [(part.event, part.data, part.id) async for part in stream]
+    sid = str(resp.json()["session_id"])
+    resp = await http.post(f"/v1/sessions/{sid}/runs", json={"task": TASK})
+    assert resp.status_code == 202, resp.text
+    run = await wait_status(http, resp.json()["run_id"], until or {"finished"})
+    return sid, run
