@@ -65,23 +65,26 @@ def assistant_workspace(ctx: ServiceContext, assistant_id: str) -> str:
     raise not_found("Assistant", assistant_id)
 
 
-async def thread_of(ctx: ServiceContext, who: Principal, thread_id: str, body: LangGraphRunCreate) -> Session:
-    """The tenant's thread bound to the run's assistant (an unbound thread binds now), or 404/409."""
+async def thread_of(ctx: ServiceContext, who: Principal, thread_id: str, body: LangGraphRunCreate) -> tuple[Session, bool]:
+    """The tenant's thread as the run will see it, and whether it is still to be bound; or
+    404/409/422. An unbound thread comes back with the run's workspace filled in but not yet
+    stored: `start(bind=True)` binds it once the run is accepted, so a refused run leaves it unbound."""
     workspace = assistant_workspace(ctx, body.assistant_id) if body.assistant_id else None
     try:
         session = await ctx.sessions.get(who.tenant, thread_id)
     except SessionNotFound:
         if body.if_not_exists != "create" or workspace is None:
             raise
-        return await ctx.sessions.create(tenant=who.tenant, user_id="default", workspace=workspace, session_id=thread_id)
+        return await ctx.sessions.create(tenant=who.tenant, user_id="default", workspace=workspace, session_id=thread_id), False
     if workspace is None:
         if not session.workspace:
             raise LangGraphError(422, "the thread has no graph yet: name the run's assistant_id")
-        return session
-    try:
-        return await ctx.sessions.bind(who.tenant, thread_id, workspace)  # type: ignore[attr-defined]
-    except WorkspaceMismatch as exc:
-        raise LangGraphError(409, str(exc)) from None
+        return session, False
+    if session.workspace and session.workspace != workspace:
+        raise LangGraphError(409, str(WorkspaceMismatch(session, workspace)))
+    if session.workspace:
+        return session, False
+    return session.model_copy(update={"workspace": workspace}), True
 
 
 async def temporary_thread(ctx: ServiceContext, who: Principal, body: LangGraphRunCreate) -> Session:
@@ -97,8 +100,9 @@ def job_options(modes: tuple[str, ...]) -> dict[str, Any]:
     return {JOB_OPTIONS: {"values": "values" in modes or "debug" in modes, "keep_checkpoints": True}}
 
 
-async def start(ctx: ServiceContext, who: Principal, session: Session, body: LangGraphRunCreate) -> Started:
-    """Accept the run (every check first), record it, queue its job; see the module docstring."""
+async def start(ctx: ServiceContext, who: Principal, session: Session, body: LangGraphRunCreate, *, bind: bool = False) -> Started:
+    """Accept the run (every check first), record it, queue its job; see the module docstring.
+    `bind`: store the session's workspace as its binding once the run is accepted."""
     body.refuse_unsupported()
     options = job_options(body.modes())
     if body.command is not None:
@@ -126,6 +130,8 @@ async def start(ctx: ServiceContext, who: Principal, session: Session, body: Lan
         except TaskRefused as exc:
             raise LangGraphError(422, str(exc)) from None
     await _make_room(ctx, who, session, body.multitask_strategy)
+    if bind:
+        await _bind(ctx, who, session)
     run_id = new_id("run")
     index = ctx.persistence.index
     await index.add(
@@ -198,6 +204,14 @@ def approval_answer(value: Any) -> Any:
         elif "decision" in value:
             value = {"action": "edit", **value}
     return parse_answer(value)
+
+
+async def _bind(ctx: ServiceContext, who: Principal, session: Session) -> None:
+    """Store the binding of an unbound thread to the run's workspace (the run has been accepted)."""
+    try:
+        await ctx.sessions.bind(who.tenant, session.thread_id, session.workspace)  # type: ignore[attr-defined]
+    except WorkspaceMismatch as exc:  # another run bound it meanwhile
+        raise LangGraphError(409, str(exc)) from None
 
 
 async def _make_room(ctx: ServiceContext, who: Principal, session: Session, strategy: str) -> None:

@@ -65,7 +65,8 @@ def run_json(record: RunRecord, metadata: dict[str, Any] | None = None) -> dict[
 async def _on_thread(thread_id: str, body: LangGraphRunCreate, request: Request, who: Principal = Depends(principal)) -> tuple[Started, LangGraphRunCreate]:
     ctx = ctx_of(request)
     _precheck(body)  # before the thread is created or bound: nothing half-written
-    return await start(ctx, who, await thread_of(ctx, who, thread_id, body), body), body
+    session, unbound = await thread_of(ctx, who, thread_id, body)
+    return await start(ctx, who, session, body, bind=unbound), body
 
 
 async def _thread_less(body: LangGraphRunCreate, request: Request, who: Principal = Depends(principal)) -> tuple[Started, LangGraphRunCreate]:
