@@ -37,3 +37,4 @@ bench: setup services
 	$(PY) bench/memory/locomo.py --systems moot,dense,store,rag
 	$(PY) bench/memory/scale.py
 	$(PY) bench/service.py
+	$(PY) bench/langgraph_stream.py
