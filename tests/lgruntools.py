@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
+from servicetools import serving
 
 from moot.models.scripted import ScriptedChatModel
 from moot.service.app import create_app
 from moot.service.settings import ServiceSettings
-from servicetools import serving
 
 CLASSIC = Path(__file__).parent / "data" / "workspaces" / "classic"
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"

@@ -12,7 +12,6 @@ import httpx
 import pytest
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
-
 from lgruntools import TASK, collect, langgraph_service
 
 Service = tuple[LangGraphClient, httpx.AsyncClient]

@@ -103,7 +103,7 @@ class LangGraphRunCreate(BaseModel):
 
 def stream_modes(value: str | list[str] | None) -> tuple[str, ...]:
     """Requested modes, deduplicated in order (aliases resolved); 422 names the supported ones."""
-    raw = [value] if isinstance(value, str) else list(value or ["values"])
+    raw = [m for m in ([value] if isinstance(value, str) else list(value or [])) if m] or ["values"]
     out: list[str] = []
     for mode in raw:
         name = _ALIASES.get(mode, mode)

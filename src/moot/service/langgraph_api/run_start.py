@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from moot.errors import MootError
 from moot.events import Event
 from moot.graph.approval import check_answer, parse_answer
 from moot.graph.node import STAGE_ROUTER
@@ -163,7 +164,7 @@ async def _resume(ctx: ServiceContext, who: Principal, session: Session, value: 
     manager = await ctx.hub.get(record.workspace)
     try:
         policy = manager.version(record.workspace_version).workspace.policy
-    except Exception:
+    except MootError:  # that version is no longer loaded: the current one's policy
         policy = manager.current.workspace.policy
     check_answer(answer, policy)  # a forbidden edit is refused now (409 naming key and writers)
     log = cast("EventLog", ctx.events)

@@ -23,10 +23,23 @@ from moot.events import TERMINAL_EVENTS
 from moot.persistence import ACTIVE, RunRecord
 from moot.service.auth import Principal, principal
 from moot.service.jobs import cancel_run as record_cancel
-from moot.service.langgraph_api.errors import LangGraphError, langgraph_router, not_found
+from moot.service.langgraph_api.errors import (
+    LangGraphError,
+    langgraph_router,
+    not_found,
+)
 from moot.service.langgraph_api.frames import Frames
-from moot.service.langgraph_api.run_body import LangGraphRunCreate, stream_modes, task_of
-from moot.service.langgraph_api.run_start import Started, start, temporary_thread, thread_of
+from moot.service.langgraph_api.run_body import (
+    LangGraphRunCreate,
+    stream_modes,
+    task_of,
+)
+from moot.service.langgraph_api.run_start import (
+    Started,
+    start,
+    temporary_thread,
+    thread_of,
+)
 from moot.service.langgraph_api.stream import Cursor, parse_cursor, sse
 from moot.service.routes.common import ctx_of
 from moot.state_io import export_state
@@ -62,24 +75,32 @@ def run_json(record: RunRecord, metadata: dict[str, Any] | None = None) -> dict[
 # -- creating runs -----------------------------------------------------------------------------
 
 
-async def _on_thread(thread_id: str, body: LangGraphRunCreate, request: Request, who: Principal = Depends(principal)) -> tuple[Started, LangGraphRunCreate]:
+async def _on_thread(
+    thread_id: str, body: LangGraphRunCreate, request: Request, response: Response, who: Principal = Depends(principal)
+) -> tuple[Started, LangGraphRunCreate]:
     ctx = ctx_of(request)
     _precheck(body)  # before the thread is created or bound: nothing half-written
     session, unbound = await thread_of(ctx, who, thread_id, body)
-    return await start(ctx, who, session, body, bind=unbound), body
+    started = await start(ctx, who, session, body, bind=unbound)
+    _locate(request, response, started, body)
+    return started, body
 
 
-async def _thread_less(body: LangGraphRunCreate, request: Request, who: Principal = Depends(principal)) -> tuple[Started, LangGraphRunCreate]:
+async def _thread_less(
+    body: LangGraphRunCreate, request: Request, response: Response, who: Principal = Depends(principal)
+) -> tuple[Started, LangGraphRunCreate]:
     ctx = ctx_of(request)
     if body.command is not None or body.checkpoint_to_fork():
         raise LangGraphError(422, "a thread-less run starts from input: resume or fork on the thread itself")
     _precheck(body)
     session = await temporary_thread(ctx, who, body)
     try:
-        return await start(ctx, who, session, body), body
+        started = await start(ctx, who, session, body)
     except Exception:
         await ctx.sessions.delete(who.tenant, session.thread_id)  # a refused run leaves no thread behind
         raise
+    _locate(request, response, started, body)
+    return started, body
 
 
 def _precheck(body: LangGraphRunCreate) -> None:
@@ -89,65 +110,62 @@ def _precheck(body: LangGraphRunCreate) -> None:
         task_of(body.input)
 
 
-def _locate(response: Response, started: Started, body: LangGraphRunCreate | None = None) -> None:
+def _locate(request: Request, response: Response, started: Started, body: LangGraphRunCreate) -> None:
+    """`Content-Location`: the run; a stream's `Location`: its join stream, which a client
+    reconnects to (with `Last-Event-ID`). Set by the dependency: a streaming route's own body
+    runs after the response has started."""
     base = f"/threads/{started.record.thread_id}/runs/{started.record.run_id}"
     response.headers["Content-Location"] = base
-    if body is not None:
+    if request.url.path.endswith("/stream"):
         query = urlencode([("stream_mode", m) for m in body.modes()])
         response.headers["Location"] = f"{base}/stream?{query}"
 
 
 @router.post("/threads/{thread_id}/runs")
-async def create_run(response: Response, made: tuple[Started, LangGraphRunCreate] = Depends(_on_thread)) -> dict[str, Any]:
+async def create_run(made: tuple[Started, LangGraphRunCreate] = Depends(_on_thread)) -> dict[str, Any]:
     """Start a run in the background; follow it with join or the join stream."""
     started, body = made
-    _locate(response, started)
     return run_json(started.record, body.metadata)
 
 
 @router.post("/runs")
-async def create_thread_less_run(response: Response, made: tuple[Started, LangGraphRunCreate] = Depends(_thread_less)) -> dict[str, Any]:
+async def create_thread_less_run(made: tuple[Started, LangGraphRunCreate] = Depends(_thread_less)) -> dict[str, Any]:
     """Start a run on a new thread of its own, in the background."""
     started, body = made
-    _locate(response, started)
     return run_json(started.record, body.metadata)
 
 
 @router.post("/threads/{thread_id}/runs/stream", response_class=EventSourceResponse)
 async def stream_run(
-    request: Request, response: Response, made: tuple[Started, LangGraphRunCreate] = Depends(_on_thread)
+    request: Request, made: tuple[Started, LangGraphRunCreate] = Depends(_on_thread)
 ) -> AsyncIterator[ServerSentEvent]:
     """Start a run and stream it (`metadata` first, then the modes' frames, then `end` or `error`)."""
     started, body = made
-    _locate(response, started, body)
     async for frame in _stream(request, started, body):
         yield frame
 
 
 @router.post("/runs/stream", response_class=EventSourceResponse)
 async def stream_thread_less_run(
-    request: Request, response: Response, made: tuple[Started, LangGraphRunCreate] = Depends(_thread_less)
+    request: Request, made: tuple[Started, LangGraphRunCreate] = Depends(_thread_less)
 ) -> AsyncIterator[ServerSentEvent]:
     """Start a run on a new thread of its own and stream it."""
     started, body = made
-    _locate(response, started, body)
     async for frame in _stream(request, started, body):
         yield frame
 
 
 @router.post("/threads/{thread_id}/runs/wait")
-async def wait_run(request: Request, response: Response, made: tuple[Started, LangGraphRunCreate] = Depends(_on_thread)) -> dict[str, Any]:
+async def wait_run(request: Request, made: tuple[Started, LangGraphRunCreate] = Depends(_on_thread)) -> dict[str, Any]:
     """Start a run and answer with the thread's values when it ends or pauses."""
     started, _ = made
-    _locate(response, started)
     return await _outcome(request, started.record, started.after)
 
 
 @router.post("/runs/wait")
-async def wait_thread_less_run(request: Request, response: Response, made: tuple[Started, LangGraphRunCreate] = Depends(_thread_less)) -> dict[str, Any]:
+async def wait_thread_less_run(request: Request, made: tuple[Started, LangGraphRunCreate] = Depends(_thread_less)) -> dict[str, Any]:
     """Start a run on a new thread of its own; answer with its values when it ends or pauses."""
     started, _ = made
-    _locate(response, started)
     return await _outcome(request, started.record, started.after)
 
 
