@@ -141,3 +141,18 @@ async def test_a_second_deliberation_on_the_thread_starts_from_moots_first_state
     # `history` was reset by the JSON overwrite: the second run's entries only, as many as the first's
     assert len(second["history"]) == len(first["history"])
     assert {e["content"]["key"].split(":")[0] for e in second["history"] if e["type"] == "tool_result"} == {second["run_id"]}
+
+
+async def test_the_factory_compiles_the_workspace_moot_names_without_a_checkpointer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In process: `MOOT_WORKSPACE` picks the workspace, nothing is bound that the server brings."""
+    from moot.workspace.langgraph_graphs import workspace
+
+    monkeypatch.setenv("MOOT_WORKSPACE", str(CLASSIC))
+    monkeypatch.setenv("MOOT_MODEL", f"scripted:{SCRIPT}")
+    async with workspace() as graph:
+        assert graph.name == "classic"
+        assert graph.checkpointer is None and graph.store is None
+        assert "tools" in graph.get_graph().nodes  # the MCP servers are connected: the tool node is there
+    monkeypatch.delenv("MOOT_WORKSPACE")
+    async with workspace() as graph:
+        assert graph.name == "demo"
