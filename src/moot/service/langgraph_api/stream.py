@@ -6,7 +6,8 @@ id is the durable order; one entry may give several frames (an interrupt is in `
 (its place in the entry). Resuming after `<id>` reads the log after that entry; resuming after
 `<id>~<k>` reads the run's log from its start up to that entry (to rebuild what its frames show)
 and sends the entry's frames after the k-th. The `metadata` frame's id is `start` (resume from
-the beginning) or the cursor the stream began at.
+the beginning) or the cursor the stream began at; `end`'s is `<id>~end` (resuming after it
+answers `end` again at once, as does resuming after a settled run's last frame).
 
 The stream ends where the LangGraph run does: after the run's terminal event, or after an
 approval request while the run still waits for its answer (LangGraph's interrupted run). A
