@@ -202,3 +202,25 @@ async def test_bad_input_answers_langgraph_errors_and_writes_nothing(service: Se
     assert (await client.threads.get(thread_id))["metadata"].get("graph_id") is None, "nor bound the thread"
     with pytest.raises(UnprocessableEntityError):
         await client.runs.create(thread_id, "classic", input={"task": TASK}, checkpoint_id="1f0-nope")
+
+
+async def test_another_tenants_runs_are_404_on_every_run_route(tmp_path: Path) -> None:
+    from langgraphtools import langgraph_server
+
+    async with langgraph_server(tmp_path) as server, server.http("a") as a, server.http("b") as b:
+        thread_id = (await a.post("/threads", json={})).json()["thread_id"]
+        resp = await a.post(f"/threads/{thread_id}/runs/wait", json={"assistant_id": "demo", "input": {"task": TASK}})
+        assert resp.status_code == 200 and resp.json()["done"] is True, resp.text
+        run_id = (await a.get(f"/threads/{thread_id}/runs")).json()[0]["run_id"]
+        run = f"/threads/{thread_id}/runs/{run_id}"
+        for method, path, body in [
+            ("GET", f"/threads/{thread_id}/runs", None), ("GET", run, None), ("GET", f"{run}/join", None),
+            ("GET", f"{run}/stream", None), ("POST", f"{run}/cancel", None), ("DELETE", run, None),
+            ("POST", f"/threads/{thread_id}/runs", {"assistant_id": "demo", "input": {"task": TASK}}),
+            ("POST", f"/threads/{thread_id}/runs/stream", {"assistant_id": "demo", "input": {"task": TASK}}),
+            ("POST", f"/threads/{thread_id}/runs/wait", {"assistant_id": "demo", "command": {"resume": "approve"}}),
+        ]:
+            resp = await b.request(method, path, json=body)
+            assert resp.status_code == 404 and "detail" in resp.json(), (method, path, resp.status_code, resp.text)
+        assert len((await a.get(f"/threads/{thread_id}/runs")).json()) == 1, "tenant b started nothing in a's thread"
+        assert (await a.get(run)).json()["status"] == "success"
