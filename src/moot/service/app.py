@@ -22,7 +22,7 @@ from langchain_core.language_models import BaseChatModel
 import moot
 from moot.service import problems
 from moot.service.context import ServiceContext
-from moot.service.langgraph_api import router as langgraph_router
+from moot.service.langgraph_api import errors as langgraph_errors, router as langgraph_router
 from moot.service.routes import misc, runs, sessions
 from moot.service.settings import ServiceSettings
 
@@ -71,6 +71,7 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(app)
+    langgraph_errors.install(app)
     app.add_middleware(BodySizeLimit, max_body_size=settings.limits.max_body_bytes)
     app.include_router(sessions.router)
     app.include_router(runs.router)

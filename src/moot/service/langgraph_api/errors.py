@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -86,11 +86,30 @@ class LangGraphRoute(APIRoute):
         return detailed
 
 
+V1_PREFIXES = ("/v1/", "/healthz", "/readyz", "/docs", "/openapi.json", "/redoc")
+
+
+def install(app: FastAPI) -> None:
+    """Answer what the router refuses before any route runs (a wrong method: 405, an unknown
+    path: 404) in LangGraph's shape outside /v1; /v1 keeps the handler `problems` installed."""
+    v1_handler = app.exception_handlers[StarletteHTTPException]
+
+    async def either(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith(V1_PREFIXES):
+            return await v1_handler(request, exc)
+        status, body, headers = detail_body(exc)
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    app.add_exception_handler(StarletteHTTPException, either)
+
+
 def langgraph_router(**kwargs: Any) -> APIRouter:
-    """A router of this package: LangGraph's error shape, the `langgraph` tag, 404/422 documented."""
+    """A router of this package: LangGraph's error shape, the `langgraph` tag, its refusals documented."""
     kwargs.setdefault("tags", ["langgraph"])
-    responses = {404: DETAIL_SCHEMA, 422: DETAIL_SCHEMA, **kwargs.pop("responses", {})}
+    responses = {status: DETAIL_SCHEMA for status in (400, 401, 404, 409, 413, 422)} | kwargs.pop("responses", {})
     return APIRouter(route_class=LangGraphRoute, responses=responses, **kwargs)
 
 
-__all__ = ["DETAIL_SCHEMA", "LangGraphError", "LangGraphRoute", "detail_body", "langgraph_router", "not_found"]
+__all__ = [
+    "DETAIL_SCHEMA", "LangGraphError", "LangGraphRoute", "detail_body", "install", "langgraph_router", "not_found",
+]

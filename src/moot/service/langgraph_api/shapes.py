@@ -10,7 +10,7 @@ official server sends them.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -187,7 +187,9 @@ class StateUpdated(BaseModel):
 class HistoryQuery(_Request):
     limit: int = Field(default=10, ge=1, le=1000)
     before: str | CheckpointRef | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")], Any] | None = Field(
+        default=None, max_length=16, description="Checkpoint metadata to match; keys are names (the saver queries them as JSON paths)."
+    )
     checkpoint: CheckpointRef | None = None
 
 

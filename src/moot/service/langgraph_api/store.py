@@ -136,6 +136,9 @@ async def list_namespaces(body: NamespaceSearch, request: Request, who: Principa
     """The tenant's namespaces, by `prefix`, `suffix` and `max_depth` (labels `*` match any)."""
     store = _store(request)
     prefix = body.prefix or []
+    for label in (*prefix, *(body.suffix or [])):
+        if label != "*":
+            _check([label])
     raw = await store.alist_namespaces(prefix=tuple(prefix[:1]) or None, limit=SCAN_LIMIT)
     views: list[list[str]] = []
     for namespace in raw:
