@@ -145,6 +145,8 @@ async def list_namespaces(body: NamespaceSearch, request: Request, who: Principa
         view = seen(who.tenant, namespace)
         if view is None or not _matches(view, prefix, body.suffix or []):
             continue
+        if not await store.asearch(namespace, limit=1):  # LangGraph's InMemoryStore keeps a namespace a read named
+            continue
         view = view[: body.max_depth] if body.max_depth else view
         if view not in views:
             views.append(view)
