@@ -44,6 +44,9 @@ def moot_fleet(tmp_path: Path) -> Iterator[str]:
         MOOT_WORKSPACES=str(tmp_path / "ws"),
         MOOT_MODEL=f"scripted:{DATA / 'classic_script.json'}",
         MOOT_EMBEDDER="wordllama",
+        # the limit counts the tenant's runs in the shared test database, where other tests (and
+        # suites run beside this one) may hold paused or running runs of tenant `local`
+        MOOT_MAX_ACTIVE_RUNS="1000",
         PYTHONUNBUFFERED="1",
     )
     logs = tmp_path / "logs"
