@@ -84,7 +84,8 @@ class LangGraphRunCreate(BaseModel):
                     "(`approval: true` on a stage in stages.yaml); omit it",
                 )
         if self.command is not None:
-            if self.command.goto is not None or self.command.update is not None:
+            # RemoteGraph sends `asdict(Command(resume=...))`: an empty `goto` ([]) is no goto
+            if self.command.goto not in (None, []) or self.command.update is not None:
                 raise LangGraphError(
                     422,
                     "command.goto and command.update are not supported: moot's stage router decides the next "
