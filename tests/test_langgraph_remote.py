@@ -104,9 +104,9 @@ async def test_a_checkpointed_users_graph_runs_moot_on_a_thread_of_the_same_id(t
 async def test_moots_approval_pauses_the_users_graph_and_a_resume_command_through_remote_graph_finishes_it(tmp_path: Path) -> None:
     """moot's approval is LangGraph's `interrupt`: the RemoteGraph node raises it in the user's
     graph, which pauses there with moot's question; the human's `Command(resume=...)`, sent with
-    RemoteGraph on the same thread, reaches moot's paused run, which books and ends. (A RemoteGraph
-    node that runs again sends its input as a new run, as it does on LangGraph's own server: the
-    answer goes through RemoteGraph itself.)"""
+    RemoteGraph on the same thread, reaches moot's paused run, which books and ends. (RemoteGraph
+    sends no resume when its node runs again: it sends its input, a new run, see
+    langgraph/pregel/remote.py; so the answer goes through RemoteGraph itself.)"""
     async with moot_service(tmp_path / "ws") as url:
         thread = {"configurable": {"thread_id": "8d0e2f6a-1b3c-4d5e-8f7a-9b0c1d2e3f4a"}}
         planner = trip_planner(url, checkpointer=InMemorySaver(), workspace="gated")
