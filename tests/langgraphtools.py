@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from servicetools import serving, wait_status
 
 from moot.models.scripted import ScriptedChatModel
 from moot.service.app import create_app
 from moot.service.keys import key_store
 from moot.service.settings import ServiceSettings
 from moot.workspace.loader import builtin_path
-from servicetools import serving, wait_status
 
 DATA = Path(__file__).parent / "data"
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"

@@ -19,14 +19,14 @@ import httpx
 import pytest
 import schemathesis
 from langgraph_sdk import get_client
-
 from langgraphtools import GATED, Server, langgraph_server, v1_run, workspaces
+from test_service_contract import CHECKS, CONFIG, TIMEOUT_S, served_in_thread
+
 from moot.models.scripted import ScriptedChatModel
 from moot.service.app import create_app
 from moot.service.keys import key_store
 from moot.service.settings import ServiceSettings
 from moot.state import STATE_KEYS
-from test_service_contract import CHECKS, CONFIG, TIMEOUT_S, served_in_thread
 
 DATA = Path(__file__).parent / "data"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 from langgraph_sdk import get_client
-
 from langgraphtools import Server, langgraph_server
+
 from moot.service.langgraph_api.store import seen, stored
 
 

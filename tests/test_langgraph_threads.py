@@ -16,7 +16,6 @@ import httpx
 import pytest
 from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.client import LangGraphClient
-
 from langgraphtools import GATED, Server, langgraph_server, v1_run
 
 from moot.state import STATE_KEYS
@@ -74,7 +73,7 @@ async def test_threads_create_get_patch_search_count_delete(server: Server) -> N
 
 async def test_state_and_history_equal_moots_own_export(server: Server) -> None:
     async with server.http() as http:
-        sid, run = await v1_run(http)
+        sid, _ = await v1_run(http)
         exported = (await http.get(f"/v1/sessions/{sid}/state")).json()
     c = lg(server)
     thread = await c.threads.get(sid)
@@ -99,7 +98,7 @@ async def test_state_and_history_equal_moots_own_export(server: Server) -> None:
 
 async def test_an_interrupted_run_shows_as_an_interrupted_thread(server: Server) -> None:
     async with server.http() as http:
-        sid, run = await v1_run(http, GATED, until={"awaiting_approval"})
+        sid, _ = await v1_run(http, GATED, until={"awaiting_approval"})
     c = lg(server)
     thread = await c.threads.get(sid)
     assert thread["status"] == "interrupted"

@@ -18,7 +18,13 @@ from langgraph.warnings import LangGraphDeprecatedSinceV10
 from moot.service.auth import Principal, principal
 from moot.service.langgraph_api.errors import LangGraphError, langgraph_router
 from moot.service.langgraph_api.lookups import workspace_of
-from moot.service.langgraph_api.shapes import Assistant, AssistantCount, AssistantSearch, GraphSchema, iso
+from moot.service.langgraph_api.shapes import (
+    Assistant,
+    AssistantCount,
+    AssistantSearch,
+    GraphSchema,
+    iso,
+)
 from moot.service.routes.common import ctx_of
 
 router = langgraph_router()

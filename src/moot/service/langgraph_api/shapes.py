@@ -9,7 +9,7 @@ official server sends them.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,7 +20,7 @@ SortOrder = Literal["asc", "desc"]
 
 def iso(ts: float) -> datetime:
     """A Unix time as an aware datetime (pydantic writes it as ISO 8601, as LangGraph does)."""
-    return datetime.fromtimestamp(ts, tz=timezone.utc)
+    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 class _Request(BaseModel):

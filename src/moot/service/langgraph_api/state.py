@@ -19,10 +19,27 @@ from moot.errors import PolicyViolation
 from moot.graph.node import STAGE_ROUTER
 from moot.policy import HUMAN, ORCHESTRATOR, TOOL_RUNTIME
 from moot.service.auth import Principal, principal
-from moot.service.langgraph_api.errors import DETAIL_SCHEMA, LangGraphError, langgraph_router
-from moot.service.langgraph_api.lookups import graph_of, thread_of, thread_status, workspace_of
+from moot.service.langgraph_api.errors import (
+    DETAIL_SCHEMA,
+    LangGraphError,
+    langgraph_router,
+)
+from moot.service.langgraph_api.lookups import (
+    graph_of,
+    thread_of,
+    thread_status,
+    workspace_of,
+)
 from moot.service.langgraph_api.shapes import (
-    Checkpoint, CheckpointRef, HistoryQuery, Interrupt, StateAt, StateUpdate, StateUpdated, ThreadState, ThreadTask,
+    Checkpoint,
+    CheckpointRef,
+    HistoryQuery,
+    Interrupt,
+    StateAt,
+    StateUpdate,
+    StateUpdated,
+    ThreadState,
+    ThreadTask,
 )
 from moot.state import STATE_KEYS
 

@@ -12,7 +12,7 @@ and an item of another tenant is as unknown as a missing one (404). Labels may n
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from fastapi import Depends, Query, Request, Response
@@ -22,7 +22,14 @@ from moot.service.auth import Principal, principal
 from moot.service.jobs import scoped_user
 from moot.service.langgraph_api.errors import LangGraphError, langgraph_router
 from moot.service.langgraph_api.shapes import (
-    Item, ItemDelete, ItemPut, ItemSearch, Namespaces, NamespaceSearch, SearchItem, SearchItems,
+    Item,
+    ItemDelete,
+    ItemPut,
+    ItemSearch,
+    Namespaces,
+    NamespaceSearch,
+    SearchItem,
+    SearchItems,
 )
 from moot.service.routes.common import ctx_of
 

@@ -16,9 +16,27 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Depends, Request, Response
 
 from moot.service.auth import Principal, principal
-from moot.service.langgraph_api.errors import DETAIL_SCHEMA, LangGraphError, langgraph_router
-from moot.service.langgraph_api.lookups import graph_of, thread_metadata, thread_of, thread_status, workspace_of
-from moot.service.langgraph_api.shapes import Interrupt, Thread, ThreadCount, ThreadCreate, ThreadPatch, ThreadSearch, iso
+from moot.service.langgraph_api.errors import (
+    DETAIL_SCHEMA,
+    LangGraphError,
+    langgraph_router,
+)
+from moot.service.langgraph_api.lookups import (
+    graph_of,
+    thread_metadata,
+    thread_of,
+    thread_status,
+    workspace_of,
+)
+from moot.service.langgraph_api.shapes import (
+    Interrupt,
+    Thread,
+    ThreadCount,
+    ThreadCreate,
+    ThreadPatch,
+    ThreadSearch,
+    iso,
+)
 from moot.service.routes.common import ctx_of
 from moot.service.sessions.base import MAX_LIST
 
@@ -149,7 +167,8 @@ async def _matching(
 ) -> list[Thread]:
     sessions = await ctx_of(request).sessions.list(who.tenant, limit=MAX_LIST)
     if ids is not None:
-        sessions = [s for s in sessions if s.session_id in set(ids)]
+        wanted = set(ids)
+        sessions = [s for s in sessions if s.session_id in wanted]
     sessions = [s for s in sessions if _subset(metadata, thread_metadata(s))]
     threads = [await thread_out(request, who, s) for s in sessions]
     return [t for t in threads if (status is None or t.status == status) and _subset(values, t.values)]
