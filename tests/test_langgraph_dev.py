@@ -12,9 +12,11 @@ and answers through SQLite synchronously, which the dev server's blocking-call g
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,18 +61,19 @@ def wait_ok(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float =
     raise AssertionError(f"langgraph dev did not answer {url}/ok in {timeout} s:\n{log.read_text()[-4000:]}")
 
 
-@pytest.fixture(scope="module")
-def langgraph_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`langgraph dev --no-browser --port P` on the repo's langgraph.json; yields its URL."""
+@contextmanager
+def dev_server(where: Path, workspace: Path) -> Iterator[str]:
+    """`langgraph dev --no-browser --port P` on the repo's langgraph.json, its `moot` graph being
+    `workspace`; yields its URL."""
     if not LANGGRAPH.exists():
         pytest.fail(f"{LANGGRAPH} is missing: run scripts/langgraph-dev (make test does)")
-    where = tmp_path_factory.mktemp("langgraph-dev")
     port = free_port()
     log = where / "server.log"
     args = [str(LANGGRAPH), "dev", "--no-browser", "--port", str(port), "--no-reload", "--allow-blocking"]
     args += ["--config", str(ROOT / "langgraph.json")]
     with log.open("ab") as out:  # the server's own files (.langgraph_api/) go to its cwd, not the repo
-        proc = subprocess.Popen(args, cwd=where, env=langgraph_env(where / "moot-home"), stdout=out, stderr=subprocess.STDOUT)
+        env = langgraph_env(where / "moot-home", workspace)
+        proc = subprocess.Popen(args, cwd=where, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ok(url, proc, log)
@@ -84,6 +87,13 @@ def langgraph_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait()
 
 
+@pytest.fixture(scope="module")
+def langgraph_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The dev server of the classic workspace."""
+    with dev_server(tmp_path_factory.mktemp("langgraph-dev"), CLASSIC) as url:
+        yield url
+
+
 async def stream_run(url: str, thread_id: str, graph: str, payload: dict[str, Any]) -> list[tuple[str, Any]]:
     client = get_client(url=url, timeout=60)
     return [(part.event, part.data) async for part in client.runs.stream(thread_id, graph, input=payload, stream_mode=MODES)]
@@ -95,14 +105,15 @@ def last_values(parts: list[tuple[str, Any]]) -> dict[str, Any]:
     return values[-1]
 
 
-async def test_the_dev_server_lists_moots_graphs_and_draws_the_graph_moot_builds(langgraph_dev: str) -> None:
+async def test_the_dev_server_lists_moots_graphs_and_draws_each_as_moot_builds_it(langgraph_dev: str) -> None:
     client = get_client(url=langgraph_dev, timeout=60)
     assistants = {a["graph_id"]: a for a in await client.assistants.search(limit=20)}
     assert set(assistants) == {"moot", "demo", "research", "code_review"}
-    served = await client.assistants.get_graph(assistants["moot"]["assistant_id"])
-    ours = WorkspaceRunner.load(CLASSIC, model_override=f"scripted:{SCRIPT}").graph(drawing=True).get_graph()
-    assert sorted(node["id"] for node in served["nodes"]) == sorted(ours.nodes)
-    assert sorted((e["source"], e["target"]) for e in served["edges"]) == sorted((e.source, e.target) for e in ours.edges)
+    for graph_id, workspace in {"moot": CLASSIC, "demo": "demo", "research": "research", "code_review": "code_review"}.items():
+        served = await client.assistants.get_graph(assistants[graph_id]["assistant_id"])
+        ours = WorkspaceRunner.load(workspace, model_override=f"scripted:{SCRIPT}").graph(drawing=True).get_graph()
+        assert sorted(node["id"] for node in served["nodes"]) == sorted(ours.nodes), graph_id
+        assert sorted((e["source"], e["target"]) for e in served["edges"]) == sorted((e.source, e.target) for e in ours.edges)
 
 
 async def test_a_run_streamed_from_langgraph_dev_decides_and_books_on_the_scripted_model(langgraph_dev: str) -> None:
@@ -156,3 +167,33 @@ async def test_the_factory_compiles_the_workspace_moot_names_without_a_checkpoin
     monkeypatch.delenv("MOOT_WORKSPACE")
     async with workspace() as graph:
         assert graph.name == "demo"
+
+
+async def test_moots_approval_is_an_interrupt_that_langgraph_dev_resumes_with_a_command(tmp_path: Path) -> None:
+    """A stage marked `approval: true` pauses the run on LangGraph's own server as on moot's: the
+    thread is interrupted with moot's question, and `command: {resume: ...}` books and ends it."""
+    gated = tmp_path / "gated"
+    shutil.copytree(CLASSIC, gated)
+    stages = gated / "stages.yaml"
+    stages.write_text(stages.read_text().replace("  booking:\n", "  booking:\n    approval: true\n", 1))
+    with dev_server(tmp_path, gated) as url:
+        client = get_client(url=url, timeout=60)
+        thread = await client.threads.create()
+        parts = await stream_run(url, thread["thread_id"], "moot", {"task": TASK})
+        assert "error" not in [event for event, _ in parts]
+        state = await client.threads.get_state(thread["thread_id"])
+        assert not state["values"].get("done") and state["values"]["winner"] == "alfama-walks"
+        (question,) = state["interrupts"]
+        assert question["value"]["stage"] == "booking" and question["value"]["decision"]["winner"] == "alfama-walks"
+        assert (await client.threads.get(thread["thread_id"]))["status"] == "interrupted"
+
+        parts = [
+            (part.event, part.data)
+            async for part in client.runs.stream(
+                thread["thread_id"], "moot", command={"resume": {"action": "approve"}}, stream_mode=MODES
+            )
+        ]
+    final = last_values(parts)
+    assert final["done"] is True and final["stage"] == "final"
+    assert [e["content"]["action"] for e in final["history"] if e["type"] == "approval"] == ["approve"]
+    assert [e["content"]["tool"] for e in final["history"] if e["type"] == "tool_result"] == ["search_hotels", "book"]
