@@ -6,7 +6,7 @@ factory loads the workspace, makes its chat models, connects its MCP servers and
 graph through `Assembly` (moot.workspace.assembly), the one place every face builds its graphs.
 
 The graph is compiled without a checkpointer or store: the server brings its own and binds them
-(a graph that brought one would be refused by `langgraph dev`). Each factory is an async context
+(langgraph-api refuses a graph variable that brings its own). Each factory is an async context
 manager, which LangGraph's server enters for the time it uses the graph: the workspace's MCP
 servers live as long as that, and close with it.
 
