@@ -19,8 +19,6 @@ from servicetools import serving, wait_status
 
 from moot.models.scripted import ScriptedChatModel
 from moot.service.app import create_app
-from moot.service.keys import key_store
-from moot.service.settings import ServiceSettings
 from moot.workspace.loader import builtin_path
 
 DATA = Path(__file__).parent / "data"
@@ -50,16 +48,16 @@ def workspaces(folder: Path) -> Path:
 
 
 @asynccontextmanager
-async def langgraph_server(tmp_path: Path) -> AsyncIterator[Server]:
-    settings = ServiceSettings(workspaces=[str(workspaces(tmp_path / "workspaces"))])
-    keys: dict[str, str] = {}
-    async with key_store(settings.database_url) as store:
-        for tenant in ("a", "b"):
-            _, keys[tenant] = await store.create(f"tenant-{tenant}", label="langgraph test")
+async def langgraph_server(tmp_path: Path, kind: str = "local") -> AsyncIterator[Server]:
+    """`local`: SQLite and in-process state; `fleet`: Redis sessions and a PostgreSQL checkpointer
+    (a schema of its own, dropped afterwards, as in test_service_tenancy), still the inline queue."""
+    from test_service_tenancy import backend
+
     script = json.loads((DATA / "demo_script.json").read_text())
-    app = create_app(settings, models={"default": ScriptedChatModel(script=script)})
-    async with serving(app) as url:
-        yield Server(url, keys)
+    async with backend(kind, workspaces(tmp_path / "workspaces"), ("a", "b")) as b:
+        app = create_app(b.settings, models={"default": ScriptedChatModel(script=script)})
+        async with serving(app) as url:
+            yield Server(url, b.keys)
 
 
 async def v1_run(http: httpx.AsyncClient, workspace: str = "demo", user: str = "ana", until: set[str] | None = None) -> tuple[str, dict[str, Any]]:

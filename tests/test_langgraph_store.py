@@ -80,7 +80,15 @@ async def test_items_under_memories_are_the_users_semantic_memories(server: Serv
     assert (await c.store.search_items(["memories", "ana"]))["items"] == []
 
 
-async def test_another_tenant_never_sees_or_names_an_item(server: Server) -> None:
+@pytest.fixture(params=["local", "fleet"])
+async def any_server(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Server]:
+    async with langgraph_server(tmp_path, request.param) as s:
+        yield s
+
+
+async def test_another_tenant_never_sees_or_names_an_item(any_server: Server) -> None:
+    """On the embedded store and on PostgreSQL's (the fleet's memory store)."""
+    server = any_server
     a, b = get_client(url=server.url, api_key=server.keys["a"]), get_client(url=server.url, api_key=server.keys["b"])
     await a.store.put_item(["docs", "ana"], "secret", {"text": "tenant a's"})
     with pytest.raises(httpx.HTTPStatusError) as err:

@@ -145,10 +145,20 @@ async def test_update_state_follows_the_write_policy(server: Server) -> None:
     assert err.value.response.status_code == 409
 
 
-async def test_copy_takes_every_checkpoint(server: Server) -> None:
+@pytest.fixture(params=["local", "fleet"])
+async def any_server(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Server]:
+    async with langgraph_server(tmp_path, request.param) as s:
+        yield s
+
+
+async def test_copy_takes_every_checkpoint(any_server: Server) -> None:
+    """On SQLite and on PostgreSQL's saver (with Redis sessions): copying goes through the saver's API."""
+    server = any_server
     async with server.http() as http:
         sid, _ = await v1_run(http)
+        exported = (await http.get(f"/v1/sessions/{sid}/state")).json()
     c = lg(server)
+    assert {k: v for k, v in (await c.threads.get_state(sid))["values"].items() if k in STATE_KEYS} == exported["values"]
     await c.threads.update(sid, metadata={"topic": "lisbon"})
     copy = await c.threads.copy(sid)
     assert copy["thread_id"] != sid and copy["metadata"]["topic"] == "lisbon" and copy["metadata"]["graph_id"] == "demo"
@@ -171,7 +181,8 @@ async def test_the_sync_client_reads_the_same_thread(server: Server) -> None:
     assert state["values"] == {} and state["checkpoint"]["thread_id"] == made["thread_id"]
 
 
-async def test_another_tenant_gets_404_on_every_thread_route(server: Server) -> None:
+async def test_another_tenant_gets_404_on_every_thread_route(any_server: Server) -> None:
+    server = any_server
     async with server.http() as http:
         sid, _ = await v1_run(http)
     a, b = lg(server, "a"), lg(server, "b")
