@@ -25,6 +25,7 @@ services:
 
 test: setup services
 	scripts/npm-tools
+	scripts/langgraph-dev
 	scripts/system-tools
 	$(PY) -m pytest -q
 
@@ -36,3 +37,4 @@ bench: setup services
 	$(PY) bench/memory/locomo.py --systems moot,dense,store,rag
 	$(PY) bench/memory/scale.py
 	$(PY) bench/service.py
+	$(PY) bench/langgraph_stream.py

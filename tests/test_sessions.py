@@ -295,3 +295,44 @@ async def test_session_control_chooses_the_backend(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("MOOT_REDIS_URL", REDIS_URL)
     async with session_control() as store:
         assert isinstance(store, RedisSessions)
+
+
+async def test_unbound_session_binds_once_at_its_first_run(store: SessionControl) -> None:
+    from moot.service.sessions import WorkspaceMismatch
+
+    s = await store.create(tenant="acme", user_id="u1", workspace=None)
+    assert s.workspace == "" and (await store.get("acme", s.session_id)).workspace == ""
+    bound = await store.bind("acme", s.session_id, "demo")
+    assert bound.workspace == "demo" and (await store.get("acme", s.session_id)) == bound
+    assert await store.bind("acme", s.session_id, "demo") == bound  # binding again to the same one is a no-op
+    with pytest.raises(WorkspaceMismatch, match="belongs to workspace 'demo', not 'classic'"):
+        await store.bind("acme", s.session_id, "classic")
+    assert (await store.get("acme", s.session_id)).workspace == "demo"  # a refused bind wrote nothing
+    with pytest.raises(SessionNotFound):
+        await store.bind("other", s.session_id, "demo")  # another tenant's session is unknown
+    with pytest.raises(UsageError):
+        await store.create(tenant="acme", user_id="u1", workspace="")  # "" is no workspace; None is unbound
+
+
+async def test_metadata_merges_key_by_key_and_keeps_expiry(store: SessionControl) -> None:
+    s = await new(store, metadata={"a": 1, "b": 2})
+    changed = await store.set_metadata("acme", s.session_id, {"b": 3, "c": None})
+    assert changed.metadata == {"a": 1, "b": 3, "c": None}
+    assert (await store.get("acme", s.session_id)).metadata == {"a": 1, "b": 3, "c": None}
+    assert changed.expires_at == s.expires_at  # an update is not a use
+    with pytest.raises(UsageError):
+        await store.set_metadata("acme", s.session_id, {"x": "y" * 20000})
+    assert (await store.get("acme", s.session_id)).metadata == {"a": 1, "b": 3, "c": None}
+    with pytest.raises(SessionNotFound):
+        await store.set_metadata("other", s.session_id, {"a": 2})
+
+
+async def test_a_session_with_the_callers_own_id(store: SessionControl) -> None:
+    from moot.service.sessions import SessionExists
+
+    s = await new(store, session_id="thread-1")
+    assert s.session_id == "thread-1" and (await store.get("acme", "thread-1")) == s
+    with pytest.raises(SessionExists):
+        await new(store, session_id="thread-1")
+    other = await new(store, tenant="other", session_id="thread-1")  # ids are per tenant
+    assert other.tenant == "other" and (await store.get("acme", "thread-1")) == s

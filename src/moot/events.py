@@ -34,6 +34,8 @@ EventType = Literal[
     "approval_requested",
     "approval_given",
     "run_cancelled",
+    # a run's whole state after each step, recorded only for a LangGraph client that streams `values`
+    "state_values",
     # workspaces (issue 7): a new version is serving, or an edit was refused
     "workspace_reloaded",
     "workspace_reload_failed",

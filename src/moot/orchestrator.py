@@ -70,6 +70,9 @@ class Orchestrator:
         """The workspace's WritePolicy, to refuse an approval edit it forbids before resuming."""
         self.version = version
         """The workspace version of `graph` (moot.workspace.version), recorded with every run."""
+        self.publish_values = False
+        """Publish the whole state after every step (`state_values`): a LangGraph client streaming
+        `values` asked for it; off by default, so other runs do not carry the state in events."""
 
     def check_task(self, task: str) -> str:
         """Refuse an empty or oversized task before anything is written (see `check_task`)."""
@@ -159,7 +162,7 @@ class Orchestrator:
         record = await self.index.get(run_id)
         config = self.config(record.thread_id, record.user_id)
         snapshot = await self.graph.aget_state(config)
-        if (snapshot.values or {}).get("run_id") != run_id or not snapshot.interrupts:
+        if (snapshot.values or {}).get("run_id") != run_id or not _awaits_answer(snapshot):
             raise UsageError(f"run {run_id!r} is not waiting for approval (its status is {record.status!r})")
         info = {"task": record.task, "user_id": record.user_id, "resumed": True, "approval": parsed.action}
         if not claimed:
@@ -171,9 +174,9 @@ class Orchestrator:
     async def pending_approval(self, session_id: str, run_id: str) -> dict[str, Any] | None:
         """The approval request a paused run waits on, or None."""
         snapshot = await self.graph.aget_state(self.config(session_id))
-        if (snapshot.values or {}).get("run_id") != run_id or not snapshot.interrupts:
+        if (snapshot.values or {}).get("run_id") != run_id or not _awaits_answer(snapshot):
             return None
-        return dict(snapshot.interrupts[0].value)
+        return dict(snapshot.interrupts[0].value) if snapshot.interrupts else {"edited": True}
 
     async def _drive(
         self, start: dict[str, Any] | None, run_id: str, session_id: str, user_id: str, info: dict[str, Any]
@@ -206,6 +209,8 @@ class Orchestrator:
             ):
                 if part["type"] == "values":
                     values = part["data"]
+                    if self.publish_values:
+                        publish("state_values", stage=values.get("stage"), data=values)
                 elif part["type"] == "custom":
                     data = dict(part["data"])
                     if data["type"] == "agent_started":
@@ -299,6 +304,15 @@ class Orchestrator:
     async def _reopen(self, run_id: str) -> None:
         if self.index is not None:
             await self.index.move(run_id, REOPEN)
+
+
+def _awaits_answer(snapshot: Any) -> bool:
+    """Paused for approval: its interrupt is pending, or a human updated the state during the pause
+    (LangGraph's `update_state` writes a checkpoint without the interrupt; the router runs next,
+    asks again, and the answer given with the resume goes to it)."""
+    if snapshot.interrupts:
+        return True
+    return (snapshot.metadata or {}).get("source") == "update" and STAGE_ROUTER in snapshot.next
 
 
 def _error_data(error: BaseException) -> dict[str, Any]:

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # -- workspaces and built-in servers -------------------------------------------------------
     workspaces: Annotated[tuple[str, ...], NoDecode] = ()
     """Folders searched for workspaces besides the built-ins, separated by `os.pathsep` (`:`)."""
+    workspace: str | None = None
+    """The workspace (built-in name or folder) that LangGraph's own servers (`langgraph dev`) load through
+    langgraph.json's `moot` graph. Unset: the built-in demo."""
     reload: bool = False
     """The service watches workspace folders and serves edits to new runs (`moot serve --reload`)."""
     reviews_dir: Path | None = None

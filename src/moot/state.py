@@ -18,7 +18,9 @@ is the token cost that the memory layer exists to avoid.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypedDict, get_type_hints
+from typing import Annotated, Any, get_type_hints
+
+from typing_extensions import TypedDict  # pydantic (the graph's JSON schemas) needs it on Python < 3.12
 
 from langgraph.channels.topic import Topic
 

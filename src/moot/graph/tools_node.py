@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
-from langgraph.config import get_stream_writer
+from langgraph.config import get_config, get_stream_writer
 
 from moot.errors import MootError, RunError
 from moot.policy import TOOL_RUNTIME, WritePolicy
@@ -43,9 +43,11 @@ def make_tool_node(
         emit = get_stream_writer()
         stage = state.get("stage") or ""
         round_ = state.get("round") or 1
-        run_id = state.get("run_id")
+        # a run that a LangGraph server started (`langgraph dev` on langgraph.json) has no moot
+        # first state: the server's own run id, in the run's config, keys its calls
+        run_id = state.get("run_id") or get_config().get("configurable", {}).get("run_id")
         if not run_id:  # keys `<run id>:<n>` must never collide across runs: the ledger would answer one with another's
-            raise RunError("the tool node needs the run's run_id to key its calls; start runs through the Orchestrator")
+            raise RunError("the tool node needs the run's run_id to key its calls; start runs through the Orchestrator or a LangGraph server")
 
         def forward(event: Mapping[str, Any]) -> None:
             emit({**event, "stage": stage, "agent": TOOL_RUNTIME})

@@ -23,6 +23,7 @@ import moot
 from moot.service import problems
 from moot.service.context import ServiceContext
 from moot.service.heap import settle_heap
+from moot.service.langgraph_api import errors as langgraph_errors, router as langgraph_router
 from moot.service.routes import misc, runs, sessions
 from moot.service.settings import ServiceSettings
 
@@ -75,11 +76,13 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(app)
+    langgraph_errors.install(app)
     app.add_middleware(BodySizeLimit, max_body_size=settings.limits.max_body_bytes)
     app.include_router(sessions.router)
     app.include_router(runs.router)
     app.include_router(misc.router)
     app.include_router(misc.health_router)
+    app.include_router(langgraph_router)
     return app
 
 

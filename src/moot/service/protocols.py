@@ -53,9 +53,17 @@ class Sessions(Protocol):
     """Sessions as the routes and the executor use them (every call names the tenant)."""
 
     async def create(
-        self, *, tenant: str, user_id: str, workspace: str, ttl_s: int | None = None, title: str = "",
-        metadata: dict[str, Any] | None = None,
-    ) -> Session: ...
+        self, *, tenant: str, user_id: str, workspace: str | None, ttl_s: int | None = None, title: str = "",
+        metadata: dict[str, Any] | None = None, session_id: str | None = None,
+    ) -> Session:
+        """`workspace=None`: unbound until `bind` (a LangGraph thread); `session_id`: the caller's id."""
+        ...
+
+    async def bind(self, tenant: str, session_id: str, workspace: str) -> Session:
+        """Bind an unbound session to `workspace` (its first run); `WorkspaceMismatch` if bound to another."""
+        ...
+
+    async def set_metadata(self, tenant: str, session_id: str, metadata: dict[str, Any]) -> Session: ...
 
     async def get(self, tenant: str, session_id: str) -> Session: ...
 

@@ -15,6 +15,11 @@ the run's end (moot.persistence.transitions), also a failure the executor saw (a
 client's cancel is recorded by the route, and the run's job then reports it (`run_cancelled`
 after the run's own events) whichever of the cancel and the run's last step landed first.
 
+A LangGraph client's run (moot.service.langgraph_api) adds `JOB_OPTIONS` to the job's payload:
+`values` publishes the whole state after every step (`state_values`, for the `values` stream
+mode) and `keep_checkpoints` keeps every checkpoint of the run (LangGraph's history and forks
+read them); a /v1 run's job has neither and costs nothing more.
+
 The executor gets its collaborators one by one (the run index, the leases, the event log, the
 workspaces, the sessions) rather than the whole `ServiceContext`: the context builds the
 executor, so the executor must not know the context.
@@ -39,6 +44,9 @@ from moot.workspace.version import WorkspaceVersion
 log = logging.getLogger("moot.service.executor")
 
 ENDED = frozenset({"finished", "failed", "cancelled"})
+
+JOB_OPTIONS = "langgraph"
+"""The key of a job payload's LangGraph options (see the module docstring)."""
 
 Observe = Callable[[EventBus, str], Callable[[], None]]
 """Attach a workspace's observers (its logs, the memory recorder) to a run's bus; returns a detacher."""
@@ -98,6 +106,9 @@ class RunExecutor:
         manager = await self.workspaces.get(record.workspace)
         # the version the run started on (kept while the run uses it), or the current one
         orch, version = manager.orchestrator(bus=bus, index=self.index, version=_held_version(manager, record.workspace_version))
+        answer, options = _split_options(answer)
+        orch.publish_values = bool(options.get("values"))
+        orch.compact = orch.compact and not options.get("keep_checkpoints")
         try:
             await self.index.claim(record.run_id, self.worker)
             async with asyncio.timeout(self.timeout_s), manager.use(version):
@@ -158,6 +169,14 @@ class RunExecutor:
             pass
 
 
+def _split_options(payload: dict[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The job's approval answer (None if it has none) and its LangGraph options ({} if none)."""
+    if not payload or JOB_OPTIONS not in payload:
+        return payload, {}
+    rest = {k: v for k, v in payload.items() if k != JOB_OPTIONS}
+    return rest or None, dict(payload[JOB_OPTIONS] or {})
+
+
 async def _has_checkpoint(orch: Orchestrator, record: RunRecord) -> bool:
     snapshot = await orch.graph.aget_state(orch.config(record.thread_id))
     return (snapshot.values or {}).get("run_id") == record.run_id
@@ -178,4 +197,4 @@ def _publish(bus: EventBus, record: RunRecord, type_: str, data: dict[str, Any])
     bus.publish(Event(type=type_, run_id=record.run_id, session_id=record.thread_id, workspace=record.workspace, data=data))  # type: ignore[arg-type]
 
 
-__all__ = ["ENDED", "LeaseBusy", "Observe", "RunExecutor", "scoped_user"]
+__all__ = ["ENDED", "JOB_OPTIONS", "LeaseBusy", "Observe", "RunExecutor", "scoped_user"]

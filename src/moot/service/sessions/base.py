@@ -45,6 +45,28 @@ class SessionNotFound(UsageError):
         )
 
 
+class SessionExists(UsageError):
+    """The tenant already has a session with the id the caller chose."""
+
+    def __init__(self, tenant: str, session_id: str) -> None:
+        self.tenant = tenant
+        self.session_id = session_id
+        super().__init__(f"tenant {tenant!r} already has a session {session_id[:_MAX_NAME]!r}; choose another id")
+
+
+class WorkspaceMismatch(UsageError):
+    """A session bound to one workspace was asked to run another's graph."""
+
+    def __init__(self, session: Session, workspace: str) -> None:
+        self.session_id = session.session_id
+        self.bound = session.workspace
+        self.workspace = workspace
+        super().__init__(
+            f"session {session.session_id!r} belongs to workspace {session.workspace!r}, not {workspace!r}: "
+            "a session runs one workspace; create another session for this one"
+        )
+
+
 class Session(BaseModel):
     """One session: a LangGraph thread with an owner and an expiry (times are Unix seconds)."""
 
@@ -54,6 +76,7 @@ class Session(BaseModel):
     tenant: str
     user_id: str
     workspace: str
+    """The workspace it runs; "" while unbound (created without one, bound at its first run)."""
     title: str = ""
     created_at: float
     last_active: float
@@ -80,6 +103,12 @@ def check_ttl(value: object, what: str = "ttl_s") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TTL_S:
         raise UsageError(f"{what} must be a whole number of seconds from 1 to {MAX_TTL_S} (365 days), got {value!r}")
     return value
+
+
+def _check_workspace(workspace: object) -> str:
+    if not isinstance(workspace, str) or not workspace.strip():
+        raise UsageError(f"workspace must name a workspace (a built-in name or a folder), got {workspace!r}")
+    return _check_text(workspace, "workspace", 512)
 
 
 def _check_text(value: object, what: str, limit: int) -> str:
@@ -118,18 +147,24 @@ class SessionControl(ABC):
         self.clock = clock
 
     async def create(
-        self, *, tenant: str, user_id: str, workspace: str, ttl_s: int | None = None, title: str = "",
-        metadata: dict[str, Any] | None = None,
+        self, *, tenant: str, user_id: str, workspace: str | None, ttl_s: int | None = None, title: str = "",
+        metadata: dict[str, Any] | None = None, session_id: str | None = None,
     ) -> Session:
+        """A new session; `workspace=None` leaves it unbound until `bind` (a LangGraph thread is
+        created before any run names its graph); `session_id` is the caller's own id (LangGraph's
+        `thread_id`), refused with `SessionExists` when the tenant already has that session."""
         check_name(tenant, "tenant")
         check_name(user_id, "user_id")
-        if not isinstance(workspace, str) or not workspace.strip():
-            raise UsageError(f"workspace must name a workspace (a built-in name or a folder), got {workspace!r}")
-        _check_text(workspace, "workspace", 512)
+        if workspace is not None:
+            _check_workspace(workspace)
+        if session_id is not None:
+            check_name(session_id, "session_id")
+            if await self._load(tenant, session_id) is not None:
+                raise SessionExists(tenant, session_id)
         ttl = self.default_ttl_s if ttl_s is None else check_ttl(ttl_s)
         now = self.clock()
         session = Session(
-            session_id=new_session_id(), tenant=tenant, user_id=user_id, workspace=workspace,
+            session_id=session_id or new_session_id(), tenant=tenant, user_id=user_id, workspace=workspace or "",
             title=_check_text(title, "title", 200), created_at=now, last_active=now, ttl_s=ttl,
             expires_at=now + ttl, metadata=_check_metadata(metadata),
         )
@@ -159,6 +194,39 @@ class SessionControl(ABC):
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
             raise UsageError(f"limit must be a whole number from 1 to {MAX_LIST}, got {limit!r}")
         return await self._list(tenant, user_id, limit, self.clock())
+
+    async def bind(self, tenant: str, session_id: str, workspace: str) -> Session:
+        """The session bound to `workspace`: an unbound one binds now (at its first run), a bound
+        one must already be bound to it (`WorkspaceMismatch` otherwise)."""
+        check_name(tenant, "tenant")
+        _check_workspace(workspace)
+
+        def change(session: Session) -> Session:
+            if session.workspace and session.workspace != workspace:
+                raise WorkspaceMismatch(session, workspace)
+            return session if session.workspace else session.model_copy(update={"workspace": workspace})
+
+        return await self.update(tenant, session_id, change)
+
+    async def set_metadata(self, tenant: str, session_id: str, metadata: dict[str, Any]) -> Session:
+        """Merge `metadata` into the session's, key by key (LangGraph's PATCH of a thread)."""
+        check_name(tenant, "tenant")
+        extra = _check_metadata(metadata)
+
+        def change(session: Session) -> Session:
+            return session.model_copy(update={"metadata": _check_metadata({**session.metadata, **extra})})
+
+        return await self.update(tenant, session_id, change)
+
+    async def update(self, tenant: str, session_id: str, change: Callable[[Session], Session]) -> Session:
+        """Store `change(session)` atomically (it may raise to refuse); `SessionNotFound` when it is gone.
+
+        Expiry is not touched: an update is not a use.
+        """
+        found = await self._update(tenant, session_id, change, self.clock()) if plausible_id(session_id) else None
+        if found is None:
+            raise SessionNotFound(tenant, str(session_id))
+        return found
 
     async def delete(self, tenant: str, session_id: str) -> None:
         check_name(tenant, "tenant")
@@ -203,6 +271,12 @@ class SessionControl(ABC):
     async def _list(self, tenant: str, user_id: str | None, limit: int, now: float) -> list[Session]: ...
 
     @abstractmethod
+    async def _update(
+        self, tenant: str, session_id: str, change: Callable[[Session], Session], now: float
+    ) -> Session | None:
+        """Store and return `change(session)` atomically (no write when it raises); None if missing or expired."""
+
+    @abstractmethod
     async def _delete(self, tenant: str, session_id: str, now: float) -> bool:
         """Remove a live session; False if there was none."""
 
@@ -216,6 +290,7 @@ def creation_key(session: Session) -> tuple[float, str]:
 
 
 __all__ = [
-    "DEFAULT_TTL_S", "MAX_LIST", "MAX_TTL_S", "Session", "SessionControl", "SessionNotFound", "check_name",
+    "DEFAULT_TTL_S", "MAX_LIST", "MAX_TTL_S", "Session", "SessionControl", "SessionExists", "SessionNotFound",
+    "WorkspaceMismatch", "check_name",
     "check_ttl", "new_session_id", "creation_key", "plausible_id",
 ]

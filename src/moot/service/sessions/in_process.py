@@ -58,6 +58,16 @@ class InProcessSessions(SessionControl):
             heapq.heappush(self._expiries, (resumed.expires_at, tenant, session_id))
         return resumed
 
+    async def _update(
+        self, tenant: str, session_id: str, change: Callable[[Session], Session], now: float
+    ) -> Session | None:
+        session = self._sessions.get((tenant, session_id))
+        if session is None or session.expires_at <= now:
+            return None
+        changed = change(session)
+        self._sessions[(tenant, session_id)] = changed
+        return changed
+
     async def _list(self, tenant: str, user_id: str | None, limit: int, now: float) -> list[Session]:
         self._sweep(now)
         ids = self._by_tenant.get(tenant, set()) if user_id is None else self._by_user.get((tenant, user_id), set())

@@ -120,6 +120,23 @@ class RedisSessions(SessionControl):
         result: Session | None = await self.redis.transaction(resume, key, value_from_callable=True)
         return result
 
+    async def _update(
+        self, tenant: str, session_id: str, change: Callable[[Session], Session], now: float
+    ) -> Session | None:
+        key = _Keys(self.prefix, tenant).session(session_id)
+
+        async def write(pipe: Any) -> Session | None:  # under WATCH, like a touch
+            found = _decode(await pipe.get(key))
+            if found is None or found.expires_at <= now:
+                return None
+            changed = change(found)
+            pipe.multi()
+            pipe.set(key, changed.model_dump_json(), keepttl=True, xx=True)
+            return changed
+
+        result: Session | None = await self.redis.transaction(write, key, value_from_callable=True)
+        return result
+
     async def _list(self, tenant: str, user_id: str | None, limit: int, now: float) -> list[Session]:
         k = _Keys(self.prefix, tenant)
         await self._prune(k, user_id, now)

@@ -99,6 +99,22 @@ class SqliteSessions(SessionControl):
                 await db.commit()
             return resumed
 
+    async def _update(
+        self, tenant: str, session_id: str, change: Callable[[Session], Session], now: float
+    ) -> Session | None:
+        db = await self._db()
+        async with self._writing:
+            session = await self._load(tenant, session_id)
+            if session is None or session.expires_at <= now:
+                return None
+            changed = change(session)
+            await db.execute(
+                "UPDATE moot_sessions SET data = ? WHERE tenant = ? AND session_id = ?",
+                (changed.model_dump_json(), tenant, session_id),
+            )
+            await db.commit()
+            return changed
+
     async def _list(self, tenant: str, user_id: str | None, limit: int, now: float) -> list[Session]:
         db = await self._db()
         where, params = ("tenant = ? AND expires_at > ?", [tenant, now])
