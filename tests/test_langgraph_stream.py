@@ -53,6 +53,12 @@ async def test_each_stream_mode_streams_a_whole_deliberation(service: Service, m
     body = _of(parts, expected)
     if mode == "values":
         assert all("task" in v for v in body) and body[-1]["done"] is True and body[-1]["winner"]
+        # each frame is the state LangGraph checkpointed after a step that changed it (LangGraph
+        # streams no `values` for a step that wrote nothing), the last one the thread's state
+        history = await client.threads.get_history(thread_id, limit=100)
+        steps = [c["values"] for c in reversed(history) if c["metadata"].get("step", -1) >= 0]
+        changed = [v for i, v in enumerate(steps) if i == 0 or v != steps[i - 1]]
+        assert body == changed and body[-1] == (await client.threads.get_state(thread_id))["values"]
     elif mode == "updates":
         nodes = {n for u in body for n in u}
         assert AGENTS <= nodes and "stage_router" in nodes

@@ -34,8 +34,10 @@ EventType = Literal[
     "approval_requested",
     "approval_given",
     "run_cancelled",
-    # a run's whole state after each step, recorded only for a LangGraph client that streams `values`
+    # for a LangGraph client that streams `values` only: a run's whole state at its first step,
+    # then the end of each later step (the state is folded from the step's `state_patch` updates)
     "state_values",
+    "state_step",
     # workspaces (issue 7): a new version is serving, or an edit was refused
     "workspace_reloaded",
     "workspace_reload_failed",

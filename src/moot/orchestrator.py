@@ -71,8 +71,9 @@ class Orchestrator:
         self.version = version
         """The workspace version of `graph` (moot.workspace.version), recorded with every run."""
         self.publish_values = False
-        """Publish the whole state after every step (`state_values`): a LangGraph client streaming
-        `values` asked for it; off by default, so other runs do not carry the state in events."""
+        """Publish the state for a LangGraph client streaming `values`: whole at the first step
+        (`state_values`), then a marker at the end of every step (`state_step`), the step's updates
+        being in its `state_patch` events; off by default."""
 
     def check_task(self, task: str) -> str:
         """Refuse an empty or oversized task before anything is written (see `check_task`)."""
@@ -194,7 +195,7 @@ class Orchestrator:
         publish("run_started", data={**info, "workspace_version": self.version} if self.version else info)
         durable = bool(self.graph.checkpointer)
         values: dict[str, Any] = {}
-        interrupted = False
+        interrupted = stepped = False
         running: dict[str, tuple[float, Any]] = {}  # agent → (when, stage) of its agent_started, until its update
         try:
             async for part in self.graph.astream(
@@ -209,8 +210,9 @@ class Orchestrator:
             ):
                 if part["type"] == "values":
                     values = part["data"]
-                    if self.publish_values:
-                        publish("state_values", stage=values.get("stage"), data=values)
+                    if self.publish_values:  # the whole state once; later steps are folded from their updates
+                        publish("state_step" if stepped else "state_values", stage=values.get("stage"), data={} if stepped else values)
+                        stepped = True
                 elif part["type"] == "custom":
                     data = dict(part["data"])
                     if data["type"] == "agent_started":

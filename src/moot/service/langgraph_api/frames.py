@@ -7,12 +7,18 @@ mode shows, from which event:
 
 | mode           | frame(s)                                   | from                               |
 |----------------|--------------------------------------------|------------------------------------|
-| values         | the whole state after each step            | `state_values` (recorded on demand) |
+| values         | the whole state after each step            | `state_values` + `state_patch` + `state_step` |
 | updates        | `{node: update}`                           | `state_patch`                      |
 | custom         | moot's own event (`type`, stage, agent...) | every other event of the run       |
 | messages-tuple | `[ai message, metadata]` per agent answer  | an agent's `state_patch` history   |
 | events         | `on_chain_start` / `on_chain_end` / custom | agent starts, patches, other events |
-| debug          | `task_result` / `checkpoint` records       | `state_patch` / `state_values`     |
+| debug          | `task_result` / `checkpoint` records       | `state_patch` / `state_step`       |
+
+`values` costs the run one whole state, at its first step (`state_values`), and a marker at the
+end of every later step (`state_step`): the state after a step is rebuilt here by folding the
+step's updates into the state before it with the channels of moot's state (LangGraph's own
+reducers, as the graph applies them), instead of the run writing its whole state into the log
+after every step, which made a `values` stream 1.45x slower than /v1.
 
 An approval pause is LangGraph's interrupt: `{"__interrupt__": [{"value", "id"}]}` in `updates`,
 and in `values` beside the last state (as recent servers send it). A failed run ends with an
@@ -27,13 +33,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from langgraph.channels.base import BaseChannel
+from langgraph.graph import StateGraph
+
 from moot.events import Event
 from moot.graph.node import STAGE_ROUTER
+from moot.state import MootState
 
 Frame = tuple[str, Any]
 """An SSE event name and its JSON data."""
 
-_STATE_EVENTS = frozenset({"state_patch", "state_values", "run_queued"})
+_STATE_EVENTS = frozenset({"state_patch", "state_values", "state_step", "run_queued"})
 """Events shown by `values` / `updates` (or by nothing), not as `custom` events."""
 
 
@@ -50,19 +60,31 @@ class Frames:
     modes: Sequence[str]
     values: dict[str, Any] = field(default_factory=dict)
     step: int = 0
+    channels: dict[str, BaseChannel] = field(default_factory=lambda: _CHANNELS)
+    """How each key of the state takes an update (moot's state schema, as LangGraph builds it)."""
+    pending: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """The updates of the step in progress, folded into `values` when the step ends."""
 
     def of(self, event: Event, entry_id: str) -> list[Frame]:
         """The frames of one logged event, in the order they are sent."""
         out: list[Frame] = []
         kind = event.type
-        if kind == "state_values":
-            self.values = dict(event.data)
+        if kind in ("state_values", "state_step"):
+            if kind == "state_values":
+                self.values, self.pending = dict(event.data), []
+            # LangGraph applies a step's writes in the order of its tasks' paths (a node's name),
+            # not in the order the nodes finished: parallel reviewers land as in the checkpoint
+            for _, update in sorted(self.pending, key=lambda p: p[0]):
+                self._fold(update)
+            self.pending.clear()
             self.step += 1
             self._add(out, "values", self.values)
             self._add(out, "debug", self._debug("checkpoint", {"values": self.values, "metadata": {"step": self.step}}))
         elif kind == "state_patch":
             node = str(event.data.get("node") or event.agent or "")
             update = event.data.get("update") or {}
+            if "values" in self.modes or "debug" in self.modes:
+                self.pending.append((node, update))
             self._add(out, "updates", {node: update})
             if node != STAGE_ROUTER:
                 self._messages(out, node, update, entry_id)
@@ -81,6 +103,17 @@ class Frames:
                 self._add(out, "events", self._lc_event("on_chain_start", str(event.agent or ""), {"input": {}}))
             self._custom(out, event)
         return out
+
+    def _fold(self, update: dict[str, Any]) -> None:
+        """Apply one node's update to `values` as the graph's channels do (append, merge, replace)."""
+        for key, value in update.items():
+            spec = self.channels.get(key)
+            if spec is None:
+                self.values[key] = value
+                continue
+            channel = spec.from_checkpoint(self.values[key]) if key in self.values else spec.copy()
+            channel.update([value])
+            self.values[key] = channel.get()
 
     def _add(self, out: list[Frame], mode: str, data: Any) -> None:
         if mode in self.modes:
@@ -116,6 +149,9 @@ class Frames:
 
     def _debug(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         return {"type": kind, "timestamp": datetime.now(UTC).isoformat(), "step": self.step, "payload": payload}
+
+
+_CHANNELS: dict[str, BaseChannel] = {k: v for k, v in StateGraph(MootState).channels.items() if not k.startswith("__")}
 
 
 def _entry_text(entry: Any) -> str:
