@@ -116,17 +116,33 @@ class EventLog(ABC):
         Without `follow`, yields what is there now and returns. Entries trimmed by the log's
         bound (`maxlen`) or expired are gone: a reader that far behind resumes at the oldest left.
         """
+        async for page in self.read_pages(run_id, after=after, follow=follow, heartbeat_s=heartbeat_s):
+            if page is None:
+                yield None
+                continue
+            for entry in page:
+                yield entry
+
+    async def read_pages(
+        self, run_id: str, *, after: str | None = None, follow: bool = True, heartbeat_s: float = 15.0
+    ) -> AsyncIterator[list[LogEntry] | None]:
+        """`read`, a page at a time: the entries each round trip brought (never empty; None is a
+        heartbeat). An SSE endpoint sends a page in one write, which costs the server and the
+        client one write and one read where one per event cost them one each."""
         if not heartbeat_s > 0:
             raise ValueError(f"heartbeat_s must be a positive number of seconds, not {heartbeat_s!r}")
         cursor = None if after is None else self.check_id(after)
         wait: float | None = None  # catch up first, without waiting
         while True:
             batch = await self._fetch(run_id, cursor, _PAGE, wait)
-            for entry in batch:
-                yield entry
-                cursor = entry.id
-                if follow and entry.event.type in TERMINAL_EVENTS:
+            if follow:
+                end = next((i for i, entry in enumerate(batch) if entry.event.type in TERMINAL_EVENTS), None)
+                if end is not None:
+                    yield batch[: end + 1]
                     return
+            if batch:
+                yield batch
+                cursor = batch[-1].id
             if len(batch) == _PAGE:
                 continue
             if not follow:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from moot.events import Event
 from moot.graph.approval import ApprovalAnswer, check_answer
 from moot.persistence import ACTIVE, ANSWER, REQUEUE, RunRecord
 from moot.run import TaskRefused, check_task, new_id
 from moot.service.auth import Principal, principal
+from moot.service.event_stream import EventStream, Messages, documented, event_stream
 from moot.service.jobs import cancel_run as record_cancel
 from moot.service.problems import ERROR_SCHEMA, ApiError
 from moot.service.routes.common import conflict, ctx_of, run_of, run_out, session_of
@@ -166,23 +165,23 @@ async def _stream_start(
 
 @router.get(
     "/v1/runs/{run_id}/events",
-    response_class=EventSourceResponse,
-    responses={400: ERROR_SCHEMA, 200: {"description": "Server-Sent Events: one `Event` per message, `id` for Last-Event-ID"}},
+    response_class=EventStream,
+    responses={400: ERROR_SCHEMA, 200: documented("Server-Sent Events: one `Event` per message, `id` for Last-Event-ID")},
 )
 async def run_events(
     run_id: str,
     request: Request,
     follow: bool = Query(default=True, description="Keep streaming until the run ends."),
     start: str | None = Depends(_stream_start),
-) -> AsyncIterator[ServerSentEvent]:
+) -> EventStream:
     """The run's events in order; reconnect with `Last-Event-ID` to continue without loss or repeats."""
-    async for entry in ctx_of(request).events.read(run_id, after=start, follow=follow, heartbeat_s=10.0):
-        if entry is None:
-            if await request.is_disconnected():
-                return
-            continue
-        # pydantic's own JSON encoder: FastAPI would otherwise walk the event with jsonable_encoder
-        yield ServerSentEvent(id=entry.id, event=entry.event.type, raw_data=entry.event.model_dump_json(fallback=repr))
+
+    async def pages() -> Messages:
+        async for page in ctx_of(request).events.read_pages(run_id, after=start, follow=follow, heartbeat_s=10.0):
+            # pydantic's own JSON encoder: FastAPI would otherwise walk the event with jsonable_encoder
+            yield None if page is None else [(e.id, e.event.type, e.event.model_dump_json(fallback=repr)) for e in page]
+
+    return event_stream(pages(), disconnected=request.is_disconnected)
 
 
 __all__ = ["router"]
