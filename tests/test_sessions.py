@@ -336,3 +336,13 @@ async def test_a_session_with_the_callers_own_id(store: SessionControl) -> None:
         await new(store, session_id="thread-1")
     other = await new(store, tenant="other", session_id="thread-1")  # ids are per tenant
     assert other.tenant == "other" and (await store.get("acme", "thread-1")) == s
+
+
+async def test_two_creations_of_one_own_id_at_once_make_one_session(store: SessionControl) -> None:
+    from moot.service.sessions import SessionExists
+
+    outcomes = await asyncio.gather(*(new(store, session_id="race-1", user_id=f"u{i}") for i in range(5)), return_exceptions=True)
+    made = [o for o in outcomes if not isinstance(o, BaseException)]
+    assert len(made) == 1 and all(isinstance(o, SessionExists) for o in outcomes if o not in made)
+    assert (await store.get("acme", "race-1")) == made[0]
+    assert [x.session_id for x in await store.list("acme") if x.session_id == "race-1"] == ["race-1"]

@@ -6,7 +6,7 @@ import heapq
 import time
 from collections.abc import Callable
 
-from moot.service.sessions.base import DEFAULT_TTL_S, Session, SessionControl, creation_key
+from moot.service.sessions.base import DEFAULT_TTL_S, Session, SessionControl, SessionExists, creation_key
 
 
 class InProcessSessions(SessionControl):
@@ -42,6 +42,8 @@ class InProcessSessions(SessionControl):
 
     async def _insert(self, session: Session, now: float) -> None:
         self._sweep(now)
+        if (session.tenant, session.session_id) in self._sessions:
+            raise SessionExists(session.tenant, session.session_id)
         self._sessions[(session.tenant, session.session_id)] = session
         self._by_user.setdefault((session.tenant, session.user_id), set()).add(session.session_id)
         self._by_tenant.setdefault(session.tenant, set()).add(session.session_id)

@@ -26,8 +26,9 @@ from typing import Any
 from urllib.parse import quote
 
 import redis.asyncio as aioredis
+from redis.exceptions import WatchError
 
-from moot.service.sessions.base import DEFAULT_TTL_S, Session, SessionControl
+from moot.service.sessions.base import DEFAULT_TTL_S, Session, SessionControl, SessionExists
 
 
 class _Keys:
@@ -92,10 +93,20 @@ class RedisSessions(SessionControl):
     async def _insert(self, session: Session, now: float) -> None:
         k = _Keys(self.prefix, session.tenant)
         ttl_ms = self._ttl_ms(session, now)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(k.session(session.session_id), session.model_dump_json(), px=ttl_ms)
-            self._index(pipe, k, session, ttl_ms)
-            await pipe.execute()
+        key = k.session(session.session_id)
+        # a caller's own id created by another request meanwhile is refused whole (WATCH: the
+        # session and its indexes are written in one transaction, or not at all)
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                await pipe.watch(key)
+                if await pipe.exists(key):
+                    raise SessionExists(session.tenant, session.session_id)
+                pipe.multi()
+                pipe.set(key, session.model_dump_json(), px=ttl_ms)
+                self._index(pipe, k, session, ttl_ms)
+                await pipe.execute()
+        except WatchError:
+            raise SessionExists(session.tenant, session.session_id) from None
         await self._prune(k, session.user_id, now)
         await self._prune(k, None, now)
 

@@ -10,13 +10,14 @@ processes share sessions through Redis.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import aiosqlite
 
-from moot.service.sessions.base import DEFAULT_TTL_S, Session, SessionControl
+from moot.service.sessions.base import DEFAULT_TTL_S, Session, SessionControl, SessionExists
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS moot_sessions (
@@ -72,10 +73,14 @@ class SqliteSessions(SessionControl):
         db = await self._db()
         async with self._writing:
             await db.execute("DELETE FROM moot_sessions WHERE expires_at <= ?", (now,))
-            await db.execute(
-                "INSERT INTO moot_sessions (tenant, session_id, user_id, created_at, expires_at, data) VALUES (?, ?, ?, ?, ?, ?)",
-                (session.tenant, session.session_id, session.user_id, session.created_at, session.expires_at, session.model_dump_json()),
-            )
+            try:
+                await db.execute(
+                    "INSERT INTO moot_sessions (tenant, session_id, user_id, created_at, expires_at, data) VALUES (?, ?, ?, ?, ?, ?)",
+                    (session.tenant, session.session_id, session.user_id, session.created_at, session.expires_at, session.model_dump_json()),
+                )
+            except sqlite3.IntegrityError:  # a caller's own id, created by another request meanwhile
+                await db.rollback()
+                raise SessionExists(session.tenant, session.session_id) from None
             await db.commit()
 
     async def _load(self, tenant: str, session_id: str) -> Session | None:
