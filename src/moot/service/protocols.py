@@ -42,6 +42,12 @@ class RunEvents(Protocol):
         """The run's entries after `after`; None while nothing comes for `heartbeat_s`."""
         ...
 
+    def read_pages(
+        self, run_id: str, *, after: str | None = None, follow: bool = True, heartbeat_s: float = 15.0
+    ) -> AsyncIterator[list[LogEntry] | None]:
+        """`read`, as the pages each round trip brought (an SSE stream writes one per page)."""
+        ...
+
     def check_id(self, value: str) -> str:
         """`value` in canonical form, or `InvalidEventId` (checked before an SSE response starts)."""
         ...

@@ -11,17 +11,16 @@ cancelled → interrupted (LangGraph's cancel is an interrupt).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, Header, Query, Request, Response
-from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from moot.events import TERMINAL_EVENTS
 from moot.persistence import ACTIVE, RunRecord
 from moot.service.auth import Principal, principal
+from moot.service.event_stream import EventStream, documented, event_stream
 from moot.service.jobs import cancel_run as record_cancel
 from moot.service.langgraph_api.errors import (
     LangGraphError,
@@ -43,6 +42,8 @@ from moot.service.langgraph_api.run_start import (
 from moot.service.langgraph_api.stream import Cursor, parse_cursor, sse
 from moot.service.routes.common import ctx_of
 from moot.state_io import export_state
+
+_FRAMES = "Server-Sent Events: `metadata`, the stream modes' frames (`id` for Last-Event-ID), then `end` or `error`"
 
 router = langgraph_router(tags=["langgraph runs"])
 
@@ -112,13 +113,17 @@ def _precheck(body: LangGraphRunCreate) -> None:
 
 def _locate(request: Request, response: Response, started: Started, body: LangGraphRunCreate) -> None:
     """`Content-Location`: the run; a stream's `Location`: its join stream, which a client
-    reconnects to (with `Last-Event-ID`). Set by the dependency: a streaming route's own body
-    runs after the response has started."""
+    reconnects to (with `Last-Event-ID`)."""
+    response.headers.update(_locations(request, started, body))
+
+
+def _locations(request: Request, started: Started, body: LangGraphRunCreate) -> dict[str, str]:
     base = f"/threads/{started.record.thread_id}/runs/{started.record.run_id}"
-    response.headers["Content-Location"] = base
+    out = {"Content-Location": base}
     if request.url.path.endswith("/stream"):
         query = urlencode([("stream_mode", m) for m in body.modes()])
-        response.headers["Location"] = f"{base}/stream?{query}"
+        out["Location"] = f"{base}/stream?{query}"
+    return out
 
 
 @router.post("/threads/{thread_id}/runs")
@@ -135,24 +140,18 @@ async def create_thread_less_run(made: tuple[Started, LangGraphRunCreate] = Depe
     return run_json(started.record, body.metadata)
 
 
-@router.post("/threads/{thread_id}/runs/stream", response_class=EventSourceResponse)
-async def stream_run(
-    request: Request, made: tuple[Started, LangGraphRunCreate] = Depends(_on_thread)
-) -> AsyncIterator[ServerSentEvent]:
+@router.post("/threads/{thread_id}/runs/stream", response_class=EventStream, responses={200: documented(_FRAMES)})
+async def stream_run(request: Request, made: tuple[Started, LangGraphRunCreate] = Depends(_on_thread)) -> EventStream:
     """Start a run and stream it (`metadata` first, then the modes' frames, then `end` or `error`)."""
     started, body = made
-    async for frame in _stream(request, started, body):
-        yield frame
+    return _stream(request, started, body)
 
 
-@router.post("/runs/stream", response_class=EventSourceResponse)
-async def stream_thread_less_run(
-    request: Request, made: tuple[Started, LangGraphRunCreate] = Depends(_thread_less)
-) -> AsyncIterator[ServerSentEvent]:
+@router.post("/runs/stream", response_class=EventStream, responses={200: documented(_FRAMES)})
+async def stream_thread_less_run(request: Request, made: tuple[Started, LangGraphRunCreate] = Depends(_thread_less)) -> EventStream:
     """Start a run on a new thread of its own and stream it."""
     started, body = made
-    async for frame in _stream(request, started, body):
-        yield frame
+    return _stream(request, started, body)
 
 
 @router.post("/threads/{thread_id}/runs/wait")
@@ -169,14 +168,17 @@ async def wait_thread_less_run(request: Request, made: tuple[Started, LangGraphR
     return await _outcome(request, started.record, started.after)
 
 
-def _stream(request: Request, started: Started, body: LangGraphRunCreate) -> AsyncIterator[ServerSentEvent]:
+def _stream(request: Request, started: Started, body: LangGraphRunCreate) -> EventStream:
     record = started.record
     ctx = ctx_of(request)
     abandon = (lambda: _cancel(request, record)) if body.on_disconnect == "cancel" else None
-    return sse(
-        ctx.events, Frames(record.run_id, record.thread_id, body.modes()), Cursor(started.after),
-        metadata={"run_id": record.run_id, "thread_id": record.thread_id, "attempt": max(1, record.attempts)},
-        waiting=lambda: _waiting(request, record.run_id), settled=lambda: _settled_now(request, record.run_id), disconnected=request.is_disconnected, on_abandon=abandon,
+    return event_stream(
+        sse(
+            ctx.events, Frames(record.run_id, record.thread_id, body.modes()), Cursor(started.after),
+            metadata={"run_id": record.run_id, "thread_id": record.thread_id, "attempt": max(1, record.attempts)},
+            waiting=lambda: _waiting(request, record.run_id), settled=lambda: _settled_now(request, record.run_id), disconnected=request.is_disconnected, on_abandon=abandon,
+        ),
+        headers=_locations(request, started, body),  # a returned response does not take the dependency's headers
     )
 
 
@@ -253,21 +255,20 @@ async def _join_stream_start(
     return record, stream_modes(stream_mode), parse_cursor(ctx_of(request).events, last_event_id)
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}/stream", response_class=EventSourceResponse)
+@router.get("/threads/{thread_id}/runs/{run_id}/stream", response_class=EventStream, responses={200: documented(_FRAMES)})
 async def join_stream(
     request: Request, cancel_on_disconnect: bool = Query(default=False),
     opened: tuple[RunRecord, tuple[str, ...], Cursor] = Depends(_join_stream_start),
-) -> AsyncIterator[ServerSentEvent]:
+) -> EventStream:
     """The run's stream from its start, or after `Last-Event-ID` (a reconnect loses and repeats nothing)."""
     record, modes, cursor = opened
     fresh = cursor.after is None and cursor.part is None
-    async for frame in sse(
+    return event_stream(sse(
         ctx_of(request).events, Frames(record.run_id, record.thread_id, modes), cursor,
         metadata={"run_id": record.run_id, "thread_id": record.thread_id, "attempt": max(1, record.attempts)} if fresh else None,
         waiting=lambda: _waiting(request, record.run_id), settled=lambda: _settled_now(request, record.run_id), disconnected=request.is_disconnected,
         on_abandon=(lambda: _cancel(request, record)) if cancel_on_disconnect else None,
-    ):
-        yield frame
+    ))
 
 
 @router.delete("/threads/{thread_id}/runs/{run_id}", status_code=204)

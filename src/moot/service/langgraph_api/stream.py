@@ -23,7 +23,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 
-from fastapi.sse import ServerSentEvent
 from pydantic_core import to_json
 
 from moot.events import TERMINAL_EVENTS
@@ -36,6 +35,11 @@ log = logging.getLogger("moot.service.langgraph")
 START = "start"
 """The `metadata` frame's id when the stream began at the run's start."""
 _PART = "~"
+_PAGE_END = object()
+"""Said by `_entries` after the frames of one page of the log."""
+
+Message = tuple[str, str, str]
+"""An SSE message: id, event name, data JSON."""
 
 
 @dataclass(frozen=True)
@@ -75,42 +79,53 @@ async def sse(
     disconnected: Callable[[], Awaitable[bool]],
     on_abandon: Callable[[], Awaitable[None]] | None = None,
     heartbeat_s: float = 10.0,
-) -> AsyncIterator[ServerSentEvent]:
-    """The run's frames after `cursor`; `waiting()` says whether the run still waits for an
-    approval answer (the stream then ends at the request), `settled()` whether it has ended or
-    paused (a reconnect after its last frame gets `end` at once); `on_abandon` runs when the client
-    leaves before the end (`on_disconnect: cancel`)."""
+) -> AsyncIterator[list[Message] | None]:
+    """The run's frames after `cursor`, a page of the log at a time (moot.service.event_stream
+    writes each page at once; None: a keep-alive); `waiting()` says whether the run still waits
+    for an approval answer (the stream then ends at the request), `settled()` whether it has
+    ended or paused (a reconnect after its last frame gets `end` at once); `on_abandon` runs when
+    the client leaves before the end (`on_disconnect: cancel`)."""
     finished = False
     last = cursor.after
     try:
         if metadata is not None:
-            yield _frame("metadata", metadata, cursor.after or START)
+            yield [_message("metadata", metadata, cursor.after or START)]
         elif cursor.part is None and await _nothing_after(events, frames.run_id, cursor.after) and await settled():
             finished = True
-            yield _frame("end", {"run_id": frames.run_id}, f"{cursor.after}{_PART}end")
+            yield [_message("end", {"run_id": frames.run_id}, f"{cursor.after}{_PART}end")]
             return
+        page: list[Message] = []
         async for item in _entries(events, frames, cursor, heartbeat_s):
+            if item is _PAGE_END:
+                if page:
+                    yield page
+                    page = []
+                continue
             if item is None:
                 if await disconnected():
                     return
                 if await settled() and await _nothing_after(events, frames.run_id, last):
                     finished = True
-                    yield _frame("end", {"run_id": frames.run_id}, f"{last}{_PART}end")
+                    yield [_message("end", {"run_id": frames.run_id}, f"{last}{_PART}end")]
                     return
-                yield ServerSentEvent(comment="heartbeat")
+                yield None
                 continue
             entry_id, kind, parts, first = item
             last = entry_id
             for k in range(first, len(parts)):
                 name, data = parts[k]
-                yield _frame(name, data, entry_id if k == len(parts) - 1 else f"{entry_id}{_PART}{k}")
+                page.append(_message(name, data, entry_id if k == len(parts) - 1 else f"{entry_id}{_PART}{k}"))
             if kind == "run_failed":
                 finished = True
+                yield page
                 return
             if kind in TERMINAL_EVENTS or (kind == "approval_requested" and await waiting()):
                 finished = True
-                yield _frame("end", {"run_id": frames.run_id}, f"{entry_id}{_PART}end")
+                page.append(_message("end", {"run_id": frames.run_id}, f"{entry_id}{_PART}end"))
+                yield page
                 return
+        if page:
+            yield page
     finally:
         if not finished and on_abandon is not None:
             # the response is being torn down: cancel in a task of its own, not in this generator's
@@ -127,27 +142,30 @@ async def _nothing_after(events: RunEvents, run_id: str, after: str | None) -> b
 
 async def _entries(
     events: RunEvents, frames: Frames, cursor: Cursor, heartbeat_s: float
-) -> AsyncIterator[tuple[str, str, Sequence[Frame], int] | None]:
-    """(entry id, event type, its frames, the first frame to send) after the cursor; None: silence."""
+) -> AsyncIterator[tuple[str, str, Sequence[Frame], int] | object | None]:
+    """(entry id, event type, its frames, the first frame to send) after the cursor, `_PAGE_END`
+    after each page of the log; None: silence."""
     replay = cursor.part is not None  # rebuild from the start up to the cursor's entry
     after = None if replay else cursor.after
-    async for entry in events.read(frames.run_id, after=after, follow=True, heartbeat_s=heartbeat_s):
-        if entry is None:
+    async for page in events.read_pages(frames.run_id, after=after, follow=True, heartbeat_s=heartbeat_s):
+        if page is None:
             yield None
             continue
-        parts = frames.of(entry.event, entry.id)
-        if replay:
-            if entry.id != cursor.after:
+        for entry in page:
+            parts = frames.of(entry.event, entry.id)
+            if replay:
+                if entry.id != cursor.after:
+                    continue
+                replay = False
+                yield entry.id, entry.event.type, parts, (cursor.part or 0) + 1
                 continue
-            replay = False
-            yield entry.id, entry.event.type, parts, (cursor.part or 0) + 1
-            continue
-        yield entry.id, entry.event.type, parts, 0
+            yield entry.id, entry.event.type, parts, 0
+        yield _PAGE_END
 
 
-def _frame(name: str, data: object, id_: str) -> ServerSentEvent:
+def _message(name: str, data: object, id_: str) -> Message:
     # pydantic's own JSON encoder (Rust), as the /v1 route: a frame is never walked in Python
-    return ServerSentEvent(event=name, id=id_, raw_data=to_json(data, fallback=repr).decode())
+    return id_, name, to_json(data, fallback=repr).decode()
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
