@@ -17,6 +17,8 @@ import pytest
 from moot.models.scripted import ScriptedChatModel
 from moot.workspace.runner import WorkspaceRunner
 
+pytest_plugins = ["langgraphtools", "lgruntools"]  # the LangGraph API tests' fixtures: server, service, fast_embedder
+
 DATA = Path(__file__).parent / "data"
 CLASSIC = DATA / "workspaces" / "classic"
 CLASSIC_SCRIPT = DATA / "classic_script.json"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from servicetools import serving, wait_status
 
 from moot.models.scripted import ScriptedChatModel
@@ -69,3 +70,16 @@ async def v1_run(http: httpx.AsyncClient, workspace: str = "demo", user: str = "
     assert resp.status_code == 202, resp.text
     run = await wait_status(http, resp.json()["run_id"], until or {"finished"})
     return sid, run
+
+
+@pytest.fixture
+def fast_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LangGraph API tests remember on the fast embedder (`pytestmark = pytest.mark.usefixtures("fast_embedder")`)."""
+    monkeypatch.setenv("MOOT_EMBEDDER", "wordllama")
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
+    """The app on loopback, open mode and keys (see `langgraph_server`)."""
+    async with langgraph_server(tmp_path) as s:
+        yield s

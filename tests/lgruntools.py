@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 from servicetools import serving
@@ -55,3 +56,14 @@ async def new_thread(http: httpx.AsyncClient, graph: str = "classic") -> str:
 async def collect(stream: AsyncIterator[Any]) -> list[tuple[str, Any, str | None]]:
     """(event, data, id) of every part of an SDK stream."""
     return [(part.event, part.data, part.id) async for part in stream]
+
+
+Service = tuple[LangGraphClient, httpx.AsyncClient]
+"""The LangGraph client and a raw client of one served app."""
+
+
+@pytest.fixture
+async def service(classic_script: Any, tmp_path: Path) -> AsyncIterator[Service]:
+    """`classic` and `gated` served with the classic script (see `langgraph_service`)."""
+    async with langgraph_service(classic_script, tmp_path / "spaces") as both:
+        yield both

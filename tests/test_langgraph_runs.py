@@ -4,7 +4,6 @@ an earlier checkpoint, cancel and join, thread-less runs, and bad input."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +11,9 @@ import httpx
 import pytest
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
-from lgruntools import TASK, collect, langgraph_service
+from lgruntools import TASK, Service, collect, langgraph_service
 
-Service = tuple[LangGraphClient, httpx.AsyncClient]
-
-
-@pytest.fixture(autouse=True)
-def _fast_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MOOT_EMBEDDER", "wordllama")
-
-
-@pytest.fixture
-async def service(classic_script: Any, tmp_path: Path) -> AsyncIterator[Service]:
-    async with langgraph_service(classic_script, tmp_path / "spaces") as both:
-        yield both
+pytestmark = pytest.mark.usefixtures("fast_embedder")
 
 
 def _approvals(values: dict[str, Any]) -> list[dict[str, Any]]:

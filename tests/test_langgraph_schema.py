@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import httpx
 import pytest
 import schemathesis
 from langgraph_sdk import get_client
-from langgraphtools import GATED, Server, langgraph_server, v1_run, workspaces
+from langgraphtools import GATED, Server, v1_run, workspaces
 from test_service_contract import CHECKS, CONFIG, TIMEOUT_S, served_in_thread
 
 from moot.models.scripted import ScriptedChatModel
@@ -30,16 +30,7 @@ from moot.state import STATE_KEYS
 
 DATA = Path(__file__).parent / "data"
 
-
-@pytest.fixture(autouse=True)
-def _fast_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MOOT_EMBEDDER", "wordllama")
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    async with langgraph_server(tmp_path) as s:
-        yield s
+pytestmark = pytest.mark.usefixtures("fast_embedder")
 
 
 async def test_every_workspace_is_an_assistant(server: Server) -> None:

@@ -17,16 +17,7 @@ from langgraphtools import Server, langgraph_server
 
 from moot.service.langgraph_api.store import seen, stored
 
-
-@pytest.fixture(autouse=True)
-def _fast_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MOOT_EMBEDDER", "wordllama")
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    async with langgraph_server(tmp_path) as s:
-        yield s
+pytestmark = pytest.mark.usefixtures("fast_embedder")
 
 
 def test_namespaces_fold_the_tenant_into_the_users_label_and_back() -> None:

@@ -5,28 +5,16 @@ reconnects (also in the middle of one log entry's frames), and a failed run's `e
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from langgraph_sdk.client import LangGraphClient
-from lgruntools import TASK, collect, langgraph_service
+from lgruntools import TASK, Service, collect, langgraph_service
 
-Service = tuple[LangGraphClient, httpx.AsyncClient]
 AGENTS = {"optimistic", "critic", "devils_advocate", "synthesizer", "booking"}
 
-
-@pytest.fixture(autouse=True)
-def _fast_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MOOT_EMBEDDER", "wordllama")
-
-
-@pytest.fixture
-async def service(classic_script: Any, tmp_path: Path) -> AsyncIterator[Service]:
-    async with langgraph_service(classic_script, tmp_path / "spaces") as both:
-        yield both
+pytestmark = pytest.mark.usefixtures("fast_embedder")
 
 
 async def _stream(client: LangGraphClient, mode: str | list[str], graph: str = "classic") -> tuple[str, list[tuple[str, Any, str | None]]]:

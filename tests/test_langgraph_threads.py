@@ -20,16 +20,7 @@ from langgraphtools import GATED, Server, langgraph_server, v1_run
 
 from moot.state import STATE_KEYS
 
-
-@pytest.fixture(autouse=True)
-def _fast_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MOOT_EMBEDDER", "wordllama")
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    async with langgraph_server(tmp_path) as s:
-        yield s
+pytestmark = pytest.mark.usefixtures("fast_embedder")
 
 
 def lg(server: Server, tenant: str = "a") -> LangGraphClient:
