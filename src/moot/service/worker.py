@@ -24,6 +24,7 @@ from arq.worker import Retry, Worker, func
 from moot.service.context import ServiceContext
 from moot.service.heap import settle_heap
 from moot.service.jobs import JOB, Action, LeaseBusy, jobs_key
+from moot.service.jobs.arq import wake_channel
 from moot.service.settings import ServiceSettings
 
 log = logging.getLogger("moot.service.queue")
@@ -63,7 +64,7 @@ async def _job(arq_ctx: dict[str, Any], run_id: str, action: Action, answer: dic
 
 
 def worker_settings(settings: ServiceSettings, *, name: str | None = None, burst: bool = False) -> dict[str, Any]:
-    """Keyword arguments of `arq.worker.Worker` for a moot worker process."""
+    """Keyword arguments of `MootWorker` (arq's `Worker` plus `wake_channel`) for a moot worker process."""
     assert settings.redis_url, "a worker needs Redis"
     job_timeout = settings.limits.run_timeout_s + 60  # the executor stops a run at run_timeout_s
 
@@ -92,8 +93,9 @@ def worker_settings(settings: ServiceSettings, *, name: str | None = None, burst
         "on_startup": startup,
         "on_shutdown": shutdown,
         "allow_abort_jobs": True,
-        "poll_delay": 0.01,  # how often an idle worker asks Redis for jobs: the queue wait of a run (a
-        # ZRANGEBYSCORE on Redis each time, ~0.1 ms of the worker's CPU)
+        "poll_delay": 0.05,  # an idle worker's poll when no wake message comes (MootWorker): the longest
+        # queue wait of a run whose wake was lost, or whose retry came due
+        "wake_channel": wake_channel(settings.key_prefix),
         "max_jobs": 50,
         "keep_result": 3600,
         "burst": burst,
@@ -106,7 +108,12 @@ _START_CHUNK = 50
 
 
 class MootWorker(Worker):
-    """arq's worker, with two costs of its polling taken out.
+    """arq's worker, woken when a run is submitted, with two costs of its polling taken out.
+
+    - arq polls its queue every `poll_delay`: the queue wait of a run alone, or idle CPU if the
+      delay is made short. Here a submit publishes on `wake_channel` (moot.service.jobs.arq), and
+      so does the end of one of this worker's jobs (a slot is free); the worker polls when woken,
+      or after `poll_delay` at the latest (a lost message, a retry that came due, a reaped job).
 
     - arq keeps a job in its queue until the job ends, so each poll reads the jobs in progress
       first (the oldest) and tries them one by one with three round trips each (WATCH, EXISTS,
@@ -121,9 +128,49 @@ class MootWorker(Worker):
 
     abort_check_s = 0.1
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, wake_channel: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._abort_checked = 0.0
+        self._wake_channel = wake_channel
+        self._woken = asyncio.Event()
+        self._listener: asyncio.Task[None] | None = None
+        self.idle_poll_s, self.poll_delay_s = self.poll_delay_s, 0.0  # arq's loop no longer sleeps: we wait below
+
+    async def _poll_iteration(self) -> None:
+        if self._listener is None and self._wake_channel is not None:
+            self._listener = asyncio.create_task(self._listen(self._wake_channel))
+        self._woken.clear()  # a wake during the poll below leaves it set: no job is missed
+        await super()._poll_iteration()
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._woken.wait(), self.idle_poll_s)
+
+    async def _listen(self, channel: str) -> None:
+        """Set `_woken` at every message on the wake channel; reconnect after a Redis hiccup."""
+        while True:
+            try:
+                async with self.pool.pubsub() as pubsub:
+                    await pubsub.subscribe(channel)
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            self._woken.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # polling goes on meanwhile, every idle_poll_s
+                log.warning("wake channel %s: connection lost; listening again in 1 s", channel, exc_info=True)
+                await asyncio.sleep(1.0)
+
+    async def run_job(self, job_id: str, score: int) -> None:
+        try:
+            await super().run_job(job_id, score)
+        finally:
+            self._woken.set()  # a slot is free: take the next queued run now
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._listener
+        await super().close()
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         waiting = [job_id for job_id in job_ids if job_id.decode() not in self.tasks]

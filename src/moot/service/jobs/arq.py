@@ -37,6 +37,12 @@ JOB = "moot_run"
 """The arq function name of a run job."""
 
 
+def wake_channel(prefix: str) -> str:
+    """The Redis pub/sub channel on which a submit wakes the idle workers (they start the run at
+    once instead of at their next poll; a lost message only costs the run that poll's wait)."""
+    return f"{prefix}wake"
+
+
 def jobs_key(prefix: str) -> str:
     """The Redis hash of run id → its latest job id (cancel finds the job; the reaper walks it)."""
     return f"{prefix}jobs"
@@ -59,7 +65,10 @@ class ArqQueue(RunQueue):
     async def submit(self, run_id: str, action: Action = "start", answer: dict[str, Any] | None = None) -> str:
         job_id = f"{run_id}:{action}:{uuid.uuid4().hex[:8]}"
         await self.pool.enqueue_job(JOB, run_id, action, answer, _job_id=job_id, _queue_name=self.queue_name)
-        await self.pool.hset(jobs_key(self.prefix), run_id, job_id)
+        async with self.pool.pipeline(transaction=False) as pipe:
+            pipe.hset(jobs_key(self.prefix), run_id, job_id)
+            pipe.publish(wake_channel(self.prefix), job_id)
+            await pipe.execute()
         return job_id
 
     async def cancel(self, run_id: str) -> bool:
@@ -75,4 +84,4 @@ class ArqQueue(RunQueue):
         await self.pool.aclose()
 
 
-__all__ = ["JOB", "ArqQueue", "jobs_key"]
+__all__ = ["JOB", "ArqQueue", "jobs_key", "wake_channel"]
