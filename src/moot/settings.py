@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     """Wall-clock time a run may take on a worker before it is stopped and marked failed."""
     session_ttl_s: int = Field(default=7 * 24 * 3600, ge=60, le=365 * 24 * 3600)
     """How long an idle session lives (each run or read slides it)."""
+    web_secret: SecretStr | None = None
+    """Signs the web page's login cookies and CSRF tokens; unset, a random one is kept in
+    `$MOOT_HOME/web-secret` (API processes sharing a fleet must share it: set it, or the home)."""
+    web_login_ttl_s: int = Field(default=12 * 3600, ge=60, le=30 * 24 * 3600)
+    """How long a web login lasts before the key must be given again."""
 
     @field_validator("workspaces", mode="before")
     @classmethod

@@ -26,6 +26,7 @@ from moot.service.heap import settle_heap
 from moot.service.langgraph_api import errors as langgraph_errors, router as langgraph_router
 from moot.service.routes import misc, runs, sessions
 from moot.service.settings import ServiceSettings
+from moot.service.web import install as install_web
 
 log = logging.getLogger("moot.service")
 
@@ -83,6 +84,7 @@ def create_app(
     app.include_router(misc.router)
     app.include_router(misc.health_router)
     app.include_router(langgraph_router)
+    install_web(app)
     return app
 
 
