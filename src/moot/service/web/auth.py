@@ -213,7 +213,9 @@ def install_auth(app: FastAPI) -> None:
         return RedirectResponse(f"/ui/login?next={quote(target, safe='')}", status_code=303)
 
     async def refused(request: Request, exc: Exception) -> HTMLResponse:
-        from moot.service.web.templating import templates  # the templates import this module
+        from moot.service.web.templating import (
+            templates,  # the templates import this module
+        )
 
         message = exc.message if isinstance(exc, Forbidden) else str(exc)
         return templates.TemplateResponse(request, "refused.html", {"message": message, "viewer": None, "nav": (), "section": ""}, status_code=403)
