@@ -353,7 +353,70 @@ def assert_accessible(page: Page, *, context: str | None = None) -> list[dict[st
     return [v for v in violations if v["impact"] not in BLOCKING]
 
 
+# -- the keyboard ---------------------------------------------------------------------------------
+
+CONTROLS = "a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]:not([tabindex='-1'])"
+"""What a keyboard user must be able to reach with Tab."""
+
+_KEY = """(el) => { const path = []; let n = el;
+    while (n && n.nodeType === 1) { const p = n.parentElement;
+        path.unshift(n.tagName + (p ? ':' + Array.prototype.indexOf.call(p.children, n) : '')); n = p; }
+    return path.join('>'); }"""
+
+
+def controls(page: Page) -> list[str]:
+    """Every visible, enabled control of the page (keys as in `tab_order`)."""
+    return list(page.evaluate(
+        f"""(selector) => {{ const key = {_KEY};
+            return Array.from(document.querySelectorAll(selector)).filter(el => {{
+                const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
+                return !el.disabled && s.visibility !== 'hidden' && s.display !== 'none' && (r.width > 0 || r.height > 0)
+                       && !el.closest('[inert], [hidden]');
+            }}).map(key); }}""",
+        CONTROLS,
+    ))
+
+
+def tab_order(page: Page) -> list[dict[str, Any]]:
+    """Press Tab until focus comes back to an element seen before (or leaves the page twice):
+    each focused element's `key` (its place in the DOM), `html` (its start) and `visible`
+    (whether it shows a focus outline or box shadow)."""
+    seen: dict[str, dict[str, Any]] = {}
+    left = 0
+    for _ in range(len(controls(page)) * 2 + 5):
+        page.keyboard.press("Tab")
+        now = dict(page.evaluate(
+            f"""() => {{ const el = document.activeElement;
+                if (!el || el === document.body) return {{key: null}};
+                const s = getComputedStyle(el);
+                const visible = (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || (s.boxShadow && s.boxShadow !== 'none');
+                return {{key: ({_KEY})(el), visible: !!visible, html: el.outerHTML.slice(0, 120)}}; }}"""
+        ))
+        if now["key"] is None:
+            left += 1
+            if left > 1:
+                break
+            continue
+        if now["key"] in seen:
+            break
+        seen[now["key"]] = now
+    return list(seen.values())
+
+
+def assert_keyboard_usable(page: Page) -> None:
+    """Tab reaches every control of the page, and each shows where the focus is."""
+    wanted = controls(page)
+    assert wanted, f"{page.url}: no control found"
+    reached = tab_order(page)
+    keys = {f["key"] for f in reached}
+    missing = [key for key in wanted if key not in keys]
+    assert not missing, f"{page.url}: Tab never reaches {missing}"
+    invisible = [f["html"] for f in reached if not f["visible"]]
+    assert not invisible, f"{page.url}: no visible focus on {invisible}"
+
+
 __all__ = [
-    "AXE", "CHROMIUM", "GATED", "SIZES", "TASK", "TENANTS", "WORKSPACE", "WebServer", "artifacts", "assert_accessible",
-    "axe", "close_page", "new_page", "screenshot", "web_workspaces",
+    "AXE", "CHROMIUM", "CONTROLS", "GATED", "SIZES", "TASK", "TENANTS", "WORKSPACE", "WebServer", "artifacts",
+    "assert_accessible", "assert_keyboard_usable", "axe", "close_page", "controls", "new_page", "screenshot", "tab_order",
+    "web_workspaces",
 ]
