@@ -12,6 +12,7 @@ if need be (the run goes on from its checkpoint in the new process).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -19,15 +20,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 from servicetools import TERMINAL, free_port, moot_process, wait_http
 
+from moot.service.keys import key_store
 from moot.workspace.loader import builtin_path
 
 DATA = Path(__file__).parent / "data"
@@ -110,12 +113,30 @@ class WebServer:
         assert done.returncode == 0, (args, done.stdout, done.stderr)
         return done.stdout
 
-    def create_key(self, tenant: str) -> None:
-        info = json.loads(self.cli("keys", "create", "--tenant", tenant, "--label", "web test", "--json"))
-        self.keys[tenant], self.key_ids[tenant] = info["key"], info["key_id"]
+    def _keys_db(self) -> str:
+        """The key database the server reads: $MOOT_DATABASE_URL, else $MOOT_HOME/keys.db."""
+        return self.env.get("MOOT_DATABASE_URL") or str(self.home / "keys.db")
+
+    def create_key(self, tenant: str) -> str:
+        """A new API key of `tenant` (kept in `keys` and `key_ids`, replacing an older one); the key.
+        In process, not through `moot keys create`: a CLI process costs a second or two."""
+
+        async def create() -> tuple[str, str]:
+            async with key_store(self._keys_db()) as store:
+                info, key = await store.create(tenant, label="web test")
+                return key, info.key_id
+
+        self.keys[tenant], self.key_ids[tenant] = run_async(create)
+        return self.keys[tenant]
 
     def revoke(self, tenant: str) -> None:
-        self.cli("keys", "revoke", self.key_ids[tenant])
+        """Revoke `tenant`'s key (the server sees it at its next request)."""
+
+        async def revoke() -> None:
+            async with key_store(self._keys_db()) as store:
+                await store.revoke(self.key_ids[tenant])
+
+        run_async(revoke)
 
     def start_run(self, *, workspace: str = WORKSPACE, task: str = TASK, tenant: str | None = None, user: str = "ana") -> dict[str, Any]:
         """A new session of `user` and a run in it, through the API; the run's 202 body."""
@@ -144,11 +165,28 @@ class WebServer:
 
 WebFactory = Callable[..., WebServer]
 
+T = TypeVar("T")
+
+
+def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to its end from a sync test, in a thread of its own: while Playwright's
+    sync API is open, its event loop counts as running in the test's thread (so asyncio.run
+    there fails, and so would pytest-asyncio's async tests in a module that drives the browser)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(factory())).result()
+
 
 @pytest.fixture
 def web_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebFactory]:
     """Start `moot serve` processes: `web_factory(keys=("a", "b"), latency=0.3, env={...})`;
     all stopped after the test."""
+    with _servers(tmp_path_factory) as make:
+        yield make
+
+
+@pytest.fixture(scope="module")
+def web_module_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebFactory]:
+    """`web_factory` for servers shared by the tests of a module (stopped after the module)."""
     with _servers(tmp_path_factory) as make:
         yield make
 
@@ -214,4 +252,4 @@ class _servers:
         return server
 
 
-__all__ = ["GATED", "TASK", "TENANTS", "WORKSPACE", "WebFactory", "WebServer", "web_workspaces"]
+__all__ = ["GATED", "TASK", "TENANTS", "WORKSPACE", "WebFactory", "WebServer", "run_async", "web_workspaces"]

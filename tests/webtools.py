@@ -2,8 +2,9 @@
 
 - **Servers** are in tests/webserver.py (`web`, `web_keys`, `web_factory`, `seeded_web`; the
   names are re-exported here): a real `moot serve` on loopback that can be killed and restarted.
-- **Browser.** Playwright's sync API (pytest-asyncio runs only the `async def` tests in a loop, so
-  sync tests may drive it) on `/usr/bin/chromium` (installed by scripts/system-tools: Playwright's
+- **Browser.** Playwright's sync API, opened for each test module that uses it: tests that
+  drive the browser are plain `def` functions (no `async def` test in such a module: Playwright's
+  loop counts as running in the thread; `run_async` runs a coroutine in a thread of its own), on `/usr/bin/chromium` (installed by scripts/system-tools: Playwright's
   own browser download is not reachable), headless. `page` is 1280x800 (desktop), `phone_page`
   390x844, `sized_page` each in turn. An uncaught JavaScript error in a page fails the test.
   `login(page, server, tenant)` logs in with the tenant's key.
@@ -32,6 +33,7 @@ from webserver import (
     WORKSPACE,
     WebFactory,
     WebServer,
+    run_async,
     web_workspaces,
 )
 
@@ -51,13 +53,16 @@ def artifacts() -> Path:
 # -- the browser ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """Playwright's sync API, for one test module: while it is open its event loop counts as
+    running in this thread, which would break `async def` tests (pytest-asyncio) in later modules.
+    So: tests that drive the browser are sync functions, and do async work with `run_async`."""
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """Headless Debian Chromium (`--no-sandbox` as root, where its sandbox cannot start)."""
     if not Path(CHROMIUM).exists():
@@ -236,6 +241,6 @@ def assert_keyboard_usable(page: Page) -> None:
 
 __all__ = [
     "AXE", "CHROMIUM", "CONTROLS", "GATED", "SIZES", "TASK", "TENANTS", "WORKSPACE", "WebFactory", "WebServer", "artifacts",
-    "assert_accessible", "assert_keyboard_usable", "axe", "close_page", "controls", "login", "new_page", "screenshot", "tab_order",
+    "assert_accessible", "assert_keyboard_usable", "axe", "close_page", "controls", "login", "new_page", "run_async", "screenshot", "tab_order",
     "web_workspaces",
 ]
