@@ -6,7 +6,11 @@ from importlib import import_module
 
 from fastapi import APIRouter
 
-MODULES = ("login", "runs")
+MODULES = (
+    "login",
+    "runs",
+    "run",
+)
 """Page modules, in the order their routes are tried."""
 
 
