@@ -41,7 +41,7 @@ async def _run(b: Browser, workspace: str = "gated", task: str = TASK) -> str:
 
 def _textarea(text: str, id_: str) -> str:
     """What a textarea of the page holds, unescaped."""
-    found = re.search(rf'<textarea id="{id_}"[^>]*>(.*?)</textarea>', text, re.S)
+    found = re.search(rf'<textarea id="{id_}"[^>]*>(.*?)</textarea>', text, re.DOTALL)
     assert found, id_
     return html.unescape(found.group(1))
 
@@ -110,7 +110,7 @@ async def test_a_paused_run_renders_then_streams_and_the_card_approves_an_edit(t
         whole = await _stream(b, f"/ui/runs/{run_id}/events")
         assert whole[-1]["data"]["kind"] == "run_finished" and len({m["id"] for m in whole}) == len(whole)
         assert [m["id"] for m in whole] == [e["id"] for e in await sse_events(b, f"/v1/runs/{run_id}/events")]
-        approval_panel = [m["data"]["panels"].get("approval") for m in whole if m["data"]["kind"] == "approval_requested"][0]
+        approval_panel = next(m["data"]["panels"].get("approval") for m in whole if m["data"]["kind"] == "approval_requested")
         assert "approval-form" in approval_panel and "csrf" in approval_panel
         ended = await b.page(f"/ui/runs/{run_id}")
         assert 'data-ended="true"' in ended.text and "approval-form" not in ended.text and "edited on the page" in ended.text

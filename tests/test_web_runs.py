@@ -111,3 +111,39 @@ async def test_too_many_active_runs_is_refused_inline(tmp_path: Path) -> None:
         await b.post(f"/v1/runs/{run}/cancel")
         await wait_status(b, run, {"cancelled", "finished", "failed"})
         await asyncio.sleep(0)
+
+
+def test_moot_ui_serves_the_page_and_opens_the_browser(tmp_path: Path) -> None:
+    """`moot ui` starts the embedded service on loopback and opens the page ($BROWSER is a
+    script here that writes down the address it is given); `--no-browser` only prints it."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+    from servicetools import free_port, moot_process, processes, wait_http
+    from webclient import page_workspaces
+
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
+    browser.chmod(0o755)
+    port = free_port()
+    env = {**os.environ, "MOOT_HOME": str(tmp_path / "home"), "MOOT_EMBEDDER": "wordllama", "BROWSER": str(browser)}
+    for name in ("MOOT_DATABASE_URL", "MOOT_REDIS_URL", "MOOT_QUEUE", "MOOT_MODEL"):
+        env.pop(name, None)
+    spaces = page_workspaces(tmp_path / "spaces")
+    proc = moot_process(["ui", "--port", str(port), "-W", str(spaces)], env, tmp_path / "ui.log")
+    with processes(proc):
+        url = f"http://127.0.0.1:{port}"
+        wait_http(url)
+        page = httpx.get(url + "/")
+        assert page.status_code == 200 and "Start a run" in page.text
+        deadline = time.monotonic() + 20
+        while not opened.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert opened.read_text().strip() == url + "/"
+    assert f"the page is at {url}/" in (tmp_path / "ui.log").read_text()
+    quiet = subprocess.run([sys.executable, "-m", "moot.cli.main", "ui", "--help"], check=False, capture_output=True, text=True, env=env)
+    assert "--no-browser" in quiet.stdout

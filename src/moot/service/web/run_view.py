@@ -43,6 +43,8 @@ class ToolCall:
     status: str = "intended"
     errors: list[str] = field(default_factory=list)
     ledger: str = ""
+    result: str = ""
+    """What came back, in a few words (a booking's id and description, how many offers)."""
 
 
 @dataclass
@@ -163,6 +165,8 @@ class RunView:
             self.usage = merge_usage(self.usage, update["usage"])
             changed.add("usage")
         for entry in update.get("history") or []:
+            if entry.get("type") in ("tool_result", "tool_error"):
+                changed |= self._tool_outcome(entry.get("content") or {})
             if entry.get("type") == "proposal":
                 for cand in (entry.get("content") or {}).get("candidates") or []:
                     if isinstance(cand, dict) and cand.get("id"):
@@ -170,6 +174,20 @@ class RunView:
         return changed
 
     # -- tools ---------------------------------------------------------------------------------
+
+    def _tool_outcome(self, content: dict[str, Any]) -> set[str]:
+        """The result a tool's history entry records, shown on its call's row."""
+        call = self.tools.get(str(content.get("key") or ""))
+        if call is None:
+            return set()
+        value = content.get("content")
+        if isinstance(value, dict):
+            call.result = " ".join(str(value[k]) for k in ("booking_id", "description") if value.get(k)) or f"{len(value)} fields"
+        elif isinstance(value, list):
+            call.result = f"{len(value)} result(s)"
+        elif content.get("error"):
+            call.result = str(content["error"])
+        return {"tools"}
 
     def _tool(self, event: Event) -> ToolCall:
         data = event.data

@@ -16,6 +16,8 @@ from starlette.responses import Response
 from moot.service.web.auth import Viewer, csrf_token
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
+"""`tojson` shows text as written (a decision's "×", a city's "ã") and keys in their order."""
 
 NAV = (("runs", "Runs", "/"), ("sessions", "Sessions", "/ui/sessions"), ("workspaces", "Workspaces", "/ui/workspaces"))
 """The top navigation: (section key, label, address)."""

@@ -139,14 +139,19 @@ async def _messages(request: Request, record: Any, facts: dict[str, Any], start:
         async for entry in events.read(record.run_id, follow=False):
             if entry is None:
                 continue
-            view.apply(entry.id, entry.event)
-            if entry.id == start:
+            if _order(entry.id) > _order(start):  # not the page's yet (after a restart, `start` itself may be gone)
                 break
+            view.apply(entry.id, entry.event)
     async for batch in events.read_pages(record.run_id, after=start, follow=True, heartbeat_s=10.0):
         if batch is None:
             yield None
             continue
         yield [(entry.id, "message", _message(view, entry, facts, csrf, record.run_id)) for entry in batch]
+
+
+def _order(id_: str) -> tuple[int, ...]:
+    """An event id as numbers, in the log's order: in process `00017…`, Redis `1700000000000-3`."""
+    return tuple(int(part) for part in id_.split("-") if part.isdigit())
 
 
 def _message(view: RunView, entry: Any, facts: dict[str, Any], csrf: str, run_id: str) -> str:
