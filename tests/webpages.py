@@ -7,13 +7,49 @@ API, so a test makes its runs through the API and looks at them through the page
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
-from langgraphtools import TASK, Server
+import pytest
+from langgraphtools import DATA, TASK, Server, workspaces
+from servicetools import serving
+
+from moot.models.scripted import ScriptedChatModel
+from moot.service.app import create_app
+
+@dataclass
+class PageServer(Server):
+    """The server and its app (tests reach its ServiceContext: `app.state.ctx`) and workspace folder."""
+
+    app: Any = None
+    folder: Path | None = None
+
+
+@asynccontextmanager
+async def page_server(tmp_path: Path, **options: Any) -> AsyncIterator[PageServer]:
+    """As `langgraphtools.langgraph_server("local")`, keeping the app and the workspaces folder;
+    `options` change the service settings (e.g. `reload=True`)."""
+    from test_service_tenancy import backend
+
+    script = json.loads((DATA / "demo_script.json").read_text())
+    folder = workspaces(tmp_path / "workspaces")
+    async with backend("local", folder, ("a", "b")) as b:
+        app = create_app(b.settings.model_copy(update=options), models={"default": ScriptedChatModel(script=script)})
+        async with serving(app) as url:
+            yield PageServer(url, b.keys, app, folder)
+
+
+@pytest.fixture
+async def pages(tmp_path: Path) -> AsyncIterator[PageServer]:
+    async with page_server(tmp_path) as s:
+        yield s
+
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -53,4 +89,4 @@ async def langgraph_run(api: httpx.AsyncClient, user: str = "ana", workspace: st
     return sid, runs[0]
 
 
-__all__ = ["csrf_of", "langgraph_run", "post_form", "signed_in"]
+__all__ = ["PageServer", "csrf_of", "page_server", "pages", "langgraph_run", "post_form", "signed_in"]

@@ -9,8 +9,10 @@ Nothing here loads or reloads a workspace beyond what `hub.get` does for any req
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from moot.errors import MootError
@@ -40,6 +42,19 @@ class Version:
         return self.hash[:SHORT]
 
 
+@dataclass(frozen=True)
+class Reload:
+    """One reload of the workspace as the page lists it (a `ReloadResult`, paths made relative)."""
+
+    ok: bool
+    at: float
+    version: str
+    previous: str
+    took_ms: int
+    files: tuple[str, ...]
+    problems: tuple[dict[str, Any], ...]
+
+
 @dataclass
 class View:
     """A workspace as the page shows it; `problems` are records with file, line, column, message, fix."""
@@ -49,7 +64,7 @@ class View:
     files: Mapping[str, str] = field(default_factory=dict)
     problems: list[dict[str, Any]] = field(default_factory=list)
     versions: list[Version] = field(default_factory=list)
-    reloads: list[ReloadResult] = field(default_factory=list)
+    reloads: list[Reload] = field(default_factory=list)
     reload_on: bool = False
 
     @property
@@ -60,19 +75,40 @@ class View:
 async def view(ctx: ServiceContext, name: str) -> View:
     """The workspace `name` (one of `ctx.hub.names()`): loaded if it loads, its problems if not."""
     out = View(name, reload_on=ctx.reloader is not None)
+    root = ctx.hub.path_of(name)
     try:
         out.manager = await ctx.hub.get(name)
     except MootError as exc:
-        out.problems = [dict(d) for d in problems_of(exc)[1]]
+        out.problems = [relative(d, root) for d in problems_of(exc)[1]]
         try:
-            out.files = as_text(read_files(ctx.hub.path_of(name)))
+            out.files = as_text(read_files(root))
         except (MootError, OSError):
             out.files = {}
     if out.manager is not None:
         out.files = out.manager.current.files
     out.versions = versions(out.manager, name)
     if ctx.reloader is not None:
-        out.reloads = [r for r in ctx.reloader.results if r.previous.name == name][-10:][::-1]
+        out.reloads = [reload_of(r, root) for r in ctx.reloader.results if r.previous.name == name][-10:][::-1]
+    return out
+
+
+def reload_of(result: ReloadResult, root: Path) -> Reload:
+    return Reload(
+        ok=result.ok, at=result.at, version=result.version.short, previous=result.previous.short,
+        took_ms=round(result.took_s * 1000), files=result.files, problems=tuple(relative(d, root) for d in result.details),
+    )
+
+
+def relative(problem: Mapping[str, Any], root: Path) -> dict[str, Any]:
+    """A problem record with its file relative to the workspace folder: the page names files, never server paths."""
+    out = dict(problem)
+    file = str(out.get("file") or "")
+    for base in (str(root), os.path.realpath(root)):
+        if file.startswith(base.rstrip("/") + "/"):
+            out["file"] = file[len(base.rstrip("/")) + 1:]
+            break
+    else:
+        out["file"] = Path(file).name if file else ""
     return out
 
 
@@ -100,4 +136,4 @@ def diff(old: Version, new: Version) -> str:
     return diff_versions(old.files, new.files, old_label=old.short, new_label=new.short)
 
 
-__all__ = ["Version", "View", "diff", "find", "versions", "view"]
+__all__ = ["Reload", "Version", "View", "diff", "find", "relative", "versions", "view"]
