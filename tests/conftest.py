@@ -17,7 +17,7 @@ import pytest
 from moot.models.scripted import ScriptedChatModel
 from moot.workspace.runner import WorkspaceRunner
 
-pytest_plugins = ["langgraphtools", "lgruntools"]  # the LangGraph API tests' fixtures: server, service, fast_embedder
+pytest_plugins = ["langgraphtools", "lgruntools", "webtools"]  # fixtures: the LangGraph API tests (server, service, fast_embedder), the web page tests (web, browser, page)
 
 DATA = Path(__file__).parent / "data"
 CLASSIC = DATA / "workspaces" / "classic"

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 MODULES = (
     "login",
     "runs",
+    "run",
     "history",
     "sessions",
     "workspaces",
