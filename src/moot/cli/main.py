@@ -25,7 +25,7 @@ from moot.cli.keys import add_keys_parser, run_keys
 from moot.cli.live import JsonLines, LiveView
 from moot.cli.logs import add_logs_parser, run_logs
 from moot.cli.mcp import add_mcp_parser, run_mcp
-from moot.cli.serve import add_serve_parsers, run_serve, run_worker
+from moot.cli.serve import add_serve_parsers, run_serve, run_ui, run_worker
 from moot.cli.workspace import add_workspace_parser, run_workspace
 from moot.errors import ConfigError, MootError, UsageError
 from moot.events import EventBus
@@ -120,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_serve(args)
         if args.command == "worker":
             return run_worker(args)
+        if args.command == "ui":
+            return run_ui(args)
         return asyncio.run(_dispatch(args))
     except (ConfigError, UsageError) as exc:
         print(f"moot: error: {exc}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""`moot serve` (the HTTP API on uvicorn) and `moot worker` (arq run workers).
+"""`moot serve` (the HTTP API on uvicorn), `moot ui` (its web page, opened) and `moot worker`.
 
 Open mode: without an active API key the server answers every request as tenant `local`, so it
 binds to 127.0.0.1 only, whatever `--host` says, and says so. With keys, `--host 0.0.0.0` is
@@ -26,6 +26,11 @@ def add_serve_parsers(sub: argparse._SubParsersAction) -> None:
     worker.add_argument("--name", default=None, help="worker name in run records (default: random)")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     _shared(worker)
+    ui = sub.add_parser("ui", help="open the web page on an embedded service (moot serve on loopback, then the browser)")
+    ui.add_argument("--port", type=int, default=8000)
+    ui.add_argument("--no-browser", action="store_true", help="only print the page's address")
+    ui.add_argument("--reload", action="store_true", help="serve workspace edits to new runs without a restart")
+    _shared(ui)
 
 
 def _shared(p: argparse.ArgumentParser) -> None:
@@ -46,8 +51,6 @@ def _settings(args: argparse.Namespace, **extra: object):  # noqa: ANN202 - Serv
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from moot.service.keys import key_store
 
     settings = _settings(args, reload=args.reload or None)
@@ -79,14 +82,57 @@ def run_serve(args: argparse.Namespace) -> int:
 
         export(reload=True)
     print(f"moot: serving on http://{host}:{args.port} (queue: {settings.queue}; docs at /docs)", file=sys.stderr)
+    _uvicorn(host, args.port, args.workers)
+    return 0
+
+
+def _uvicorn(host: str, port: int, workers: int = 1) -> None:
+    import uvicorn
+
     uvicorn.run(
-        "moot.service.app:app_from_env", factory=True, host=host, port=args.port, workers=args.workers,
+        "moot.service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
         log_level="warning", timeout_graceful_shutdown=10,
         # longer than clients' pooled-connection life (httpx: 5 s), so the server never closes a
         # connection at the moment a client reuses it (a dropped request, not a 4xx)
         timeout_keep_alive=30,
     )
+
+
+def run_ui(args: argparse.Namespace) -> int:
+    """`moot ui`: the service on 127.0.0.1 (whatever keys exist: it is this machine's page), and
+    the page opened in the browser once the service answers (`--no-browser`: the address only)."""
+    import threading
+
+    settings = _settings(args, reload=args.reload or None)
+    if args.reload:
+        from moot.settings import export
+
+        export(reload=True)
+    url = f"http://{LOOPBACK}:{args.port}/"
+    print(f"moot: the page is at {url} (queue: {settings.queue}; Ctrl-C stops it)", file=sys.stderr)
+    if not args.no_browser:
+        threading.Thread(target=_open_when_ready, args=(url,), daemon=True).start()
+    _uvicorn(LOOPBACK, args.port)
     return 0
+
+
+def _open_when_ready(url: str, timeout_s: float = 60.0) -> None:
+    """Open `url` in the browser once the service's health check answers (not before: a browser
+    opened on a port nobody listens on yet shows an error page)."""
+    import time
+    import webbrowser
+
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "healthz", timeout=1.0).status_code == 200:
+                webbrowser.open(url)
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
 
 
 def run_worker(args: argparse.Namespace) -> int:
@@ -103,4 +149,4 @@ def run_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_serve_parsers", "run_serve", "run_worker"]
+__all__ = ["add_serve_parsers", "run_serve", "run_ui", "run_worker"]

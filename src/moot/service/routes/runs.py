@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
@@ -17,6 +17,10 @@ from moot.service.problems import ERROR_SCHEMA, ApiError
 from moot.service.routes.common import conflict, ctx_of, run_of, run_out, session_of
 from moot.service.schemas import ApprovalRequest, RunCreate, RunList, RunOut, RunStatus
 
+if TYPE_CHECKING:
+    from moot.service.context import ServiceContext
+    from moot.service.sessions import Session
+
 # 400: a request moot refuses (UsageError, MootError) or a body that cannot be read (FastAPI)
 router = APIRouter(tags=["runs"], responses={400: ERROR_SCHEMA, 401: ERROR_SCHEMA, 404: ERROR_SCHEMA})
 
@@ -29,38 +33,43 @@ router = APIRouter(tags=["runs"], responses={400: ERROR_SCHEMA, 401: ERROR_SCHEM
 )
 async def start_run(session_id: str, body: RunCreate, request: Request, response: Response, who: Principal = Depends(principal)) -> RunOut:
     """Queue a deliberation of `task` in the session; follow it at `links.events`."""
-    ctx = ctx_of(request)
-    session = await session_of(request, who, session_id)
+    queued = await queue_run(ctx_of(request), who.tenant, await session_of(request, who, session_id), body.task)
+    response.headers["Location"] = f"/v1/runs/{queued.run_id}"
+    return run_out(queued)
+
+
+async def queue_run(ctx: ServiceContext, tenant: str, session: Session, task: str) -> RunRecord:
+    """Check `task` and the tenant's limits, then queue a run of it in `session` (the API's and
+    the page's start); an `ApiError` says why a run is refused."""
     limits = ctx.settings.limits
     manager = await ctx.hub.get(session.workspace)
     version = manager.current
     task_limit = min(limits.max_task_chars, version.workspace.spec.limits.task_max_chars)
     try:
-        task = check_task(body.task, task_limit, limit_from="the smaller of the service's and the workspace's limits")
+        task = check_task(task, task_limit, limit_from="the smaller of the service's and the workspace's limits")
     except TaskRefused as exc:
         raise ApiError(422, exc.code, str(exc)) from None
     index = ctx.persistence.index
-    if await index.count_active(who.tenant) >= limits.max_active_runs:
+    if await index.count_active(tenant) >= limits.max_active_runs:
         raise ApiError(
             429, "too_many_runs",
             f"the tenant already has {limits.max_active_runs} runs queued, running or waiting for approval; "
             "wait for one to end", headers={"Retry-After": "5"},
         )
-    busy = [r for r in await index.list(who.tenant, session_id=session.thread_id, limit=5) if r.status in ACTIVE]
+    busy = [r for r in await index.list(tenant, session_id=session.thread_id, limit=5) if r.status in ACTIVE]
     if busy:
         raise conflict("session_busy", f"run {busy[0].run_id!r} of this session is still {busy[0].status}; one run at a time per session")
     run_id = new_id("run")
     queued = await index.add(  # the answer is the run as accepted
         run_id, session.thread_id, session.workspace, task, session.user_id, str(manager.root),
-        tenant=who.tenant, workspace_version=version.hash, status="queued",
+        tenant=tenant, workspace_version=version.hash, status="queued",
     )
     await ctx.events.append(
         Event(type="run_queued", run_id=run_id, session_id=session.thread_id, workspace=session.workspace, data={"task": task})
     )
     await ctx.queue.submit(run_id, "start")
-    await ctx.sessions.touch(who.tenant, session.thread_id)
-    response.headers["Location"] = f"/v1/runs/{run_id}"
-    return run_out(queued)
+    await ctx.sessions.touch(tenant, session.thread_id)
+    return queued
 
 
 @router.get("/v1/runs", response_model=RunList)
@@ -119,8 +128,13 @@ async def get_approval(run_id: str, request: Request, who: Principal = Depends(p
 @router.post("/v1/runs/{run_id}/approval", status_code=202, response_model=RunOut, responses={409: ERROR_SCHEMA})
 async def answer_approval(run_id: str, answer: ApprovalAnswer, request: Request, who: Principal = Depends(principal)) -> RunOut:
     """Approve, edit (replace the decision) or reject; the run continues in the background."""
-    ctx = ctx_of(request)
-    record = await run_of(request, who, run_id)
+    return run_out(await answer_run(ctx_of(request), await run_of(request, who, run_id), answer))
+
+
+async def answer_run(ctx: ServiceContext, record: RunRecord, answer: ApprovalAnswer) -> RunRecord:
+    """Check `answer` against the run's pending request and its workspace's policy, then have the
+    run go on (the API's and the page's answer); a refusal raises (`ApiError`, `PolicyViolation`)
+    and leaves the run paused."""
     _pending(record)
     manager = await ctx.hub.get(record.workspace)
     try:
@@ -128,12 +142,19 @@ async def answer_approval(run_id: str, answer: ApprovalAnswer, request: Request,
     except Exception:
         policy = manager.current.workspace.policy
     check_answer(answer, policy)  # a forbidden edit is refused now; the run stays paused
-    moved = await ctx.persistence.index.move(run_id, ANSWER, result=record.result)  # what was asked stays
+    moved = await ctx.persistence.index.move(record.run_id, ANSWER, result=record.result)  # what was asked stays
     if not moved.applied:  # cancelled, or answered by another request, meanwhile
-        raise conflict("not_awaiting_approval", f"run {run_id!r} is {moved.status}, not waiting for approval")
-    queued = moved.record
-    await ctx.queue.submit(run_id, "approve", answer.model_dump(exclude_none=True))
-    return run_out(queued)
+        raise conflict("not_awaiting_approval", f"run {record.run_id!r} is {moved.status}, not waiting for approval")
+    await ctx.queue.submit(record.run_id, "approve", answer.model_dump(exclude_none=True))
+    return moved.record
+
+
+def pending_of(record: RunRecord) -> dict[str, Any] | None:
+    """What the paused run asks a human to approve, or None when it asks nothing (yet)."""
+    if record.status != "awaiting_approval" or not isinstance(record.result, dict):
+        return None
+    pending = record.result.get("pending")
+    return pending if isinstance(pending, dict) else None
 
 
 def _pending(record: RunRecord) -> dict[str, Any]:
@@ -184,4 +205,4 @@ async def run_events(
     return event_stream(pages(), disconnected=request.is_disconnected)
 
 
-__all__ = ["router"]
+__all__ = ["answer_run", "pending_of", "queue_run", "router"]

@@ -16,6 +16,7 @@ from moot.state_io import FORMAT, export_state, import_state
 
 if TYPE_CHECKING:
     from moot.persistence import RunRecord
+    from moot.service.context import ServiceContext
     from moot.service.sessions import Session
 
 # 400: a request moot refuses (UsageError) or a body that cannot be read (FastAPI)
@@ -31,16 +32,20 @@ def _out(session: Session) -> SessionOut:
 @router.post("", status_code=201, response_model=SessionOut, responses={400: ERROR_SCHEMA})
 async def create_session(body: SessionCreate, request: Request, who: Principal = Depends(principal)) -> SessionOut:
     """Open a session (a LangGraph thread) for a user on a workspace."""
-    ctx = ctx_of(request)
+    return _out(await open_session(ctx_of(request), who.tenant, body))
+
+
+async def open_session(ctx: ServiceContext, tenant: str, body: SessionCreate) -> Session:
+    """Open `body`'s session for the tenant once its workspace is known and loads (the API's and
+    the page's); an unknown workspace is an `ApiError`, a broken one its `MootError`."""
     # names only: the hub also opens folders by path, which a client must never choose
     if body.workspace not in ctx.hub.names():
         raise ApiError(404, "not_found", f"no workspace {body.workspace!r}; GET /v1/workspaces lists them")
     await ctx.hub.get(body.workspace)  # a broken workspace is refused now, not at the first run
-    session = await ctx.sessions.create(
-        tenant=who.tenant, user_id=body.user_id, workspace=body.workspace, ttl_s=body.ttl_s,
+    return await ctx.sessions.create(
+        tenant=tenant, user_id=body.user_id, workspace=body.workspace, ttl_s=body.ttl_s,
         title=body.title, metadata=body.metadata,
     )
-    return _out(session)
 
 
 @router.get("", response_model=SessionList)
@@ -129,4 +134,4 @@ async def _owned_run(request: Request, who: Principal, run_id: str, session_id: 
     return record
 
 
-__all__ = ["router"]
+__all__ = ["open_session", "router"]

@@ -6,7 +6,14 @@ from importlib import import_module
 
 from fastapi import APIRouter
 
-MODULES = ("login", "runs")
+MODULES = (
+    "login",
+    "runs",
+    "run",
+    "history",
+    "sessions",
+    "workspaces",
+)
 """Page modules, in the order their routes are tried."""
 
 

@@ -1,0 +1,162 @@
+"""A run, live (`/ui/runs/{id}`), its cookie stream, and the approval card; HTML-level with httpx.
+
+The page renders what the log holds so far (the stage graph with its nodes tagged, the transcript
+keyed by event id, rewards with each agent's share, tool calls, tokens against the budget); the
+stream sends the same ids as `/v1/runs/{id}/events` and continues after `Last-Event-ID` with no
+loss and no repeat; the card's answers go through the API's own checks (schema, policy, state),
+refusals inline with the form as it was; another tenant's run is a 404 on the page, the stream
+and the card.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from servicetools import sse_events, wait_status
+from webclient import TASK, Browser, alerts, page_app, sse
+
+from moot.service.keys import key_store
+
+DOT = shutil.which("dot") is not None
+
+
+@pytest.fixture(autouse=True)
+def _fast_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOOT_EMBEDDER", "wordllama")
+
+
+async def _run(b: Browser, workspace: str = "gated", task: str = TASK) -> str:
+    await b.page("/")
+    resp = await b.send_form("/ui/runs", {"workspace": workspace, "task": task, "session": "new", "user_id": "ana"})
+    assert resp.status_code == 303, alerts(resp.text)
+    return resp.headers["location"].rsplit("/", 1)[1]
+
+
+def _textarea(text: str, id_: str) -> str:
+    """What a textarea of the page holds, unescaped."""
+    found = re.search(rf'<textarea id="{id_}"[^>]*>(.*?)</textarea>', text, re.DOTALL)
+    assert found, id_
+    return html.unescape(found.group(1))
+
+
+async def _stream(b: httpx.AsyncClient, path: str, *, last: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """The page stream's messages (data parsed), read as EventSource would."""
+    events = await sse_events(b, path, last_event_id=last, limit=limit)
+    return [{**e, "data": json.loads(e["data"]) if isinstance(e["data"], str) else e["data"]} for e in events]
+
+
+async def test_a_paused_run_renders_then_streams_and_the_card_approves_an_edit(tmp_path: Path) -> None:
+    async with page_app(tmp_path) as (url, _), Browser(base_url=url, timeout=30) as b:
+        run_id = await _run(b)
+        await wait_status(b, run_id, {"awaiting_approval"})
+        page = await b.page(f"/ui/runs/{run_id}")
+        text = page.text
+        assert page.status_code == 200 and '<script src="/ui/static/live.js"' in text
+        if DOT:
+            assert '<svg' in text and 'data-node="synthesizer"' in text and 'data-node="critic"' in text
+        assert re.findall(r'<li data-stage="(\w+)"', text)[:4] == ["init", "intake", "gather", "proposal"]
+        # the transcript: proposals with candidates, reviews with scores, the decision with ranking and weights
+        assert "plan-1" in text and "weights:" in text and "Winner <strong>plan-1</strong>" in text
+        assert "on <strong>plan-1</strong>" in text and "quality 0.7" in text
+        # rewards with each agent's share and the spread; tool calls with attempts and the ledger; tokens
+        assert "<th scope=\"col\">critic</th>" in text and "devils_advocate" in text and "disagree" in text
+        assert "search_flights" in text and "recorded" in text
+        assert "tokens" in text and "Per stage" in text
+        # the approval card: what will be done, and the three answers
+        assert 'id="approval-form"' in text and "Waiting for your approval before booking" in text
+        for action in ("approve", "reject", "edit"):
+            assert f'name="action" value="{action}"' in text
+
+        # the stream: the same ids as the API's, lines keyed by them
+        v1 = await sse_events(b, f"/v1/runs/{run_id}/events", limit=10)
+        mine = await _stream(b, f"/ui/runs/{run_id}/events", limit=10)
+        assert [m["id"] for m in mine] == [e["id"] for e in v1]
+        assert all(m["event"] == "message" and m["data"]["id"] == m["id"] for m in mine)
+        first_line = next(m["data"] for m in mine if m["data"]["line"])
+        assert f'data-id="{first_line["id"]}"' in first_line["line"] and f'data-id="{first_line["id"]}"' in text
+        assert {"id", "kind", "ts", "stage", "agent", "line", "panels", "snap"} <= set(mine[0]["data"])
+        rest = await _stream(b, f"/ui/runs/{run_id}/events", last=mine[4]["id"], limit=5)
+        assert [m["id"] for m in rest] == [m["id"] for m in mine[5:10]]
+        bad = await b.get(f"/ui/runs/{run_id}/events", headers={"Last-Event-ID": "not-an-id"})
+        assert bad.status_code == 400
+
+        # refusals: bad JSON, not an object, an empty action; the run stays paused and the form keeps its text
+        for form, message in (
+            ({"action": "edit", "decision": '{"winner": "plan-2",'}, "not valid JSON"),
+            ({"action": "edit", "decision": "[1, 2]"}, "must be a JSON object"),
+            ({"action": "maybe"}, "cannot be sent"),
+        ):
+            resp = await b.send_form(f"/ui/runs/{run_id}/approval", {"reason": "my reason", **form})
+            assert resp.status_code == 422 and message in html.unescape(alerts(resp.text)[0]), (form, alerts(resp.text))
+            assert "my reason" in resp.text
+            if "decision" in form:
+                assert _textarea(resp.text, "approval-decision") == form["decision"]
+        assert (await b.get(f"/v1/runs/{run_id}")).json()["status"] == "awaiting_approval"
+
+        decision = (await b.get(f"/v1/runs/{run_id}/approval")).json()["decision"]
+        edited = json.dumps({**decision, "summary": "edited on the page"})
+        resp = await b.send_form(f"/ui/runs/{run_id}/approval", {"action": "edit", "decision": edited, "reason": "tweak"})
+        assert resp.status_code == 303 and resp.headers["location"] == f"/ui/runs/{run_id}"
+        done = await wait_status(b, run_id, {"finished", "failed"})
+        assert done["status"] == "finished" and done["result"]["decision"]["summary"] == "edited on the page"
+
+        whole = await _stream(b, f"/ui/runs/{run_id}/events")
+        assert whole[-1]["data"]["kind"] == "run_finished" and len({m["id"] for m in whole}) == len(whole)
+        assert [m["id"] for m in whole] == [e["id"] for e in await sse_events(b, f"/v1/runs/{run_id}/events")]
+        approval_panel = next(m["data"]["panels"].get("approval") for m in whole if m["data"]["kind"] == "approval_requested")
+        assert "approval-form" in approval_panel and "csrf" in approval_panel
+        ended = await b.page(f"/ui/runs/{run_id}")
+        assert 'data-ended="true"' in ended.text and "approval-form" not in ended.text and "edited on the page" in ended.text
+        assert "BK-" in ended.text or "book" in ended.text
+
+        late = await b.send_form(f"/ui/runs/{run_id}/approval", {"action": "approve"})
+        assert late.status_code == 409 and "not waiting for approval" in alerts(late.text)[0]
+
+
+async def test_reject_with_a_reason_and_a_policy_refusal(tmp_path: Path) -> None:
+    async with page_app(tmp_path) as (url, _), Browser(base_url=url, timeout=30) as b:
+        strict = await _run(b, "strict")
+        await wait_status(b, strict, {"awaiting_approval"})
+        await b.page(f"/ui/runs/{strict}")
+        resp = await b.send_form(f"/ui/runs/{strict}/approval", {"action": "edit", "decision": '{"winner": "plan-2"}', "reason": "mine"})
+        assert resp.status_code == 422 and "human" in alerts(resp.text)[0]
+        assert _textarea(resp.text, "approval-decision") == '{"winner": "plan-2"}' and (await b.get(f"/v1/runs/{strict}")).json()["status"] == "awaiting_approval"
+        resp = await b.send_form(f"/ui/runs/{strict}/approval", {"action": "reject", "reason": "too far"})
+        assert resp.status_code == 303
+        assert (await wait_status(b, strict, {"finished", "failed"}))["status"] == "finished"
+        page = await b.page(f"/ui/runs/{strict}")
+        assert "reject: too far" in page.text
+
+
+async def test_unknown_and_foreign_runs_are_404_on_the_page_the_stream_and_the_card(tmp_path: Path) -> None:
+    keys: dict[str, str] = {}
+    async with key_store(None) as store:
+        for tenant in ("a", "b"):
+            _, keys[tenant] = await store.create(tenant, label="web test")
+    async with page_app(tmp_path) as (url, _), Browser(base_url=url, timeout=30) as a, Browser(base_url=url, timeout=30) as b:
+        for who, client in (("a", a), ("b", b)):
+            await client.page("/ui/login")
+            resp = await client.send_form("/ui/login", {"key": keys[who], "next": "/"})
+            assert resp.status_code == 303, resp.text
+        run_id = await _run(a)
+        async with httpx.AsyncClient(base_url=url, timeout=30, headers={"Authorization": f"Bearer {keys['a']}"}) as api:
+            await wait_status(api, run_id, {"awaiting_approval"})
+        assert (await a.page(f"/ui/runs/{run_id}")).status_code == 200
+        await b.page("/")
+        for path in (f"/ui/runs/{run_id}", "/ui/runs/run-000000000000"):
+            assert (await b.page(path)).status_code == 404
+            assert (await b.get(path + "/events")).status_code == 404
+            resp = await b.send_form(path + "/approval", {"action": "approve"})
+            assert resp.status_code == 404
+        assert (await b.get("/ui/runs/status", params={"ids": run_id})).json() == {"runs": {}}
+        assert run_id not in (await b.page("/")).text
+        unsigned = await httpx.AsyncClient(base_url=url).get(f"/ui/runs/{run_id}/events")
+        assert unsigned.status_code == 303 and "/ui/login" in unsigned.headers["location"]
+        assert sse("id: 1\nevent: message\ndata: {}\n\n")[0]["data"] == {}
