@@ -3,7 +3,8 @@
 axe-core (WCAG 2.x A and AA rules, and its best practices) runs in Chromium on each page: a
 `serious` or `critical` violation fails. The keyboard: Tab reaches every control of the page
 (links, buttons, inputs, selects, textareas, summaries, scrollable regions), and the focused one
-shows a visible focus indicator. Both in the light and in the dark colour scheme (the style sheet
+shows a visible focus indicator. Each check runs on the page as it loads, and again with every
+`<details>` open (the approval card's edit form, a workspace's files). Both in the light and in the dark colour scheme (the style sheet
 has both, and contrast is checked in each).
 """
 
@@ -11,12 +12,20 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page
-from webtools import WebServer, assert_accessible, assert_keyboard_usable
+from webtools import WebServer, assert_accessible, assert_keyboard_usable, open_details
 
 PAGES = {
     "runs": "/",
+    "run-finished": "/ui/runs/{finished}",
+    "run-awaiting-approval": "/ui/runs/{waiting}",
+    "history": "/ui/runs/{finished}/history",
+    "sessions": "/ui/sessions",
+    "session": "/ui/sessions/{session}",
+    "memory": "/ui/users/ana/memory",
+    "workspaces": "/ui/workspaces",
+    "workspace": "/ui/workspaces/web_demo",
 }
-"""Page name -> path; `{finished}` and `{waiting}` stand for the seeded runs' ids (see `seeded_web`)."""
+"""Page name -> path; `{finished}`, `{waiting}` and `{session}` stand for `seeded_web`'s ids."""
 
 
 def _open(page: Page, server: WebServer, path: str, runs: dict[str, str]) -> None:
@@ -32,12 +41,17 @@ def test_no_serious_axe_violation(seeded_web: tuple[WebServer, dict[str, str]], 
     sized_page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
     _open(sized_page, server, PAGES[name], runs)
     assert_accessible(sized_page)
+    open_details(sized_page)  # and what unfolds (the approval card's edit form, workspace files)
+    assert_accessible(sized_page)
 
 
 @pytest.mark.parametrize("name", sorted(PAGES))
 def test_every_control_is_reachable_with_tab_and_shows_focus(seeded_web: tuple[WebServer, dict[str, str]], sized_page: Page, name: str) -> None:
     server, runs = seeded_web
     _open(sized_page, server, PAGES[name], runs)
+    assert_keyboard_usable(sized_page)
+    sized_page.reload()
+    open_details(sized_page)
     assert_keyboard_usable(sized_page)
 
 

@@ -13,8 +13,16 @@ from webtools import WebServer, screenshot
 
 PAGES = {
     "runs": "/",
+    "run-finished": "/ui/runs/{finished}",
+    "run-awaiting-approval": "/ui/runs/{waiting}",
+    "history": "/ui/runs/{finished}/history",
+    "sessions": "/ui/sessions",
+    "session": "/ui/sessions/{session}",
+    "memory": "/ui/users/ana/memory",
+    "workspaces": "/ui/workspaces",
+    "workspace": "/ui/workspaces/web_demo",
 }
-"""Page name -> path; `{finished}` and `{waiting}` stand for the seeded runs' ids."""
+"""Page name -> path; `{finished}`, `{waiting}` and `{session}` stand for `seeded_web`'s ids."""
 
 
 @pytest.mark.parametrize("name", sorted(PAGES))

@@ -205,15 +205,17 @@ def web_keys(web_factory: WebFactory) -> WebServer:
 
 @pytest.fixture(scope="module")
 def seeded_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[WebServer, dict[str, str]]]:
-    """An open-mode server shared by a module, with a finished run (`"finished"`) and one waiting
-    for approval (`"waiting"`): run ids by name. For tests that only look (screenshots, axe)."""
+    """An open-mode server shared by a module, with a finished run (`"finished"`, user `ana`, in
+    session `"session"`) and one waiting for approval (`"waiting"`, user `bo`): ids by name. For
+    tests that only look (screenshots, axe)."""
     with _servers(tmp_path_factory) as make:
         server = make(latency=0.02)
-        finished = server.start_run()["run_id"]
+        started = server.start_run()
+        finished, session = started["run_id"], started["session_id"]
         waiting = server.start_run(workspace=GATED, user="bo")["run_id"]
         assert server.wait_status(finished)["status"] == "finished"
         assert server.wait_status(waiting, {"awaiting_approval", *TERMINAL})["status"] == "awaiting_approval"
-        yield server, {"finished": finished, "waiting": waiting}
+        yield server, {"finished": finished, "waiting": waiting, "session": session}
 
 
 class _servers:

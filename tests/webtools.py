@@ -193,9 +193,9 @@ def controls(page: Page) -> list[str]:
     return list(page.evaluate(
         f"""(selector) => {{ const key = {_KEY};
             return Array.from(document.querySelectorAll(selector)).filter(el => {{
-                const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
-                return !el.disabled && s.visibility !== 'hidden' && s.display !== 'none' && (r.width > 0 || r.height > 0)
-                       && !el.closest('[inert], [hidden]');
+                // rendered and not in a closed <details> (checkVisibility: display, visibility, content-visibility)
+                return !el.disabled && !el.closest('[inert]')
+                       && el.checkVisibility({{visibilityProperty: true, contentVisibilityAuto: true}});
             }}).map(key); }}""",
         CONTROLS,
     ))
@@ -227,6 +227,11 @@ def tab_order(page: Page) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
+def open_details(page: Page) -> None:
+    """Open every `<details>` of the page, so what a user would unfold is checked too."""
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
+
+
 def assert_keyboard_usable(page: Page) -> None:
     """Tab reaches every control of the page, and each shows where the focus is."""
     wanted = controls(page)
@@ -241,6 +246,6 @@ def assert_keyboard_usable(page: Page) -> None:
 
 __all__ = [
     "AXE", "CHROMIUM", "CONTROLS", "GATED", "SIZES", "TASK", "TENANTS", "WORKSPACE", "WebFactory", "WebServer", "artifacts",
-    "assert_accessible", "assert_keyboard_usable", "axe", "close_page", "controls", "login", "new_page", "run_async", "screenshot", "tab_order",
+    "assert_accessible", "assert_keyboard_usable", "axe", "close_page", "controls", "login", "new_page", "open_details", "run_async", "screenshot", "tab_order",
     "web_workspaces",
 ]
