@@ -34,10 +34,11 @@ def keyed(web_module_factory: WebFactory) -> WebServer:
     `bo` for b); the run ids are in `keyed.runs`. Shared by the module: no test changes a's or
     b's key (the revocation test has a tenant of its own)."""
     server = web_module_factory(keys=TENANTS, latency=0.02, env={"MOOT_WEB_SECRET": SECRET})
-    runs = {tenant: server.start_run(tenant=tenant, user=user)["run_id"] for tenant, user in zip(TENANTS, ("ana", "bo"))}
-    for tenant, run in runs.items():
-        server.wait_status(run, tenant=tenant)
-    server.runs = runs  # type: ignore[attr-defined]
+    started = {tenant: server.start_run(tenant=tenant, user=user) for tenant, user in zip(TENANTS, ("ana", "bo"))}
+    for tenant, run in started.items():
+        server.wait_status(run["run_id"], tenant=tenant)
+    server.runs = {tenant: run["run_id"] for tenant, run in started.items()}  # type: ignore[attr-defined]
+    server.sessions = {tenant: run["session_id"] for tenant, run in started.items()}  # type: ignore[attr-defined]
     return server
 
 
@@ -155,6 +156,31 @@ def test_a_revoked_key_logs_out(keyed: WebServer, page: Page) -> None:
     page.get_by_label("API key").fill(keyed.keys["c"])
     page.get_by_role("button", name="Log in").click()
     assert "unknown or revoked" in page.get_by_role("alert").inner_text()
+
+
+A_PAGES = ("/ui/runs/{run}", "/ui/runs/{run}/history", "/ui/runs/{run}/events", "/ui/sessions/{session}")
+"""Pages of one of tenant a's things (`{run}`, `{session}`): tenant b must get a 404 for each."""
+
+
+def test_another_tenants_run_is_not_found(keyed: WebServer, page: Page) -> None:
+    """b's login on a's run, its history, its live stream and a's session: the same 404 as an
+    unknown id (nothing of a's on it); a's own login sees them."""
+    ids = {"run": keyed.runs["a"], "session": keyed.sessions["a"]}  # type: ignore[attr-defined]
+    unknown = {"run": "run-000000000000", "session": "session-00000000000000000000000000000000"}
+    login(page, keyed, "b")
+    for path in A_PAGES:
+        answers = []
+        for which in (ids, unknown):
+            response = page.goto(keyed.url + path.format(**which))
+            assert response is not None and response.status == 404, (path, which, response and response.status)
+            answers.append(response.text().replace(which["run"], "ID").replace(which["session"], "ID"))
+        assert answers[0] == answers[1], path
+    with httpx.Client(base_url=keyed.url, timeout=30) as client:  # a, through its own login
+        form = client.get("/ui/login")
+        client.post("/ui/login", data={"csrf": _csrf(form.text), "key": keyed.keys["a"], "next": "/"})
+        for path in A_PAGES:
+            if not path.endswith("/events"):  # a stream: its 200 is the page's test (test_web_run*)
+                assert client.get(path.format(**ids)).status_code == 200, path
 
 
 # -- CSRF, over HTTP ------------------------------------------------------------------------------
