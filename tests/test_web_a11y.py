@@ -12,20 +12,13 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page
-from webtools import WebServer, assert_accessible, assert_keyboard_usable, open_details
-
-PAGES = {
-    "runs": "/",
-    "run-finished": "/ui/runs/{finished}",
-    "run-awaiting-approval": "/ui/runs/{waiting}",
-    "history": "/ui/runs/{finished}/history",
-    "sessions": "/ui/sessions",
-    "session": "/ui/sessions/{session}",
-    "memory": "/ui/users/ana/memory",
-    "workspaces": "/ui/workspaces",
-    "workspace": "/ui/workspaces/web_demo",
-}
-"""Page name -> path; `{finished}`, `{waiting}` and `{session}` stand for `seeded_web`'s ids."""
+from webtools import (
+    PAGES,
+    WebServer,
+    assert_accessible,
+    assert_keyboard_usable,
+    open_details,
+)
 
 
 def _open(page: Page, server: WebServer, path: str, runs: dict[str, str]) -> None:

@@ -9,20 +9,7 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page
-from webtools import WebServer, screenshot
-
-PAGES = {
-    "runs": "/",
-    "run-finished": "/ui/runs/{finished}",
-    "run-awaiting-approval": "/ui/runs/{waiting}",
-    "history": "/ui/runs/{finished}/history",
-    "sessions": "/ui/sessions",
-    "session": "/ui/sessions/{session}",
-    "memory": "/ui/users/ana/memory",
-    "workspaces": "/ui/workspaces",
-    "workspace": "/ui/workspaces/web_demo",
-}
-"""Page name -> path; `{finished}`, `{waiting}` and `{session}` stand for `seeded_web`'s ids."""
+from webtools import PAGES, WebServer, screenshot
 
 
 @pytest.mark.parametrize("name", sorted(PAGES))

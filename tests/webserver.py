@@ -233,25 +233,32 @@ class _servers:
             server.stop()
 
     def make(self, *, keys: tuple[str, ...] = (), latency: float | dict[str, float] = 0.3, env: dict[str, str] | None = None) -> WebServer:
-        root = self.tmp.mktemp("web")
-        port = free_port()
-        environ = {
-            **os.environ,
-            "MOOT_HOME": str(root / "home"),
-            "MOOT_WORKSPACES": str(web_workspaces(root / "spaces", latency)),
-            "MOOT_EMBEDDER": "wordllama",
-            "PYTHONUNBUFFERED": "1",
-            **(env or {}),
-        }
-        for name in ("MOOT_DATABASE_URL", "MOOT_REDIS_URL", "MOOT_QUEUE", "MOOT_MODEL"):  # embedded, on its own
-            if env is None or name not in env:
-                environ.pop(name, None)
-        server = WebServer(f"http://127.0.0.1:{port}", port, root / "home", environ, root / "serve.log")
-        for tenant in keys:
-            server.create_key(tenant)
+        server = new_server(self.tmp.mktemp("web"), keys=keys, latency=latency, env=env)
         self.started.append(server)
         server.start()
         return server
 
 
-__all__ = ["GATED", "TASK", "TENANTS", "WORKSPACE", "WebFactory", "WebServer", "run_async", "web_workspaces"]
+def new_server(root: Path, *, keys: tuple[str, ...] = (), latency: float | dict[str, float] = 0.3, env: dict[str, str] | None = None) -> WebServer:
+    """A server (not started yet) living in `root`: its home, its workspaces (`web_workspaces`
+    with the scripted model's `latency`), an API key per tenant in `keys`, and `env` on top of
+    the environment; embedded backends unless `env` names others."""
+    environ = {
+        **os.environ,
+        "MOOT_HOME": str(root / "home"),
+        "MOOT_WORKSPACES": str(web_workspaces(root / "spaces", latency)),
+        "MOOT_EMBEDDER": "wordllama",
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+    for name in ("MOOT_DATABASE_URL", "MOOT_REDIS_URL", "MOOT_QUEUE", "MOOT_MODEL"):
+        if env is None or name not in env:
+            environ.pop(name, None)
+    port = free_port()
+    server = WebServer(f"http://127.0.0.1:{port}", port, root / "home", environ, root / "serve.log")
+    for tenant in keys:
+        server.create_key(tenant)
+    return server
+
+
+__all__ = ["GATED", "TASK", "TENANTS", "WORKSPACE", "WebFactory", "WebServer", "new_server", "run_async", "web_workspaces"]

@@ -40,6 +40,19 @@ from webserver import (
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("MOOT_TEST_CHROMIUM", "/usr/bin/chromium")
 AXE = ROOT / ".npm-tools" / "node_modules" / "axe-core" / "axe.min.js"
+PAGES = {
+    "runs": "/",
+    "run-finished": "/ui/runs/{finished}",
+    "run-awaiting-approval": "/ui/runs/{waiting}",
+    "history": "/ui/runs/{finished}/history",
+    "sessions": "/ui/sessions",
+    "session": "/ui/sessions/{session}",
+    "memory": "/ui/users/ana/memory",
+    "workspaces": "/ui/workspaces",
+    "workspace": "/ui/workspaces/web_demo",
+}
+"""Every page of a signed-in viewer (the login page aside), name -> path; `{finished}`,
+`{waiting}` and `{session}` stand for `seeded_web`'s ids (screenshots, axe, the speed bench)."""
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
@@ -245,7 +258,7 @@ def assert_keyboard_usable(page: Page) -> None:
 
 
 __all__ = [
-    "AXE", "CHROMIUM", "CONTROLS", "GATED", "SIZES", "TASK", "TENANTS", "WORKSPACE", "WebFactory", "WebServer", "artifacts",
+    "AXE", "CHROMIUM", "CONTROLS", "GATED", "PAGES", "SIZES", "TASK", "TENANTS", "WORKSPACE", "WebFactory", "WebServer", "artifacts",
     "assert_accessible", "assert_keyboard_usable", "axe", "close_page", "controls", "login", "new_page", "open_details", "run_async", "screenshot", "tab_order",
     "web_workspaces",
 ]
