@@ -20,7 +20,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from playwright.sync_api import Page
-from webtools import TENANTS, WebFactory, WebServer, login
+from servicetools import TERMINAL
+from webtools import GATED, TASK, TENANTS, WORKSPACE, WebFactory, WebServer, login
 
 from moot.service.web.auth import COOKIE, sign
 
@@ -31,7 +32,8 @@ SECRET = "web-auth-test-secret-0123456789abcdef"
 @pytest.fixture(scope="module")
 def keyed(web_module_factory: WebFactory) -> WebServer:
     """A server with keys for tenants `a` and `b`, and a finished run of each (user `ana` for a,
-    `bo` for b); the run ids are in `keyed.runs`. Shared by the module: no test changes a's or
+    `bo` for b; ids in `keyed.runs` and `keyed.sessions`), and a run of a's waiting for approval
+    (`keyed.waiting`). Shared by the module: no test changes a's or
     b's key (the revocation test has a tenant of its own)."""
     server = web_module_factory(keys=TENANTS, latency=0.02, env={"MOOT_WEB_SECRET": SECRET})
     started = {tenant: server.start_run(tenant=tenant, user=user) for tenant, user in zip(TENANTS, ("ana", "bo"))}
@@ -39,6 +41,9 @@ def keyed(web_module_factory: WebFactory) -> WebServer:
         server.wait_status(run["run_id"], tenant=tenant)
     server.runs = {tenant: run["run_id"] for tenant, run in started.items()}  # type: ignore[attr-defined]
     server.sessions = {tenant: run["session_id"] for tenant, run in started.items()}  # type: ignore[attr-defined]
+    waiting = server.start_run(workspace=GATED, tenant="a", user="ana")["run_id"]
+    assert server.wait_status(waiting, {"awaiting_approval", *TERMINAL}, tenant="a")["status"] == "awaiting_approval"
+    server.waiting = waiting  # type: ignore[attr-defined]
     return server
 
 
@@ -214,6 +219,37 @@ def test_a_post_without_the_right_csrf_token_is_refused_and_changes_nothing(keye
     assert http_login.get("/").status_code == 303
 
 
+def _a_world(keyed: WebServer) -> dict[str, object]:
+    """What tenant a has, through the API: runs and their statuses, the approval asked, memory."""
+    with keyed.http("a") as api:
+        runs = api.get("/v1/runs").json()
+        return {
+            "runs": sorted((r["run_id"], r["status"]) for r in runs["runs"]),
+            "approval": api.get(f"/v1/runs/{keyed.waiting}/approval").json(),  # type: ignore[attr-defined]
+            "memory": api.get("/v1/users/ana/memory").json(),
+        }
+
+
+def test_every_form_that_changes_something_is_refused_without_its_token(keyed: WebServer, http_login: httpx.Client) -> None:
+    """Start a run, answer an approval, fork, forget a memory: each POST without the CSRF token is a
+    403 and a's runs, approval and memory are as they were; the same POST with it goes through."""
+    before = _a_world(keyed)
+    assert before["memory"]["items"], "a's finished run left no memory for ana"  # type: ignore[index]
+    forms = {
+        "/ui/runs": {"workspace": WORKSPACE, "task": TASK, "session": "new", "user_id": "ana"},
+        f"/ui/runs/{keyed.waiting}/approval": {"action": "reject", "reason": "not now"},  # type: ignore[attr-defined]
+        f"/ui/runs/{keyed.runs['a']}/fork": {"checkpoint": "whatever"},  # type: ignore[attr-defined]
+        "/ui/users/ana/memory/forget": {"confirm": "yes"},
+    }
+    for path, data in forms.items():
+        resp = http_login.post(path, data=data)
+        assert resp.status_code == 403, (path, resp.status_code, resp.text[:300])
+        assert _a_world(keyed) == before, path
+    token = _csrf(http_login.get("/").text)
+    started = http_login.post("/ui/runs", data={**forms["/ui/runs"], "csrf": token})
+    assert started.status_code == 303 and started.headers["location"].startswith("/ui/runs/run-")
+
+
 def test_a_login_post_without_its_csrf_token_logs_nobody_in(keyed: WebServer) -> None:
     with httpx.Client(base_url=keyed.url, timeout=30) as client:
         client.get("/ui/login")
@@ -229,7 +265,7 @@ def test_open_mode_serves_this_machine_only(web: WebServer, page: Page) -> None:
     """No key: the page is served on loopback without a login, and refused to anyone else (a
     request forwarded by a proxy on this machine for another host)."""
     page.goto(web.url + "/")
-    assert page.url == web.url + "/" and page.get_by_role("heading", name="Runs").is_visible()
+    assert page.url == web.url + "/" and page.get_by_role("heading", name="Runs", exact=True).is_visible()
     assert "tenant local" in page.locator("header").inner_text()
     assert page.get_by_role("button", name="Log out").count() == 0  # nothing to log out of
     with httpx.Client(base_url=web.url) as client:
