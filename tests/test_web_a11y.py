@@ -15,6 +15,8 @@ from webtools import WebServer, assert_accessible, assert_keyboard_usable
 
 PAGES = {
     "runs": "/",
+    "run-finished": "/ui/runs/{finished}",
+    "run-waiting": "/ui/runs/{waiting}",
 }
 """Page name -> path; `{finished}` and `{waiting}` stand for the seeded runs' ids (see `seeded_web`)."""
 

@@ -60,7 +60,6 @@ def test_start_watch_approve_with_an_edit_and_see_the_booking(web: WebServer, pa
     screenshot(page, "run-approval")
 
     page.fill("#approval-reason", "a later flight back")
-    page.click("details summary")
     decision = json.loads(page.input_value("#approval-decision"))
     decision["rationale"] = "edited in the browser"
     page.fill("#approval-decision", json.dumps(decision, indent=2))

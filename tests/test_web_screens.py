@@ -13,6 +13,8 @@ from webtools import WebServer, screenshot
 
 PAGES = {
     "runs": "/",
+    "run-finished": "/ui/runs/{finished}",
+    "run-waiting": "/ui/runs/{waiting}",
 }
 """Page name -> path; `{finished}` and `{waiting}` stand for the seeded runs' ids."""
 
