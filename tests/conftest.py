@@ -17,7 +17,8 @@ import pytest
 from moot.models.scripted import ScriptedChatModel
 from moot.workspace.runner import WorkspaceRunner
 
-pytest_plugins = ["langgraphtools", "lgruntools", "webtools"]  # fixtures: the LangGraph API tests (server, service, fast_embedder), the web page tests (web, browser, page)
+# fixtures: the LangGraph API tests (server, service, fast_embedder), the web page tests (web, web_keys, browser, page)
+pytest_plugins = ["langgraphtools", "lgruntools", "webserver", "webtools"]
 
 DATA = Path(__file__).parent / "data"
 CLASSIC = DATA / "workspaces" / "classic"

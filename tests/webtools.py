@@ -1,54 +1,46 @@
-"""The web page's test fixtures: a real `moot serve`, Debian's Chromium through Playwright, screenshots, axe.
+"""The web page's browser fixtures: Debian's Chromium through Playwright, screenshots, axe, the keyboard.
 
-- **Servers.** `web` is a `moot serve` process on loopback in open mode (no API key), `web_keys`
-  one with API keys for tenants `a` and `b`; `web_factory(...)` makes others (another latency,
-  `MOOT_WEB_LOGIN_TTL_S`, ...). Each has its own MOOT_HOME and a folder of two scripted copies
-  of the demo: `web_demo` and `web_gated`, whose booking stage asks for approval. The scripted
-  model answers after `latency` seconds (0.3 by default: a run takes a few seconds and can be
-  watched). `WebServer.restart()` kills the process and starts it again on the same port and
-  home, mid-run if need be (the run goes on from its checkpoint in the new process).
-- **Browser.** Playwright's sync API (pytest-asyncio runs only the `async def` tests in a loop, so
-  sync tests may drive it) on `/usr/bin/chromium` (installed by scripts/system-tools: Playwright's
+- **Servers** are in tests/webserver.py (`web`, `web_keys`, `web_factory`, `seeded_web`; the
+  names are re-exported here): a real `moot serve` on loopback that can be killed and restarted.
+- **Browser.** Playwright's sync API, opened for each test module that uses it: tests that
+  drive the browser are plain `def` functions (no `async def` test in such a module: Playwright's
+  loop counts as running in the thread; `run_async` runs a coroutine in a thread of its own), on `/usr/bin/chromium` (installed by scripts/system-tools: Playwright's
   own browser download is not reachable), headless. `page` is 1280x800 (desktop), `phone_page`
   390x844, `sized_page` each in turn. An uncaught JavaScript error in a page fails the test.
+  `login(page, server, tenant)` logs in with the tenant's key.
 - **Artifacts.** `screenshot(page, name)` saves a full-page PNG under `$MOOT_TEST_ARTIFACTS` or
   `test-artifacts/web/` (git-ignored) for CI to keep.
 - **Accessibility.** `axe(page)` runs axe-core (npm `axe-core`, installed by scripts/npm-tools;
   nothing from the network) in the page and returns its violations; `assert_accessible(page)`
-  fails on a `serious` or `critical` one.
+  fails on a `serious` or `critical` one. `assert_keyboard_usable(page)`: Tab reaches every
+  control, and the focus shows.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
-from servicetools import TERMINAL, free_port, moot_process, wait_http
-
-from moot.workspace.loader import builtin_path
+from webserver import (
+    GATED,
+    TASK,
+    TENANTS,
+    WORKSPACE,
+    WebFactory,
+    WebServer,
+    run_async,
+    web_workspaces,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).parent / "data"
 CHROMIUM = os.environ.get("MOOT_TEST_CHROMIUM", "/usr/bin/chromium")
 AXE = ROOT / ".npm-tools" / "node_modules" / "axe-core" / "axe.min.js"
-TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
-WORKSPACE = "web_demo"
-GATED = "web_gated"
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
-TENANTS = ("a", "b")
 
 
 def artifacts() -> Path:
@@ -58,196 +50,19 @@ def artifacts() -> Path:
     return folder
 
 
-# -- the server -----------------------------------------------------------------------------------
-
-
-def web_workspaces(folder: Path, latency: float | dict[str, float]) -> Path:
-    """`folder` with `web_demo` (the demo on the scripted model) and `web_gated` (the same whose
-    booking stage asks for approval)."""
-    for name, gated in ((WORKSPACE, False), (GATED, True)):
-        target = folder / name
-        shutil.copytree(builtin_path("demo"), target)
-        text = (target / "moot.yaml").read_text().replace("name: demo", f"name: {name}", 1)
-        start, end = text.index("models:"), text.index("max_repairs:")
-        models = (
-            "models:\n  default:\n    provider: scripted\n"
-            f"    script: {DATA / 'demo_script.json'}\n    latency: {json.dumps(latency)}\n"
-        )
-        (target / "moot.yaml").write_text(text[:start] + models + text[end:])
-        if gated:
-            stages = target / "stages.yaml"
-            original = stages.read_text()
-            assert "  booking:\n" in original
-            stages.write_text(original.replace("  booking:\n", "  booking:\n    approval: true\n", 1))
-    return folder
-
-
-@dataclass
-class WebServer:
-    """One `moot serve` process, which can be killed and started again on the same port and home."""
-
-    url: str
-    port: int
-    home: Path
-    env: dict[str, str]
-    log: Path
-    keys: dict[str, str] = field(default_factory=dict)
-    """Tenant -> plaintext API key (empty in open mode)."""
-    key_ids: dict[str, str] = field(default_factory=dict)
-    proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 90.0) -> None:
-        assert self.proc is None or self.proc.poll() is not None, "already running"
-        self.proc = moot_process(["serve", "--host", "127.0.0.1", "--port", str(self.port)], self.env, self.log)
-        try:
-            wait_http(self.url, timeout=timeout)
-        except TimeoutError:
-            raise TimeoutError(f"moot serve did not start; its log:\n{self.log_text()[-4000:]}") from None
-
-    def stop(self, *, kill: bool = False) -> None:
-        """Stop the process: SIGKILL when `kill` (a crash: nothing is flushed), else SIGTERM."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=15)
-
-    def restart(self, *, kill: bool = True) -> None:
-        """Kill (or stop) the server and start it again on the same port and home."""
-        self.stop(kill=kill)
-        self.start()
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def http(self, tenant: str | None = None, **options: Any) -> httpx.Client:
-        """A client of the API (`/v1`), as `tenant` when the server has keys."""
-        headers = {"X-API-Key": self.keys[tenant]} if tenant else {}
-        return httpx.Client(base_url=self.url, timeout=30, headers=headers, **options)
-
-    def cli(self, *args: str) -> str:
-        """`moot ARGS` with this server's environment (e.g. `keys revoke ID`); its standard output."""
-        done = subprocess.run([sys.executable, "-m", "moot.cli.main", *args], check=False, env=self.env, capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, (args, done.stdout, done.stderr)
-        return done.stdout
-
-    def create_key(self, tenant: str) -> None:
-        info = json.loads(self.cli("keys", "create", "--tenant", tenant, "--label", "web test", "--json"))
-        self.keys[tenant], self.key_ids[tenant] = info["key"], info["key_id"]
-
-    def revoke(self, tenant: str) -> None:
-        self.cli("keys", "revoke", self.key_ids[tenant])
-
-    def start_run(self, *, workspace: str = WORKSPACE, task: str = TASK, tenant: str | None = None, user: str = "ana") -> dict[str, Any]:
-        """A new session of `user` and a run in it, through the API; the run's 202 body."""
-        with self.http(tenant) as client:
-            session = client.post("/v1/sessions", json={"user_id": user, "workspace": workspace})
-            assert session.status_code == 201, session.text
-            run = client.post(f"/v1/sessions/{session.json()['session_id']}/runs", json={"task": task})
-            assert run.status_code == 202, run.text
-            return dict(run.json())
-
-    def wait_status(self, run_id: str, statuses: set[str] | None = None, *, tenant: str | None = None, timeout: float = 90.0) -> dict[str, Any]:
-        """Poll the run until its status is in `statuses` (default: an end); its record."""
-        wanted = statuses or TERMINAL
-        deadline = time.monotonic() + timeout
-        body: dict[str, Any] = {}
-        with self.http(tenant) as client:
-            while time.monotonic() < deadline:
-                resp = client.get(f"/v1/runs/{run_id}")
-                if resp.status_code == 200:
-                    body = resp.json()
-                    if body["status"] in wanted:
-                        return body
-                time.sleep(0.1)
-        raise AssertionError(f"run {run_id} did not reach {wanted} in {timeout} s: {body}")
-
-
-WebFactory = Callable[..., WebServer]
-
-
-@pytest.fixture
-def web_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebFactory]:
-    """Start `moot serve` processes: `web_factory(keys=("a", "b"), latency=0.3, env={...})`;
-    all stopped after the test."""
-    with _servers(tmp_path_factory) as make:
-        yield make
-
-
-@pytest.fixture
-def web(web_factory: WebFactory) -> WebServer:
-    """`moot serve` in open mode (no API key: served to loopback only)."""
-    return web_factory()
-
-
-@pytest.fixture
-def web_keys(web_factory: WebFactory) -> WebServer:
-    """`moot serve` with an API key for tenant `a` and one for tenant `b`."""
-    return web_factory(keys=TENANTS)
-
-
-@pytest.fixture(scope="module")
-def seeded_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[WebServer, dict[str, str]]]:
-    """An open-mode server shared by a module, with a finished run (`"finished"`) and one waiting
-    for approval (`"waiting"`): run ids by name. For tests that only look (screenshots, axe)."""
-    with _servers(tmp_path_factory) as make:
-        server = make(latency=0.02)
-        finished = server.start_run()["run_id"]
-        waiting = server.start_run(workspace=GATED, user="bo")["run_id"]
-        assert server.wait_status(finished)["status"] == "finished"
-        assert server.wait_status(waiting, {"awaiting_approval", *TERMINAL})["status"] == "awaiting_approval"
-        yield server, {"finished": finished, "waiting": waiting}
-
-
-class _servers:
-    """A context manager giving a factory of started servers, each stopped at the end."""
-
-    def __init__(self, tmp: pytest.TempPathFactory) -> None:
-        self.tmp = tmp
-        self.started: list[WebServer] = []
-
-    def __enter__(self) -> WebFactory:
-        return self.make
-
-    def __exit__(self, *exc: object) -> None:
-        for server in self.started:
-            server.stop()
-
-    def make(self, *, keys: tuple[str, ...] = (), latency: float | dict[str, float] = 0.3, env: dict[str, str] | None = None) -> WebServer:
-        root = self.tmp.mktemp("web")
-        port = free_port()
-        environ = {
-            **os.environ,
-            "MOOT_HOME": str(root / "home"),
-            "MOOT_WORKSPACES": str(web_workspaces(root / "spaces", latency)),
-            "MOOT_EMBEDDER": "wordllama",
-            "PYTHONUNBUFFERED": "1",
-            **(env or {}),
-        }
-        for name in ("MOOT_DATABASE_URL", "MOOT_REDIS_URL", "MOOT_QUEUE", "MOOT_MODEL"):  # embedded, on its own
-            if env is None or name not in env:
-                environ.pop(name, None)
-        server = WebServer(f"http://127.0.0.1:{port}", port, root / "home", environ, root / "serve.log")
-        for tenant in keys:
-            server.create_key(tenant)
-        self.started.append(server)
-        server.start()
-        return server
-
-
 # -- the browser ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """Playwright's sync API, for one test module: while it is open its event loop counts as
+    running in this thread, which would break `async def` tests (pytest-asyncio) in later modules.
+    So: tests that drive the browser are sync functions, and do async work with `run_async`."""
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """Headless Debian Chromium (`--no-sandbox` as root, where its sandbox cannot start)."""
     if not Path(CHROMIUM).exists():
@@ -300,6 +115,15 @@ def sized_page(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Pag
     p = new_page(browser, request.param)
     yield p
     close_page(p)
+
+
+def login(page: Page, server: WebServer, tenant: str, *, path: str = "/") -> None:
+    """Open `path` on a server with keys, log in as `tenant` on the login page it redirects to,
+    and wait until the browser is back at `path`."""
+    page.goto(server.url + path)
+    page.get_by_label("API key").fill(server.keys[tenant])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(lambda url: "/ui/login" not in url)
 
 
 def screenshot(page: Page, name: str) -> Path:
@@ -416,7 +240,7 @@ def assert_keyboard_usable(page: Page) -> None:
 
 
 __all__ = [
-    "AXE", "CHROMIUM", "CONTROLS", "GATED", "SIZES", "TASK", "TENANTS", "WORKSPACE", "WebServer", "artifacts",
-    "assert_accessible", "assert_keyboard_usable", "axe", "close_page", "controls", "new_page", "screenshot", "tab_order",
+    "AXE", "CHROMIUM", "CONTROLS", "GATED", "SIZES", "TASK", "TENANTS", "WORKSPACE", "WebFactory", "WebServer", "artifacts",
+    "assert_accessible", "assert_keyboard_usable", "axe", "close_page", "controls", "login", "new_page", "run_async", "screenshot", "tab_order",
     "web_workspaces",
 ]

@@ -70,6 +70,8 @@ class ReloadResult:
     took_s: float = 0.0
     files: tuple[str, ...] = ()
     """Paths added, removed or edited between `previous` and `version`."""
+    at: float = field(default_factory=time.time)
+    """When the reload ended (Unix seconds), for the hot-reload status of the web page."""
 
     @property
     def errors(self) -> tuple[str, ...]:

@@ -40,18 +40,8 @@ async def list_memory(
     """What moot remembers of a user: the episodic records of their runs, newest first."""
     memory = _memory(request)
     _check_user(user_id)
-    scoped = scoped_user(who.tenant, user_id)
-    items: list[MemoryEntry] = []
-    if memory.episodic is not None:
-        records = await memory.episodic.query(scoped, limit=limit)
-        items = [
-            MemoryEntry(id=r.id, layer="episodic", text=r.text, session_id=r.session_id, ts=r.ts,
-                        meta={"run_id": r.run_id, "stage": r.stage, "agent": r.agent, "kind": r.kind})
-            for r in records
-        ]
-    if memory.semantic is not None:
-        items += [_entry(i) for i in await memory.semantic.items(scoped)]
-    return MemoryList(user_id=user_id, items=items[:limit])
+    items = await memory_entries(memory, scoped_user(who.tenant, user_id), limit)
+    return MemoryList(user_id=user_id, items=items)
 
 
 @router.get("/v1/users/{user_id}/memory/search", response_model=MemorySearch, tags=["memory"])
@@ -66,11 +56,7 @@ async def search_memory(
     """What recall would put in a prompt for `q`, within `budget_tokens`."""
     memory = _memory(request)
     _check_user(user_id)
-    recall = await memory.recall(session_id, scoped_user(who.tenant, user_id), q, budget_tokens=budget_tokens)
-    return MemorySearch(
-        user_id=user_id, query=q, budget_tokens=budget_tokens, tokens=int(getattr(recall, "tokens", 0) or 0),
-        items=[_entry(i) for i in recall.items],
-    )
+    return await search(memory, scoped_user(who.tenant, user_id), user_id, q, budget_tokens, session_id)
 
 
 @router.delete("/v1/users/{user_id}/memory", response_model=MemoryDeleted, tags=["memory"])
@@ -78,13 +64,50 @@ async def delete_memory(user_id: str, request: Request, who: Principal = Depends
     """Forget everything about a user in every layer."""
     memory = _memory(request)
     _check_user(user_id)
-    scoped = scoped_user(who.tenant, user_id)
+    deleted = await forget_user(memory, scoped_user(who.tenant, user_id))
+    return MemoryDeleted(user_id=user_id, deleted=deleted)
+
+
+# -- what the memory routes and the web page's memory page both do ---------------------------
+
+
+async def memory_entries(memory: MemoryManager, scoped: str, limit: int) -> list[MemoryEntry]:
+    """A (tenant-scoped) user's memories: episodic records newest first, then semantic items."""
+    items: list[MemoryEntry] = []
+    if memory.episodic is not None:
+        records = await memory.episodic.query(scoped, limit=limit)
+        items = [
+            MemoryEntry(id=r.id, layer="episodic", text=r.text, session_id=r.session_id, ts=r.ts,
+                        meta={"run_id": r.run_id, "stage": r.stage, "agent": r.agent, "kind": r.kind})
+            for r in records
+        ]
+    if memory.semantic is not None:
+        items += [_entry(i) for i in await memory.semantic.items(scoped)]
+    return items[:limit]
+
+
+async def search(memory: MemoryManager, scoped: str, user_id: str, q: str, budget_tokens: int, session_id: str = "") -> MemorySearch:
+    """What recall would put in a prompt for `q` within `budget_tokens` (the items and the tokens used)."""
+    recall = await memory.recall(session_id, scoped, q, budget_tokens=budget_tokens)
+    return MemorySearch(
+        user_id=user_id, query=q, budget_tokens=budget_tokens, tokens=int(getattr(recall, "tokens", 0) or 0),
+        items=[_entry(i) for i in recall.items],
+    )
+
+
+async def forget_user(memory: MemoryManager, scoped: str) -> int:
+    """Forget everything about a (tenant-scoped) user in every layer; how many items went."""
     deleted = memory.forget_user(scoped)
     if memory.episodic is not None:
         deleted = max(deleted, await memory.episodic.delete_user(scoped))
     if memory.semantic is not None:
         deleted += await memory.semantic.delete_user(scoped)
-    return MemoryDeleted(user_id=user_id, deleted=deleted)
+    return deleted
+
+
+async def forget_item(memory: MemoryManager, scoped: str, memory_id: str) -> bool:
+    """Forget one semantic memory of a (tenant-scoped) user; False when it is not theirs or gone."""
+    return memory.semantic is not None and await memory.semantic.forget(scoped, memory_id)
 
 
 def _check_user(user_id: str) -> None:
@@ -152,4 +175,4 @@ async def ready(request: Request, response: Response) -> Health:
     return Health(status="ok" if ok else "degraded", checks=checks, mode=mode)
 
 
-__all__ = ["health_router", "router"]
+__all__ = ["forget_item", "forget_user", "health_router", "memory_entries", "router", "search"]

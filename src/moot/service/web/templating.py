@@ -6,6 +6,7 @@ model, a task or a memory is shown, never interpreted.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,16 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
 """`tojson` shows text as written (a decision's "×", a city's "ã") and keys in their order."""
 
+
+def timestamp(value: float | None) -> str:
+    """Unix seconds as `YYYY-MM-DD HH:MM:SS` UTC (the `timestamp` filter of the templates); "" for none."""
+    if not value:
+        return ""
+    return datetime.fromtimestamp(float(value), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+templates.env.filters["timestamp"] = timestamp
+
 NAV = (("runs", "Runs", "/"), ("sessions", "Sessions", "/ui/sessions"), ("workspaces", "Workspaces", "/ui/workspaces"))
 """The top navigation: (section key, label, address)."""
 
@@ -29,4 +40,4 @@ def page(request: Request, template: str, viewer: Viewer, *, section: str = "", 
     return templates.TemplateResponse(request, template, data, status_code=status_code)
 
 
-__all__ = ["NAV", "page", "templates"]
+__all__ = ["NAV", "page", "templates", "timestamp"]

@@ -10,6 +10,9 @@ MODULES = (
     "login",
     "runs",
     "run",
+    "history",
+    "sessions",
+    "workspaces",
 )
 """Page modules, in the order their routes are tried."""
 
