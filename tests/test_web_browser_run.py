@@ -50,17 +50,18 @@ def test_start_watch_approve_with_an_edit_and_see_the_booking(web: WebServer, pa
     run_id = page.url.rsplit("/", 1)[1]
 
     seen = _sample_while(page, lambda: page.locator("#approval-form").count() > 0)
-    stages = [s["stage"] for s in seen if s["stage"]]
-    order = [s for i, s in enumerate(stages) if i == 0 or stages[i - 1] != s]
     plan = page.eval_on_selector_all(".stages li", "els => els.map(e => e.dataset.stage)")
-    assert order == [s for s in plan if s in order] and {"gather", "proposal"} <= set(order), order  # in the plan's order
+    lit = [s["stage"] for s in seen if s["stage"]]
+    lit = [s for i, s in enumerate(lit) if i == 0 or lit[i - 1] != s]
+    assert len(lit) >= 2 and lit == [s for s in plan if s in lit], lit  # the strip lit stages up in the plan's order
+    heads = page.eval_on_selector_all("#transcript .kind-stage_entered", "els => els.map(e => e.dataset.stage)")
+    assert heads == plan[: len(heads)] and "synthesis" in heads, heads  # every stage entered, in order, once
     lengths = [s["lines"] for s in seen]
     assert len(set(lengths)) >= 4 and lengths == sorted(lengths), lengths  # the transcript grew while the run went on
     assert any(s["busy"] for s in seen), "no agent was ever highlighted in the graph"
     screenshot(page, "run-approval")
 
     page.fill("#approval-reason", "a later flight back")
-    page.click("details summary")
     decision = json.loads(page.input_value("#approval-decision"))
     decision["rationale"] = "edited in the browser"
     page.fill("#approval-decision", json.dumps(decision, indent=2))
@@ -73,8 +74,12 @@ def test_start_watch_approve_with_an_edit_and_see_the_booking(web: WebServer, pa
     assert page.locator("#panel-tools td.tool-ok", has_text="ok").count() >= 6  # 3 searches, 3 bookings
     record = web.wait_status(run_id)
     assert record["result"]["decision"]["rationale"] == "edited in the browser"
-    ids = [a[0] for a in _applied(page)]
+    applied = _applied(page)
+    ids = [a[0] for a in applied]
     assert len(ids) == len(set(ids))
+    lags = sorted(shown - ts for _, kind, ts, shown in applied if kind != "run_queued")
+    print(f"event-to-screen: {len(lags)} events, p50 {lags[len(lags) // 2] * 1000:.0f} ms, p95 {lags[int(len(lags) * 0.95)] * 1000:.0f} ms")
+    assert lags[int(len(lags) * 0.95)] < 1.0, lags  # the bench (helper C's) holds the 100 ms target; here: live, not batched
     screenshot(page, "run-finished")
 
     phone = new_page(browser, "phone")
