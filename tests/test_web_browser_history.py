@@ -14,7 +14,15 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
-from webtools import TASK, WORKSPACE, WebServer, _servers, assert_accessible, assert_keyboard_usable, screenshot
+from webtools import (
+    TASK,
+    WORKSPACE,
+    WebServer,
+    _servers,
+    assert_accessible,
+    assert_keyboard_usable,
+    screenshot,
+)
 
 
 def _langgraph_run(server: WebServer, user: str = "ana") -> tuple[str, str, list[dict[str, Any]]]:
