@@ -33,6 +33,7 @@ from webserver import (
     WORKSPACE,
     WebFactory,
     WebServer,
+    _servers,  # (tests written before the split import it from here; the fixture is web_module_factory)
     run_async,
     web_workspaces,
 )
@@ -258,7 +259,7 @@ def assert_keyboard_usable(page: Page) -> None:
 
 
 __all__ = [
-    "AXE", "CHROMIUM", "CONTROLS", "GATED", "PAGES", "SIZES", "TASK", "TENANTS", "WORKSPACE", "WebFactory", "WebServer", "artifacts",
+    "AXE", "CHROMIUM", "CONTROLS", "GATED", "PAGES", "SIZES", "TASK", "TENANTS", "WORKSPACE", "WebFactory", "WebServer", "_servers", "artifacts",
     "assert_accessible", "assert_keyboard_usable", "axe", "close_page", "controls", "login", "new_page", "open_details", "run_async", "screenshot", "tab_order",
     "web_workspaces",
 ]
