@@ -66,10 +66,11 @@ async def _facts(request: Request, record: Any) -> dict[str, Any]:
     }
 
 
-def _view(request: Request, facts: dict[str, Any]) -> RunView:
+def _view(request: Request, facts: dict[str, Any], record: Any) -> RunView:
+    """An empty view of the run; what it waits for, as its record says (a log may have lost that)."""
     return RunView(
         stages=facts["stages"], token_budget=facts["token_budget"], prices=facts["prices"],
-        seconds_budget=float(ctx_of(request).settings.limits.run_timeout_s),
+        seconds_budget=float(ctx_of(request).settings.limits.run_timeout_s), pending=pending_of(record),
     )
 
 
@@ -83,7 +84,7 @@ async def _page(request: Request, who: Viewer, run_id: str, *, approval: dict[st
     except ApiError as exc:
         return page(request, "missing.html", who, section="runs", message=exc.message, status_code=exc.status)
     facts = await _facts(request, record)
-    view = _view(request, facts)
+    view = _view(request, facts, record)
     lines = await _fold(request, record, view)
     view.status = record.status  # the record is the authority; the log may lag it by a write
     pending = pending_of(record)
@@ -128,9 +129,12 @@ async def run_events(
 async def _messages(request: Request, record: Any, facts: dict[str, Any], start: str | None, csrf: str) -> AsyncIterator[Any]:
     """Pages of SSE messages: the log folded from the start, sent from after `start`."""
     events = ctx_of(request).events
-    view = _view(request, facts)
+    view = _view(request, facts, record)
     if start is not None:  # what the page has already: folded, not sent
         await _fold(request, record, view, upto=start)
+        if view.seeded_ts is not None:  # the log was lost: the page's panels are drawn again from the checkpoint
+            yield [(None, "message", _payload(view, None, {*PANELS, "approval"}, facts, csrf, record.run_id,
+                                              id_=f"checkpoint-{view.seeded_ts}", event=_state_event(record, view.seeded_ts)))]
     else:  # the page had nothing: only a seed from the checkpoint (if the log lost the run's beginning) is folded first, and sent
         seeded = await _fold(request, record, view, upto="0")
         if seeded:
@@ -169,8 +173,6 @@ async def _seed(request: Request, record: Any, view: RunView) -> list[Any]:
     """Seed `view` from the run's latest checkpoint, if that checkpoint is this run's."""
     from datetime import datetime
 
-    from moot.events import Event
-
     try:
         manager = await ctx_of(request).hub.get(record.workspace)
         orch, _ = manager.orchestrator()
@@ -181,8 +183,15 @@ async def _seed(request: Request, record: Any, view: RunView) -> list[Any]:
     if values.get("run_id") != record.run_id:
         return []
     ts = datetime.fromisoformat(snapshot.created_at).timestamp() if snapshot.created_at else 0.0
-    line = view.seed(values, ts, Event(type="state_values", run_id=record.run_id, ts=ts))
+    line = view.seed(values, ts, _state_event(record, ts))
     return [line] if line is not None else []
+
+
+def _state_event(record: Any, ts: float) -> Any:
+    """The event a seed from the checkpoint stands for (it has no entry in the log)."""
+    from moot.events import Event
+
+    return Event(type="state_values", run_id=record.run_id, session_id=record.thread_id, workspace=record.workspace, ts=ts)
 
 
 def _order(id_: str) -> tuple[int, ...]:
