@@ -1,15 +1,17 @@
 """Time travel, sessions and memory, and workspaces in Chromium, against a real `moot serve`.
 
 Forking from a checkpoint in the browser (inspect the state at a checkpoint, press Fork, land on
-the new run's page; the new run finishes and the thread's old checkpoints stay); and each of these
-pages at desktop and phone widths: a screenshot under the test artifacts, no serious axe
-violation (light and dark), every control reachable with Tab and showing its focus.
+the new run's page; the new run finishes and the thread's old checkpoints stay); and the states of
+these pages that `webtools.PAGES` (the a11y and screenshot tests) does not reach: the state tree
+at a checkpoint, a memory search's results, a diff between two versions; each at desktop and
+phone widths: a screenshot under the test artifacts, no serious axe violation (light and dark),
+every control reachable with Tab and showing its focus.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import time
 from typing import Any
 
 import pytest
@@ -17,8 +19,8 @@ from playwright.sync_api import Page, expect
 from webtools import (
     TASK,
     WORKSPACE,
+    WebFactory,
     WebServer,
-    _servers,
     assert_accessible,
     assert_keyboard_usable,
     screenshot,
@@ -38,27 +40,26 @@ def _langgraph_run(server: WebServer, user: str = "ana") -> tuple[str, str, list
 
 
 @pytest.fixture(scope="module")
-def inspected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[WebServer, dict[str, str]]]:
-    """A server with a run whose checkpoints are all kept, and a reloaded workspace (two versions)."""
-    with _servers(tmp_path_factory) as make:
-        server = make(latency=0.02, env={"MOOT_RELOAD": "1"})
-        sid, run_id, history = _langgraph_run(server)
-        middle = next(s for s in history if s["values"].get("stage") == "synthesis" and s["next"])
-        with server.http() as api:  # load the workspace, then edit it: the reload makes a second version
-            assert api.get(f"/v1/workspaces/{WORKSPACE}").status_code == 200
-        manifest = next(p for p in (server.home.parent / "spaces" / WORKSPACE).glob("moot.yaml"))
+def inspected(web_module_factory: WebFactory) -> tuple[WebServer, dict[str, str]]:
+    """A server with a run whose checkpoints are all kept, and a workspace edited once (two versions)."""
+    server = web_module_factory(latency=0.02, env={"MOOT_RELOAD": "1"})
+    sid, run_id, history = _langgraph_run(server)
+    middle = next(s for s in history if s["values"].get("stage") == "synthesis" and s["next"])
+    with server.http() as api:  # load the workspace, edit it, wait for the reload's new version
+        old = api.get(f"/v1/workspaces/{WORKSPACE}").json()["version"]
+        manifest = server.home.parent / "spaces" / WORKSPACE / "moot.yaml"
         manifest.write_text(manifest.read_text().replace("description:", "description: (edited)", 1))
-        yield server, {"session": sid, "run": run_id, "checkpoint": middle["checkpoint_id"]}
+        deadline = time.monotonic() + 30
+        while (new := api.get(f"/v1/workspaces/{WORKSPACE}").json()["version"]) == old:
+            assert time.monotonic() < deadline, "the edit was not reloaded"
+            time.sleep(0.1)
+    return server, {"session": sid, "run": run_id, "checkpoint": middle["checkpoint_id"], "old": old[:12], "new": new[:12]}
 
 
 PAGES = {
-    "history": "/ui/runs/{run}/history",
     "history-state": "/ui/runs/{run}/history?checkpoint={checkpoint}#state",
-    "sessions": "/ui/sessions",
-    "session": "/ui/sessions/{session}",
-    "memory": "/ui/users/ana/memory?q=Lisbon+hotel&budget=300#results",
-    "workspaces": "/ui/workspaces",
-    "workspace": f"/ui/workspaces/{WORKSPACE}",
+    "memory-search": "/ui/users/ana/memory?q=Lisbon+hotel&budget=300#results",
+    "workspace-diff": f"/ui/workspaces/{WORKSPACE}?from={{old}}&to={{new}}#diff",
 }
 
 
@@ -105,15 +106,4 @@ def test_screenshot_axe_and_keyboard_of_each_page(inspected: tuple[WebServer, di
     for scheme in ("light", "dark"):
         sized_page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
         assert_accessible(sized_page)
-    _keyboard_usable(sized_page)
-
-
-def _keyboard_usable(page: Page) -> None:
-    """`assert_keyboard_usable`, with the content of closed `<details>` marked inert first: it is
-    not rendered, so Tab rightly skips it, but `webtools.controls` (getBoundingClientRect under
-    Chromium's content-visibility) still counts the summaries nested in it as visible controls."""
-    page.evaluate(
-        """() => document.querySelectorAll('details:not([open])').forEach(d =>
-               Array.from(d.children).forEach(c => { if (c.tagName !== 'SUMMARY') c.inert = true; }))"""
-    )
-    assert_keyboard_usable(page)
+    assert_keyboard_usable(sized_page)
