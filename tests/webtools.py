@@ -35,7 +35,6 @@ from webserver import (
     WORKSPACE,
     WebFactory,
     WebServer,
-    _servers,  # (tests written before the split import it from here; the fixture is web_module_factory)
     run_async,
     web_workspaces,
 )
@@ -261,7 +260,7 @@ def assert_keyboard_usable(page: Page) -> None:
 
 
 __all__ = [
-    "AXE", "CHROMIUM", "CONTROLS", "GATED", "PAGES", "SIZES", "TASK", "TENANTS", "WORKSPACE", "WebFactory", "WebServer", "_servers", "artifacts",
+    "AXE", "CHROMIUM", "CONTROLS", "GATED", "PAGES", "SIZES", "TASK", "TENANTS", "WORKSPACE", "WebFactory", "WebServer", "artifacts",
     "assert_accessible", "assert_keyboard_usable", "axe", "close_page", "controls", "login", "new_page", "open_details", "run_async", "screenshot", "tab_order",
     "web_workspaces",
 ]
