@@ -43,18 +43,18 @@ SECRET = "web-auth-test-secret-0123456789abcdef"
 @pytest.fixture(scope="module")
 def keyed(web_module_factory: WebFactory) -> WebServer:
     """A server with keys for tenants `a` and `b`, and a finished run of each (user `ana` for a,
-    `bo` for b; ids in `keyed.runs` and `keyed.sessions`), and a run of a's waiting for approval
-    (`keyed.waiting`). Shared by the module: no test changes a's or
+    `bo` for b), and a run of a's waiting for approval; their ids in `keyed.ids`: `run_a`,
+    `session_a`, `run_b`, `session_b`, `waiting`. Shared by the module: no test changes a's or
     b's key (the revocation test has a tenant of its own)."""
     server = web_module_factory(keys=TENANTS, latency=0.02, env={"MOOT_WEB_SECRET": SECRET})
     started = {tenant: server.start_run(tenant=tenant, user=user) for tenant, user in zip(TENANTS, ("ana", "bo"))}
     for tenant, run in started.items():
         server.wait_status(run["run_id"], tenant=tenant)
-    server.runs = {tenant: run["run_id"] for tenant, run in started.items()}  # type: ignore[attr-defined]
-    server.sessions = {tenant: run["session_id"] for tenant, run in started.items()}  # type: ignore[attr-defined]
+    for tenant, run in started.items():
+        server.ids[f"run_{tenant}"], server.ids[f"session_{tenant}"] = run["run_id"], run["session_id"]
     waiting = server.start_run(workspace=GATED, tenant="a", user="ana")["run_id"]
     assert server.wait_status(waiting, {"awaiting_approval", *TERMINAL}, tenant="a")["status"] == "awaiting_approval"
-    server.waiting = waiting  # type: ignore[attr-defined]
+    server.ids["waiting"] = waiting
     return server
 
 
@@ -82,7 +82,7 @@ def test_an_anonymous_visitor_is_sent_to_the_login_page(keyed: WebServer, page: 
     with httpx.Client(base_url=keyed.url) as client:
         resp = client.get("/")
         assert resp.status_code == 303 and resp.headers["location"] == "/ui/login?next=%2F"
-        assert keyed.runs["a"] not in resp.text  # type: ignore[attr-defined]
+        assert keyed.ids["run_a"] not in resp.text
     page.goto(keyed.url + "/")
     assert page.url.endswith("/ui/login?next=%2F")
     assert page.get_by_role("heading", name="Log in").is_visible()
@@ -107,14 +107,14 @@ def test_a_wrong_key_is_an_inline_error(keyed: WebServer, page: Page) -> None:
 def test_a_tenant_sees_its_own_runs_only(keyed: WebServer, page: Page) -> None:
     login(page, keyed, "a")
     body = page.locator("main").inner_text()
-    assert keyed.runs["a"] in body and keyed.runs["b"] not in body  # type: ignore[attr-defined]
+    assert keyed.ids["run_a"] in body and keyed.ids["run_b"] not in body
     assert "tenant a" in page.locator("header").inner_text()
     other = page.context.browser.new_context()  # type: ignore[union-attr]
     try:
         b_page = other.new_page()
         login(b_page, keyed, "b")
         b_body = b_page.locator("main").inner_text()
-        assert keyed.runs["b"] in b_body and keyed.runs["a"] not in b_body  # type: ignore[attr-defined]
+        assert keyed.ids["run_b"] in b_body and keyed.ids["run_a"] not in b_body
     finally:
         other.close()
 
@@ -135,7 +135,7 @@ def test_logout(keyed: WebServer, page: Page) -> None:
     page.wait_for_url(re.compile(r"/ui/login"))
     page.goto(keyed.url + "/")
     assert "/ui/login" in page.url
-    assert keyed.runs["a"] not in page.content()  # type: ignore[attr-defined]
+    assert keyed.ids["run_a"] not in page.content()
 
 
 def _expired(value: str) -> str:
@@ -159,7 +159,7 @@ def test_an_expired_login_goes_back_to_the_login_page_and_then_where_it_was(keye
     page.get_by_label("API key").fill(keyed.keys["a"])
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(keyed.url + "/?status=finished")  # back where it was: nothing lost
-    assert keyed.runs["a"] in page.locator("main").inner_text()  # type: ignore[attr-defined]
+    assert keyed.ids["run_a"] in page.locator("main").inner_text()
 
 
 def test_a_form_sent_after_the_login_ended_is_kept_and_sent_again_on_request(keyed: WebServer, page: Page, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -216,7 +216,7 @@ A_PAGES = ("/ui/runs/{run}", "/ui/runs/{run}/history", "/ui/runs/{run}/events", 
 def test_another_tenants_run_is_not_found(keyed: WebServer, page: Page) -> None:
     """b's login on a's run, its history, its live stream and a's session: the same 404 as an
     unknown id (nothing of a's on it); a's own login sees them."""
-    ids = {"run": keyed.runs["a"], "session": keyed.sessions["a"]}  # type: ignore[attr-defined]
+    ids = {"run": keyed.ids["run_a"], "session": keyed.ids["session_a"]}
     unknown = {"run": "run-000000000000", "session": "session-00000000000000000000000000000000"}
     login(page, keyed, "b")
     for path in A_PAGES:
@@ -239,7 +239,7 @@ def test_another_tenants_run_is_not_found(keyed: WebServer, page: Page) -> None:
 
 def _still_logged_in(client: httpx.Client, keyed: WebServer) -> None:
     resp = client.get("/")
-    assert resp.status_code == 200 and keyed.runs["a"] in resp.text  # type: ignore[attr-defined]
+    assert resp.status_code == 200 and keyed.ids["run_a"] in resp.text
 
 
 @pytest.mark.parametrize("case", ["no token", "a wrong token", "the token from before login", "another origin"])
@@ -271,7 +271,7 @@ def _a_world(keyed: WebServer) -> dict[str, object]:
         runs = api.get("/v1/runs").json()
         return {
             "runs": sorted((r["run_id"], r["status"]) for r in runs["runs"]),
-            "approval": api.get(f"/v1/runs/{keyed.waiting}/approval").json(),  # type: ignore[attr-defined]
+            "approval": api.get(f"/v1/runs/{keyed.ids['waiting']}/approval").json(),
             "memory": api.get("/v1/users/ana/memory").json(),
         }
 
@@ -283,8 +283,8 @@ def test_every_form_that_changes_something_is_refused_without_its_token(keyed: W
     assert before["memory"]["items"], "a's finished run left no memory for ana"  # type: ignore[index]
     forms = {
         "/ui/runs": {"workspace": WORKSPACE, "task": TASK, "session": "new", "user_id": "ana"},
-        f"/ui/runs/{keyed.waiting}/approval": {"action": "reject", "reason": "not now"},  # type: ignore[attr-defined]
-        f"/ui/runs/{keyed.runs['a']}/fork": {"checkpoint": "whatever"},  # type: ignore[attr-defined]
+        f"/ui/runs/{keyed.ids['waiting']}/approval": {"action": "reject", "reason": "not now"},
+        f"/ui/runs/{keyed.ids['run_a']}/fork": {"checkpoint": "whatever"},
         "/ui/users/ana/memory/forget": {"confirm": "yes"},
     }
     for path, data in forms.items():

@@ -73,6 +73,8 @@ class WebServer:
     keys: dict[str, str] = field(default_factory=dict)
     """Tenant -> plaintext API key (empty in open mode)."""
     key_ids: dict[str, str] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
+    """Names -> ids of what a fixture made on this server (runs, sessions), for its tests."""
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 90.0) -> None:
