@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from playwright.sync_api import Browser, sync_playwright
 from servicetools import TERMINAL
 from webserver import GATED, WebServer, new_server
-from webtools import CHROMIUM, PAGES
+from webtools import PAGES, launch
 
 OPENED = """(() => {  // when each EventSource of the page opens, on the browser's clock (seconds)
   const Original = window.EventSource;
@@ -59,11 +59,6 @@ OPENED = """(() => {  // when each EventSource of the page opens, on the browser
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
-def _launch(playwright: Any) -> Browser:
-    args = ["--no-sandbox"] if os.geteuid() == 0 else []
-    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
 
 
 def page_loads(browser: Browser, server: WebServer, ids: dict[str, str], loads: int) -> dict[str, dict[str, float]]:
@@ -148,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             server.wait_status(waiting["run_id"], {"awaiting_approval", *TERMINAL})
             ids = {"finished": started["run_id"], "waiting": waiting["run_id"], "session": started["session_id"]}
             with sync_playwright() as playwright:
-                browser = _launch(playwright)
+                browser = launch(playwright)
                 t0 = time.monotonic()
                 loads = page_loads(browser, server, ids, args.loads)
                 live = live_latency(browser, server, args.runs)

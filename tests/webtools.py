@@ -77,13 +77,18 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
+def launch(playwright: Playwright) -> Browser:
+    """Headless Debian Chromium: `--no-sandbox` as root (where its sandbox cannot start), and
+    shared memory in /tmp (a container's /dev/shm may be too small for it)."""
+    if not Path(CHROMIUM).exists():
+        raise FileNotFoundError(f"{CHROMIUM} is missing: run scripts/system-tools (it installs Debian's chromium)")
+    args = ["--disable-dev-shm-usage"] + (["--no-sandbox"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+
+
 @pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    """Headless Debian Chromium (`--no-sandbox` as root, where its sandbox cannot start)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/system-tools (it installs Debian's chromium)")
-    args = ["--no-sandbox"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
-    chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+    chromium = launch(playwright)
     yield chromium
     chromium.close()
 
@@ -261,6 +266,6 @@ def assert_keyboard_usable(page: Page) -> None:
 
 __all__ = [
     "AXE", "CHROMIUM", "CONTROLS", "GATED", "PAGES", "SIZES", "TASK", "TENANTS", "WORKSPACE", "WebFactory", "WebServer", "artifacts",
-    "assert_accessible", "assert_keyboard_usable", "axe", "close_page", "controls", "login", "new_page", "open_details", "run_async", "screenshot", "tab_order",
+    "assert_accessible", "assert_keyboard_usable", "axe", "close_page", "controls", "launch", "login", "new_page", "open_details", "run_async", "screenshot", "tab_order",
     "web_workspaces",
 ]
