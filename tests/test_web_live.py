@@ -52,8 +52,10 @@ async def _stream(b: httpx.AsyncClient, path: str, *, last: str | None = None, l
     return [{**e, "data": json.loads(e["data"]) if isinstance(e["data"], str) else e["data"]} for e in events]
 
 
-async def test_a_paused_run_renders_then_streams_and_the_card_approves_an_edit(tmp_path: Path) -> None:
-    async with page_app(tmp_path) as (url, _), Browser(base_url=url, timeout=30) as b:
+@pytest.mark.parametrize("state", ["local", "fleet"])
+async def test_a_paused_run_renders_then_streams_and_the_card_approves_an_edit(tmp_path: Path, state: str) -> None:
+    """On the embedded backends, and on the fleet's (Redis log ids, PostgreSQL records)."""
+    async with page_app(tmp_path, fleet=state == "fleet") as (url, _), Browser(base_url=url, timeout=30) as b:
         run_id = await _run(b)
         await wait_status(b, run_id, {"awaiting_approval"})
         page = await b.page(f"/ui/runs/{run_id}")
