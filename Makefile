@@ -38,3 +38,4 @@ bench: setup services
 	$(PY) bench/memory/scale.py
 	$(PY) bench/service.py
 	$(PY) bench/langgraph_stream.py
+	$(PY) bench/web.py

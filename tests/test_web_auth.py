@@ -5,7 +5,8 @@ is an inline error; a key logs its tenant in, who sees its own runs only, with a
 scripts cannot read (HttpOnly) and other sites cannot send (SameSite=Strict); a POST without the
 form's CSRF token, with another one, or from another origin is refused (403) and changes
 nothing; logging out, an expired login and a revoked key all lead back to the login page, and
-logging in again returns to the page the viewer was on. Without keys: the page is for this
+logging in again returns to the page the viewer was on, or offers to send again the form that
+was sent after the login ended (nothing typed is lost). Without keys: the page is for this
 machine only.
 """
 
@@ -20,7 +21,18 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from playwright.sync_api import Page
-from webtools import TENANTS, WebFactory, WebServer, login
+from servicetools import TERMINAL
+from webtools import (
+    GATED,
+    TASK,
+    TENANTS,
+    WORKSPACE,
+    WebFactory,
+    WebServer,
+    assert_accessible,
+    assert_keyboard_usable,
+    login,
+)
 
 from moot.service.web.auth import COOKIE, sign
 
@@ -31,13 +43,18 @@ SECRET = "web-auth-test-secret-0123456789abcdef"
 @pytest.fixture(scope="module")
 def keyed(web_module_factory: WebFactory) -> WebServer:
     """A server with keys for tenants `a` and `b`, and a finished run of each (user `ana` for a,
-    `bo` for b); the run ids are in `keyed.runs`. Shared by the module: no test changes a's or
+    `bo` for b; ids in `keyed.runs` and `keyed.sessions`), and a run of a's waiting for approval
+    (`keyed.waiting`). Shared by the module: no test changes a's or
     b's key (the revocation test has a tenant of its own)."""
     server = web_module_factory(keys=TENANTS, latency=0.02, env={"MOOT_WEB_SECRET": SECRET})
-    runs = {tenant: server.start_run(tenant=tenant, user=user)["run_id"] for tenant, user in zip(TENANTS, ("ana", "bo"))}
-    for tenant, run in runs.items():
-        server.wait_status(run, tenant=tenant)
-    server.runs = runs  # type: ignore[attr-defined]
+    started = {tenant: server.start_run(tenant=tenant, user=user) for tenant, user in zip(TENANTS, ("ana", "bo"))}
+    for tenant, run in started.items():
+        server.wait_status(run["run_id"], tenant=tenant)
+    server.runs = {tenant: run["run_id"] for tenant, run in started.items()}  # type: ignore[attr-defined]
+    server.sessions = {tenant: run["session_id"] for tenant, run in started.items()}  # type: ignore[attr-defined]
+    waiting = server.start_run(workspace=GATED, tenant="a", user="ana")["run_id"]
+    assert server.wait_status(waiting, {"awaiting_approval", *TERMINAL}, tenant="a")["status"] == "awaiting_approval"
+    server.waiting = waiting  # type: ignore[attr-defined]
     return server
 
 
@@ -145,6 +162,41 @@ def test_an_expired_login_goes_back_to_the_login_page_and_then_where_it_was(keye
     assert keyed.runs["a"] in page.locator("main").inner_text()  # type: ignore[attr-defined]
 
 
+def test_a_form_sent_after_the_login_ended_is_kept_and_sent_again_on_request(keyed: WebServer, page: Page, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The start form filled in, the login expires, the form is sent: the login page comes
+    (nothing started), and once logged in the page shows what was typed and sends it again with
+    one button; the run it starts has the task as typed."""
+    monkeypatch.setenv("MOOT_WEB_SECRET", SECRET)
+    task = "Plan 2 days in Porto under 900 EUR,\nwith a river view"
+    login(page, keyed, "a")
+    before = _a_world(keyed)["runs"]
+    page.get_by_label("Task").fill(task)
+    cookie = next(c for c in page.context.cookies() if c["name"] == COOKIE)
+    page.context.add_cookies([{**cookie, "value": _expired(cookie["value"])}])  # type: ignore[list-item]
+    page.get_by_role("button", name="Start").click()
+    assert "Your login has ended" in page.get_by_role("alert").inner_text()
+    assert _a_world(keyed)["runs"] == before  # nothing was started without a login
+    assert_accessible(page)
+    page.get_by_label("API key").fill(keyed.keys["a"])
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Send it again?").wait_for()
+    assert task in page.locator("main").inner_text()
+    assert_accessible(page)
+    assert_keyboard_usable(page)
+    page.get_by_role("button", name="Send it again").click()
+    page.wait_for_url(re.compile(r"/ui/runs/run-"))
+    run_id = page.url.rsplit("/", 1)[1]
+    with keyed.http("a") as api:
+        assert api.get(f"/v1/runs/{run_id}").json()["task"].replace("\r\n", "\n") == task  # a form sends CRLF
+
+
+def test_a_form_from_another_site_is_not_carried_through_the_login(keyed: WebServer) -> None:
+    with httpx.Client(base_url=keyed.url, timeout=30) as client:
+        resp = client.post("/ui/runs", data={"task": "evil", "workspace": WORKSPACE}, headers={"Origin": "http://evil.example"})
+        assert resp.status_code == 303 and resp.headers["location"] == "/ui/login?next=%2Fui%2Fruns"
+        assert "evil" not in client.get(resp.headers["location"]).text
+
+
 def test_a_revoked_key_logs_out(keyed: WebServer, page: Page) -> None:
     keyed.create_key("c")
     login(page, keyed, "c")
@@ -155,6 +207,31 @@ def test_a_revoked_key_logs_out(keyed: WebServer, page: Page) -> None:
     page.get_by_label("API key").fill(keyed.keys["c"])
     page.get_by_role("button", name="Log in").click()
     assert "unknown or revoked" in page.get_by_role("alert").inner_text()
+
+
+A_PAGES = ("/ui/runs/{run}", "/ui/runs/{run}/history", "/ui/runs/{run}/events", "/ui/sessions/{session}")
+"""Pages of one of tenant a's things (`{run}`, `{session}`): tenant b must get a 404 for each."""
+
+
+def test_another_tenants_run_is_not_found(keyed: WebServer, page: Page) -> None:
+    """b's login on a's run, its history, its live stream and a's session: the same 404 as an
+    unknown id (nothing of a's on it); a's own login sees them."""
+    ids = {"run": keyed.runs["a"], "session": keyed.sessions["a"]}  # type: ignore[attr-defined]
+    unknown = {"run": "run-000000000000", "session": "session-00000000000000000000000000000000"}
+    login(page, keyed, "b")
+    for path in A_PAGES:
+        answers = []
+        for which in (ids, unknown):
+            response = page.goto(keyed.url + path.format(**which))
+            assert response is not None and response.status == 404, (path, which, response and response.status)
+            answers.append(response.text().replace(which["run"], "ID").replace(which["session"], "ID"))
+        assert answers[0] == answers[1], path
+    with httpx.Client(base_url=keyed.url, timeout=30) as client:  # a, through its own login
+        form = client.get("/ui/login")
+        client.post("/ui/login", data={"csrf": _csrf(form.text), "key": keyed.keys["a"], "next": "/"})
+        for path in A_PAGES:
+            if not path.endswith("/events"):  # a stream: its 200 is the page's test (test_web_run*)
+                assert client.get(path.format(**ids)).status_code == 200, path
 
 
 # -- CSRF, over HTTP ------------------------------------------------------------------------------
@@ -188,6 +265,37 @@ def test_a_post_without_the_right_csrf_token_is_refused_and_changes_nothing(keye
     assert http_login.get("/").status_code == 303
 
 
+def _a_world(keyed: WebServer) -> dict[str, object]:
+    """What tenant a has, through the API: runs and their statuses, the approval asked, memory."""
+    with keyed.http("a") as api:
+        runs = api.get("/v1/runs").json()
+        return {
+            "runs": sorted((r["run_id"], r["status"]) for r in runs["runs"]),
+            "approval": api.get(f"/v1/runs/{keyed.waiting}/approval").json(),  # type: ignore[attr-defined]
+            "memory": api.get("/v1/users/ana/memory").json(),
+        }
+
+
+def test_every_form_that_changes_something_is_refused_without_its_token(keyed: WebServer, http_login: httpx.Client) -> None:
+    """Start a run, answer an approval, fork, forget a memory: each POST without the CSRF token is a
+    403 and a's runs, approval and memory are as they were; the same POST with it goes through."""
+    before = _a_world(keyed)
+    assert before["memory"]["items"], "a's finished run left no memory for ana"  # type: ignore[index]
+    forms = {
+        "/ui/runs": {"workspace": WORKSPACE, "task": TASK, "session": "new", "user_id": "ana"},
+        f"/ui/runs/{keyed.waiting}/approval": {"action": "reject", "reason": "not now"},  # type: ignore[attr-defined]
+        f"/ui/runs/{keyed.runs['a']}/fork": {"checkpoint": "whatever"},  # type: ignore[attr-defined]
+        "/ui/users/ana/memory/forget": {"confirm": "yes"},
+    }
+    for path, data in forms.items():
+        resp = http_login.post(path, data=data)
+        assert resp.status_code == 403, (path, resp.status_code, resp.text[:300])
+        assert _a_world(keyed) == before, path
+    token = _csrf(http_login.get("/").text)
+    started = http_login.post("/ui/runs", data={**forms["/ui/runs"], "csrf": token})
+    assert started.status_code == 303 and started.headers["location"].startswith("/ui/runs/run-")
+
+
 def test_a_login_post_without_its_csrf_token_logs_nobody_in(keyed: WebServer) -> None:
     with httpx.Client(base_url=keyed.url, timeout=30) as client:
         client.get("/ui/login")
@@ -203,7 +311,7 @@ def test_open_mode_serves_this_machine_only(web: WebServer, page: Page) -> None:
     """No key: the page is served on loopback without a login, and refused to anyone else (a
     request forwarded by a proxy on this machine for another host)."""
     page.goto(web.url + "/")
-    assert page.url == web.url + "/" and page.get_by_role("heading", name="Runs").is_visible()
+    assert page.url == web.url + "/" and page.get_by_role("heading", name="Runs", exact=True).is_visible()
     assert "tenant local" in page.locator("header").inner_text()
     assert page.get_by_role("button", name="Log out").count() == 0  # nothing to log out of
     with httpx.Client(base_url=web.url) as client:

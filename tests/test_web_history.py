@@ -39,6 +39,28 @@ async def test_the_timeline_lists_the_threads_checkpoints_and_a_state_shows_chan
             assert channel in block and writers in block, (key, block)
 
 
+async def test_a_long_timeline_comes_in_pages(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moot.service.web import checkpoints
+
+    monkeypatch.setattr(checkpoints, "PAGE", 7)
+    async with server.http("a") as api, signed_in(server) as page:
+        sid, run = await langgraph_run(api)
+        history = [s["checkpoint_id"] for s in (await api.get(f"/threads/{sid}/history", params={"limit": 1000})).json()]
+        seen: list[str] = []
+        address = f"/ui/runs/{run['run_id']}/history"
+        while address:
+            resp = await page.get(address)
+            assert resp.status_code == 200
+            shown = CHECKPOINT.findall(resp.text)
+            assert 0 < len(shown) <= 7
+            seen += shown
+            older = re.search(r'href="(/ui/runs/[^"]+/history\?before=[^"]+)">Older checkpoints', resp.text)
+            address = older.group(1) if older else ""
+        assert seen == history, "every checkpoint once, newest first, across the pages"
+        resp = await page.get(f"/ui/runs/{run['run_id']}/history", params={"before": history[-1]})
+        assert resp.status_code == 200 and "No checkpoints before that one" in resp.text
+
+
 async def test_a_fork_from_a_checkpoint_lands_on_the_new_run_and_leaves_the_thread_alone(server: Server) -> None:
     async with server.http("a") as api, signed_in(server) as page:
         sid, run = await langgraph_run(api)

@@ -4,12 +4,22 @@ one or all after a confirmation; bad input, another tenant's ids, and CSRF refus
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
-from webpages import PageServer, langgraph_run, pages, post_form, signed_in  # noqa: F401 (pages: a fixture)
+from webpages import PageServer, langgraph_run, page_server, post_form, signed_in
 
 from moot.service.jobs import scoped_user
 
 pytestmark = pytest.mark.usefixtures("fast_embedder")
+
+
+@pytest.fixture
+async def pages(tmp_path: Path) -> AsyncIterator[PageServer]:
+    async with page_server(tmp_path) as s:
+        yield s
+
 
 FACTS = ("Ana is vegetarian", "Ana prefers window seats on trains", "Ana's budget is usually under 2000 EUR")
 
@@ -107,3 +117,12 @@ async def _api_search(pages: PageServer, q: str, budget: int) -> dict:  # type: 
         resp = await api.get("/v1/users/ana/memory/search", params={"q": q, "budget_tokens": budget})
         assert resp.status_code == 200, resp.text
         return resp.json()
+
+
+async def test_without_memory_the_memory_page_says_so_and_forgets_nothing(tmp_path: Path) -> None:
+    async with page_server(tmp_path, memory=False) as server, signed_in(server) as page:
+        address = "/ui/users/ana/memory"
+        resp = await page.get(address, params={"q": "food", "budget": "100"})
+        assert resp.status_code == 200 and "runs without memory" in resp.text
+        resp = await post_form(page, f"{address}/forget", {"confirm": "yes"}, from_page=address)
+        assert resp.status_code == 200 and "runs without memory" in resp.text

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from langgraphtools import DATA, TASK, Server, workspaces
 from servicetools import serving
 
 from moot.models.scripted import ScriptedChatModel
 from moot.service.app import create_app
+
 
 @dataclass
 class PageServer(Server):
@@ -43,12 +43,6 @@ async def page_server(tmp_path: Path, **options: Any) -> AsyncIterator[PageServe
         app = create_app(b.settings.model_copy(update=options), models={"default": ScriptedChatModel(script=script)})
         async with serving(app) as url:
             yield PageServer(url, b.keys, app, folder)
-
-
-@pytest.fixture
-async def pages(tmp_path: Path) -> AsyncIterator[PageServer]:
-    async with page_server(tmp_path) as s:
-        yield s
 
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -89,4 +83,4 @@ async def langgraph_run(api: httpx.AsyncClient, user: str = "ana", workspace: st
     return sid, runs[0]
 
 
-__all__ = ["PageServer", "csrf_of", "page_server", "pages", "langgraph_run", "post_form", "signed_in"]
+__all__ = ["PageServer", "csrf_of", "langgraph_run", "page_server", "post_form", "signed_in"]

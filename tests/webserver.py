@@ -205,15 +205,17 @@ def web_keys(web_factory: WebFactory) -> WebServer:
 
 @pytest.fixture(scope="module")
 def seeded_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[WebServer, dict[str, str]]]:
-    """An open-mode server shared by a module, with a finished run (`"finished"`) and one waiting
-    for approval (`"waiting"`): run ids by name. For tests that only look (screenshots, axe)."""
+    """An open-mode server shared by a module, with a finished run (`"finished"`, user `ana`, in
+    session `"session"`) and one waiting for approval (`"waiting"`, user `bo`): ids by name. For
+    tests that only look (screenshots, axe)."""
     with _servers(tmp_path_factory) as make:
         server = make(latency=0.02)
-        finished = server.start_run()["run_id"]
+        started = server.start_run()
+        finished, session = started["run_id"], started["session_id"]
         waiting = server.start_run(workspace=GATED, user="bo")["run_id"]
         assert server.wait_status(finished)["status"] == "finished"
         assert server.wait_status(waiting, {"awaiting_approval", *TERMINAL})["status"] == "awaiting_approval"
-        yield server, {"finished": finished, "waiting": waiting}
+        yield server, {"finished": finished, "waiting": waiting, "session": session}
 
 
 class _servers:
@@ -231,25 +233,32 @@ class _servers:
             server.stop()
 
     def make(self, *, keys: tuple[str, ...] = (), latency: float | dict[str, float] = 0.3, env: dict[str, str] | None = None) -> WebServer:
-        root = self.tmp.mktemp("web")
-        port = free_port()
-        environ = {
-            **os.environ,
-            "MOOT_HOME": str(root / "home"),
-            "MOOT_WORKSPACES": str(web_workspaces(root / "spaces", latency)),
-            "MOOT_EMBEDDER": "wordllama",
-            "PYTHONUNBUFFERED": "1",
-            **(env or {}),
-        }
-        for name in ("MOOT_DATABASE_URL", "MOOT_REDIS_URL", "MOOT_QUEUE", "MOOT_MODEL"):  # embedded, on its own
-            if env is None or name not in env:
-                environ.pop(name, None)
-        server = WebServer(f"http://127.0.0.1:{port}", port, root / "home", environ, root / "serve.log")
-        for tenant in keys:
-            server.create_key(tenant)
+        server = new_server(self.tmp.mktemp("web"), keys=keys, latency=latency, env=env)
         self.started.append(server)
         server.start()
         return server
 
 
-__all__ = ["GATED", "TASK", "TENANTS", "WORKSPACE", "WebFactory", "WebServer", "run_async", "web_workspaces"]
+def new_server(root: Path, *, keys: tuple[str, ...] = (), latency: float | dict[str, float] = 0.3, env: dict[str, str] | None = None) -> WebServer:
+    """A server (not started yet) living in `root`: its home, its workspaces (`web_workspaces`
+    with the scripted model's `latency`), an API key per tenant in `keys`, and `env` on top of
+    the environment; embedded backends unless `env` names others."""
+    environ = {
+        **os.environ,
+        "MOOT_HOME": str(root / "home"),
+        "MOOT_WORKSPACES": str(web_workspaces(root / "spaces", latency)),
+        "MOOT_EMBEDDER": "wordllama",
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+    for name in ("MOOT_DATABASE_URL", "MOOT_REDIS_URL", "MOOT_QUEUE", "MOOT_MODEL"):
+        if env is None or name not in env:
+            environ.pop(name, None)
+    port = free_port()
+    server = WebServer(f"http://127.0.0.1:{port}", port, root / "home", environ, root / "serve.log")
+    for tenant in keys:
+        server.create_key(tenant)
+    return server
+
+
+__all__ = ["GATED", "TASK", "TENANTS", "WORKSPACE", "WebFactory", "WebServer", "new_server", "run_async", "web_workspaces"]

@@ -1,11 +1,13 @@
 """The web page's browser fixtures: Debian's Chromium through Playwright, screenshots, axe, the keyboard.
 
-- **Servers** are in tests/webserver.py (`web`, `web_keys`, `web_factory`, `seeded_web`; the
-  names are re-exported here): a real `moot serve` on loopback that can be killed and restarted.
+- **Servers** are in tests/webserver.py (fixtures `web`, `web_keys`, `web_factory`,
+  `web_module_factory`, `seeded_web`; its names are re-exported here): a real `moot serve` on
+  loopback that can be killed and restarted.
 - **Browser.** Playwright's sync API, opened for each test module that uses it: tests that
   drive the browser are plain `def` functions (no `async def` test in such a module: Playwright's
-  loop counts as running in the thread; `run_async` runs a coroutine in a thread of its own), on `/usr/bin/chromium` (installed by scripts/system-tools: Playwright's
-  own browser download is not reachable), headless. `page` is 1280x800 (desktop), `phone_page`
+  loop counts as running in the thread; `run_async` runs a coroutine in a thread of its own), on
+  `/usr/bin/chromium` (installed by scripts/system-tools: Playwright's own browser download is
+  not reachable), headless. `page` is 1280x800 (desktop), `phone_page`
   390x844, `sized_page` each in turn. An uncaught JavaScript error in a page fails the test.
   `login(page, server, tenant)` logs in with the tenant's key.
 - **Artifacts.** `screenshot(page, name)` saves a full-page PNG under `$MOOT_TEST_ARTIFACTS` or
@@ -40,6 +42,19 @@ from webserver import (
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("MOOT_TEST_CHROMIUM", "/usr/bin/chromium")
 AXE = ROOT / ".npm-tools" / "node_modules" / "axe-core" / "axe.min.js"
+PAGES = {
+    "runs": "/",
+    "run-finished": "/ui/runs/{finished}",
+    "run-awaiting-approval": "/ui/runs/{waiting}",
+    "history": "/ui/runs/{finished}/history",
+    "sessions": "/ui/sessions",
+    "session": "/ui/sessions/{session}",
+    "memory": "/ui/users/ana/memory",
+    "workspaces": "/ui/workspaces",
+    "workspace": "/ui/workspaces/web_demo",
+}
+"""Every page of a signed-in viewer (the login page aside), name -> path; `{finished}`,
+`{waiting}` and `{session}` stand for `seeded_web`'s ids (screenshots, axe, the speed bench)."""
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
@@ -193,9 +208,9 @@ def controls(page: Page) -> list[str]:
     return list(page.evaluate(
         f"""(selector) => {{ const key = {_KEY};
             return Array.from(document.querySelectorAll(selector)).filter(el => {{
-                const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
-                return !el.disabled && s.visibility !== 'hidden' && s.display !== 'none' && (r.width > 0 || r.height > 0)
-                       && !el.closest('[inert], [hidden]');
+                // rendered and not in a closed <details> (checkVisibility: display, visibility, content-visibility)
+                return !el.disabled && !el.closest('[inert]')
+                       && el.checkVisibility({{visibilityProperty: true, contentVisibilityAuto: true}});
             }}).map(key); }}""",
         CONTROLS,
     ))
@@ -227,6 +242,11 @@ def tab_order(page: Page) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
+def open_details(page: Page) -> None:
+    """Open every `<details>` of the page, so what a user would unfold is checked too."""
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
+
+
 def assert_keyboard_usable(page: Page) -> None:
     """Tab reaches every control of the page, and each shows where the focus is."""
     wanted = controls(page)
@@ -240,7 +260,7 @@ def assert_keyboard_usable(page: Page) -> None:
 
 
 __all__ = [
-    "AXE", "CHROMIUM", "CONTROLS", "GATED", "SIZES", "TASK", "TENANTS", "WORKSPACE", "WebFactory", "WebServer", "artifacts",
-    "assert_accessible", "assert_keyboard_usable", "axe", "close_page", "controls", "login", "new_page", "run_async", "screenshot", "tab_order",
+    "AXE", "CHROMIUM", "CONTROLS", "GATED", "PAGES", "SIZES", "TASK", "TENANTS", "WORKSPACE", "WebFactory", "WebServer", "artifacts",
+    "assert_accessible", "assert_keyboard_usable", "axe", "close_page", "controls", "login", "new_page", "open_details", "run_async", "screenshot", "tab_order",
     "web_workspaces",
 ]

@@ -11,7 +11,16 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
-from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationInfo, create_model, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 Score = float
 
@@ -229,7 +238,7 @@ __all__ = [
     "ToolCallIntent",
     "grounded_proposal_schema",
     "proposal_schema",
-    "schema_errors",
     "review_schema",
+    "schema_errors",
     "with_candidate_enum",
 ]

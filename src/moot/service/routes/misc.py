@@ -12,7 +12,15 @@ from moot.service.jobs import scoped_user
 from moot.service.problems import ERROR_SCHEMA, ApiError
 from moot.service.routes.common import ctx_of
 from moot.service.schemas import (
-    GraphOut, Health, MemoryDeleted, MemoryEntry, MemoryList, MemorySearch, NAME_PATTERN, WorkspaceList, WorkspaceOut,
+    NAME_PATTERN,
+    GraphOut,
+    Health,
+    MemoryDeleted,
+    MemoryEntry,
+    MemoryList,
+    MemorySearch,
+    WorkspaceList,
+    WorkspaceOut,
 )
 
 if TYPE_CHECKING:

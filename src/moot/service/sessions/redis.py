@@ -28,7 +28,12 @@ from urllib.parse import quote
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
-from moot.service.sessions.base import DEFAULT_TTL_S, Session, SessionControl, SessionExists
+from moot.service.sessions.base import (
+    DEFAULT_TTL_S,
+    Session,
+    SessionControl,
+    SessionExists,
+)
 
 
 class _Keys:

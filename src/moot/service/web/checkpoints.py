@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from moot.policy import WritePolicy
     from moot.service.context import ServiceContext
 
-MAX_CHECKPOINTS = 500
-"""The most checkpoints a timeline reads (a thread of many long runs is cut, newest kept)."""
+PAGE = 100
+"""Checkpoints per page of the timeline (a run of the demo writes about 20); older ones are a link away."""
 
 
 @dataclass(frozen=True)
@@ -72,11 +72,17 @@ async def thread_graph(ctx: ServiceContext, record: RunRecord) -> tuple[Compiled
     return orch.graph, orch.config(record.thread_id), orch.policy
 
 
-async def timeline(graph: CompiledStateGraph, config: dict[str, Any]) -> list[Point]:
-    """The thread's checkpoints, newest first."""
-    states = [thread_state(s) async for s in graph.aget_state_history(config, limit=MAX_CHECKPOINTS)]
+async def timeline(graph: CompiledStateGraph, config: dict[str, Any], *, before: str | None = None) -> tuple[list[Point], str | None]:
+    """A page of the thread's checkpoints, newest first (those older than `before`, if given),
+    and the id to pass as `before` for the next page (None on the last).
+
+    One checkpoint more than a page is read: it tells whether there is a next page, and it is
+    the parent that says who wrote the page's last checkpoint.
+    """
+    older = {**config, "configurable": {**config["configurable"], "checkpoint_id": before}} if before else None
+    states = [thread_state(s) async for s in graph.aget_state_history(config, before=older, limit=PAGE + 1)]
     points = []
-    for i, state in enumerate(states):
+    for i, state in enumerate(states[:PAGE]):
         parent = states[i + 1] if i + 1 < len(states) else None
         meta = state.metadata or {}
         values = state.values if isinstance(state.values, dict) else {}
@@ -90,7 +96,7 @@ async def timeline(graph: CompiledStateGraph, config: dict[str, Any]) -> list[Po
             run_id=str(values.get("run_id") or ""),
             summary=summary(values, parent.values if parent is not None and isinstance(parent.values, dict) else {}),
         ))
-    return points
+    return points, points[-1].checkpoint_id if len(states) > PAGE else None
 
 
 async def state_at(graph: CompiledStateGraph, config: dict[str, Any], checkpoint_id: str) -> ThreadState | None:
@@ -132,4 +138,4 @@ def summary(values: dict[str, Any], before: dict[str, Any]) -> str:
     return "; ".join(parts) or ("the run's input" if not before else "no change")
 
 
-__all__ = ["MAX_CHECKPOINTS", "Key", "Point", "annotate", "state_at", "summary", "thread_graph", "timeline"]
+__all__ = ["PAGE", "Key", "Point", "annotate", "state_at", "summary", "thread_graph", "timeline"]

@@ -46,7 +46,8 @@ async def session_record(request: Request, who: Viewer, session_id: str) -> Sess
 
 def not_found(request: Request, who: Viewer, what: str, ident: str, *, section: str = "") -> Response:
     """The 404 page: no such `what` for this tenant (it never says whether another tenant has one)."""
-    return page(request, "not_found.html", who, section=section, what=what, ident=ident[:128], status_code=404)
+    message = f"There is no {what} {ident[:128]!r} here: it may have expired, or the address is wrong."
+    return page(request, "missing.html", who, section=section, message=message, status_code=404)
 
 
 __all__ = ["not_found", "principal_of", "run_record", "session_record"]

@@ -34,14 +34,16 @@ MAX_ID = 200
 
 
 @router.get("/ui/runs/{run_id}/history")
-async def history_page(request: Request, run_id: str, checkpoint: str | None = None, who: Viewer = Depends(viewer)) -> Response:
+async def history_page(
+    request: Request, run_id: str, checkpoint: str | None = None, before: str | None = None, who: Viewer = Depends(viewer)
+) -> Response:
     record = await run_record(request, who, run_id)
     if record is None:
         return not_found(request, who, "run", run_id, section="runs")
     error = None
     if checkpoint is not None and not checkpoint.strip():
         checkpoint, error = None, "Choose a checkpoint to inspect."
-    return await _render(request, who, record, checkpoint, error=error)
+    return await _render(request, who, record, checkpoint, error=error, before=(before or "")[:MAX_ID] or None)
 
 
 @router.post("/ui/runs/{run_id}/fork")
@@ -67,15 +69,18 @@ async def fork(request: Request, run_id: str, who: Viewer = Depends(viewer)) -> 
     return RedirectResponse(f"/ui/runs/{started.record.run_id}", status_code=303)
 
 
-async def _render(request: Request, who: Viewer, record: Any, checkpoint: str | None, *, error: str | None = None, status_code: int = 200) -> Response:
+async def _render(
+    request: Request, who: Viewer, record: Any, checkpoint: str | None, *, error: str | None = None, status_code: int = 200,
+    before: str | None = None,
+) -> Response:
     ctx = ctx_of(request)
-    context: dict[str, Any] = {"run": record, "points": [], "selected": None, "keys": [], "error": error}
+    context: dict[str, Any] = {"run": record, "points": [], "selected": None, "keys": [], "error": error, "before": before, "older": None}
     try:
         graph, config, policy = await thread_graph(ctx, record)
     except MootError as exc:
         context["error"] = error or f"The run's workspace {record.workspace!r} does not load now, so its checkpoints cannot be read: {exc}"
         return page(request, "history.html", who, section="runs", status_code=status_code if error else 409, **context)
-    context["points"] = await timeline(graph, config)
+    context["points"], context["older"] = await timeline(graph, config, before=before)
     if checkpoint is not None:
         state = await state_at(graph, config, checkpoint[:MAX_ID])
         if state is None:

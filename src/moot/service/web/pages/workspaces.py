@@ -3,7 +3,7 @@ with a diff between two, its graph as a picture, validation problems and hot-rel
 
 Workspaces are named, never addressed by a server path (as `/v1/workspaces`): a name that is not
 one of the hub's is a 404 page. Files are shown as text, read-only. The picture is the SVG of
-`moot workspace graph --svg` (`moot.service.web.graph_svg`), served as an image.
+`moot workspace graph --svg` (`moot.service.web.graph_picture`, shared with the run page), served as an image.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from starlette.responses import Response
 from moot.errors import MootError
 from moot.service.routes.common import ctx_of
 from moot.service.web.auth import Viewer, viewer
-from moot.service.web.graph_svg import PictureError, graph_svg
+from moot.service.web.graph_picture import graph_svg
 from moot.service.web.lookups import not_found
 from moot.service.web.templating import page
 from moot.service.web.workspace_view import diff, find, view
@@ -60,11 +60,11 @@ async def workspace_graph(request: Request, name: str, who: Viewer = Depends(vie
     if name not in hub.names():
         return Response("no such workspace", status_code=404, media_type="text/plain")
     try:
-        svg = await graph_svg(await hub.get(name))
-    except PictureError as exc:
-        return Response(str(exc), status_code=503, media_type="text/plain")
+        svg, why = await graph_svg((await hub.get(name)).current)
     except MootError as exc:
         return Response(f"the workspace does not load: {exc}", status_code=409, media_type="text/plain")
+    if svg is None:  # no Graphviz here
+        return Response(why or "the graph cannot be drawn here", status_code=503, media_type="text/plain")
     return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=60"})
 
 
