@@ -11,12 +11,15 @@ has both, and contrast is checked in each).
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page
 from webtools import (
     PAGES,
+    SIZES,
     WebServer,
     assert_accessible,
     assert_keyboard_usable,
+    close_page,
+    new_page,
     open_details,
 )
 
@@ -61,3 +64,22 @@ def test_login_page_with_and_without_an_error(web_keys: WebServer, sized_page: P
         sized_page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
         assert_accessible(sized_page)
     assert_keyboard_usable(sized_page)
+
+
+def test_the_error_pages(seeded_web: tuple[WebServer, dict[str, str]], browser: Browser) -> None:
+    """The not-found page (an unknown run) and the refusal (a request from another machine in
+    open mode, as a proxy on this one would forward it), at both sizes."""
+    server, _ = seeded_web
+    for size in SIZES:
+        for path, headers, status in (
+            ("/ui/runs/run-000000000000", {}, 404),
+            ("/", {"X-Forwarded-For": "203.0.113.9"}, 403),
+        ):
+            page = new_page(browser, size, extra_http_headers=headers)
+            try:
+                response = page.goto(server.url + path)
+                assert response is not None and response.status == status, (path, response and response.status)
+                assert_accessible(page)
+                assert_keyboard_usable(page)
+            finally:
+                close_page(page)

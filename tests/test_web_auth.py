@@ -5,7 +5,8 @@ is an inline error; a key logs its tenant in, who sees its own runs only, with a
 scripts cannot read (HttpOnly) and other sites cannot send (SameSite=Strict); a POST without the
 form's CSRF token, with another one, or from another origin is refused (403) and changes
 nothing; logging out, an expired login and a revoked key all lead back to the login page, and
-logging in again returns to the page the viewer was on. Without keys: the page is for this
+logging in again returns to the page the viewer was on, or offers to send again the form that
+was sent after the login ended (nothing typed is lost). Without keys: the page is for this
 machine only.
 """
 
@@ -21,7 +22,17 @@ import httpx
 import pytest
 from playwright.sync_api import Page
 from servicetools import TERMINAL
-from webtools import GATED, TASK, TENANTS, WORKSPACE, WebFactory, WebServer, login
+from webtools import (
+    GATED,
+    TASK,
+    TENANTS,
+    WORKSPACE,
+    WebFactory,
+    WebServer,
+    assert_accessible,
+    assert_keyboard_usable,
+    login,
+)
 
 from moot.service.web.auth import COOKIE, sign
 
@@ -149,6 +160,41 @@ def test_an_expired_login_goes_back_to_the_login_page_and_then_where_it_was(keye
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(keyed.url + "/?status=finished")  # back where it was: nothing lost
     assert keyed.runs["a"] in page.locator("main").inner_text()  # type: ignore[attr-defined]
+
+
+def test_a_form_sent_after_the_login_ended_is_kept_and_sent_again_on_request(keyed: WebServer, page: Page, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The start form filled in, the login expires, the form is sent: the login page comes
+    (nothing started), and once logged in the page shows what was typed and sends it again with
+    one button; the run it starts has the task as typed."""
+    monkeypatch.setenv("MOOT_WEB_SECRET", SECRET)
+    task = "Plan 2 days in Porto under 900 EUR,\nwith a river view"
+    login(page, keyed, "a")
+    before = _a_world(keyed)["runs"]
+    page.get_by_label("Task").fill(task)
+    cookie = next(c for c in page.context.cookies() if c["name"] == COOKIE)
+    page.context.add_cookies([{**cookie, "value": _expired(cookie["value"])}])  # type: ignore[list-item]
+    page.get_by_role("button", name="Start").click()
+    assert "Your login has ended" in page.get_by_role("alert").inner_text()
+    assert _a_world(keyed)["runs"] == before  # nothing was started without a login
+    assert_accessible(page)
+    page.get_by_label("API key").fill(keyed.keys["a"])
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Send it again?").wait_for()
+    assert task in page.locator("main").inner_text()
+    assert_accessible(page)
+    assert_keyboard_usable(page)
+    page.get_by_role("button", name="Send it again").click()
+    page.wait_for_url(re.compile(r"/ui/runs/run-"))
+    run_id = page.url.rsplit("/", 1)[1]
+    with keyed.http("a") as api:
+        assert api.get(f"/v1/runs/{run_id}").json()["task"].replace("\r\n", "\n") == task  # a form sends CRLF
+
+
+def test_a_form_from_another_site_is_not_carried_through_the_login(keyed: WebServer) -> None:
+    with httpx.Client(base_url=keyed.url, timeout=30) as client:
+        resp = client.post("/ui/runs", data={"task": "evil", "workspace": WORKSPACE}, headers={"Origin": "http://evil.example"})
+        assert resp.status_code == 303 and resp.headers["location"] == "/ui/login?next=%2Fui%2Fruns"
+        assert "evil" not in client.get(resp.headers["location"]).text
 
 
 def test_a_revoked_key_logs_out(keyed: WebServer, page: Page) -> None:

@@ -112,3 +112,8 @@ def test_the_page_carries_on_across_a_server_restart(web: WebServer, page: Page)
     logged = [line[4:] for line in body.splitlines() if line.startswith("id: ")]
     assert logged and set(logged) <= set(applied) | set(rendered)
     assert "reconnecting" not in page.inner_text("#live-note").lower()
+    live = {name: page.inner_text(f"#panel-{name}") for name in ("rewards", "tools", "status")}
+    page.reload()  # the new process's page: its log began at the restart, the rest comes from the checkpoint
+    for name, text in live.items():
+        assert page.inner_text(f"#panel-{name}") == text, name
+    assert "disagree" in live["rewards"] and "critic" in live["rewards"]

@@ -160,3 +160,21 @@ async def test_unknown_and_foreign_runs_are_404_on_the_page_the_stream_and_the_c
         unsigned = await httpx.AsyncClient(base_url=url).get(f"/ui/runs/{run_id}/events")
         assert unsigned.status_code == 303 and "/ui/login" in unsigned.headers["location"]
         assert sse("id: 1\nevent: message\ndata: {}\n\n")[0]["data"] == {}
+
+
+async def test_after_a_restart_an_emptied_log_is_made_up_for_by_the_checkpoint(tmp_path: Path) -> None:
+    """An embedded server's event log lives in its memory: after a restart a finished run has no
+    events left. The page then shows the run from its checkpoint: the transcript's entries, the
+    rewards, the tool results and the usage, as before the restart."""
+    async with page_app(tmp_path) as (url, _), Browser(base_url=url, timeout=30) as b:
+        run_id = await _run(b, "demo")
+        assert (await wait_status(b, run_id, {"finished", "failed"}))["status"] == "finished"
+        before = (await b.page(f"/ui/runs/{run_id}")).text
+    async with page_app(tmp_path, reuse=True) as (url, _), Browser(base_url=url, timeout=30) as b:
+        after = await b.page(f"/ui/runs/{run_id}")
+        assert after.status_code == 200 and 'data-id="checkpoint"' in after.text
+        for marker in ("Winner <strong>plan-1</strong>", "on <strong>plan-1</strong>", "disagree", "BK-00001", "Per stage"):
+            assert marker in before and marker in after.text, marker
+        stream = sse((await b.get(f"/ui/runs/{run_id}/events")).text)
+        assert stream and stream[0]["data"]["id"] == "checkpoint" and "id" not in stream[0]
+        assert "rewards" in stream[0]["data"]["panels"]

@@ -67,9 +67,10 @@ class Browser(httpx.AsyncClient):
 
 
 @asynccontextmanager
-async def page_app(tmp_path: Path, *, latency: float = 0.0, **settings: Any) -> AsyncIterator[tuple[str, ServiceSettings]]:
-    """The app served on 127.0.0.1 for the block: (its base URL, its settings)."""
-    spaces = page_workspaces(tmp_path / "spaces")
+async def page_app(tmp_path: Path, *, latency: float = 0.0, reuse: bool = False, **settings: Any) -> AsyncIterator[tuple[str, ServiceSettings]]:
+    """The app served on 127.0.0.1 for the block: (its base URL, its settings); `reuse`: the
+    workspaces an earlier `page_app` of `tmp_path` made (a restart of that server)."""
+    spaces = tmp_path / "spaces" if reuse else page_workspaces(tmp_path / "spaces")
     service = ServiceSettings(workspaces=[str(spaces)], **settings)
     script = json.loads((DATA / "demo_script.json").read_text())
     app = create_app(service, models={"default": ScriptedChatModel(script=script, latency=latency)})

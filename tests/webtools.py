@@ -1,11 +1,13 @@
 """The web page's browser fixtures: Debian's Chromium through Playwright, screenshots, axe, the keyboard.
 
-- **Servers** are in tests/webserver.py (`web`, `web_keys`, `web_factory`, `seeded_web`; the
-  names are re-exported here): a real `moot serve` on loopback that can be killed and restarted.
+- **Servers** are in tests/webserver.py (fixtures `web`, `web_keys`, `web_factory`,
+  `web_module_factory`, `seeded_web`; its names are re-exported here): a real `moot serve` on
+  loopback that can be killed and restarted.
 - **Browser.** Playwright's sync API, opened for each test module that uses it: tests that
   drive the browser are plain `def` functions (no `async def` test in such a module: Playwright's
-  loop counts as running in the thread; `run_async` runs a coroutine in a thread of its own), on `/usr/bin/chromium` (installed by scripts/system-tools: Playwright's
-  own browser download is not reachable), headless. `page` is 1280x800 (desktop), `phone_page`
+  loop counts as running in the thread; `run_async` runs a coroutine in a thread of its own), on
+  `/usr/bin/chromium` (installed by scripts/system-tools: Playwright's own browser download is
+  not reachable), headless. `page` is 1280x800 (desktop), `phone_page`
   390x844, `sized_page` each in turn. An uncaught JavaScript error in a page fails the test.
   `login(page, server, tenant)` logs in with the tenant's key.
 - **Artifacts.** `screenshot(page, name)` saves a full-page PNG under `$MOOT_TEST_ARTIFACTS` or
@@ -33,6 +35,7 @@ from webserver import (
     WORKSPACE,
     WebFactory,
     WebServer,
+    _servers,  # (tests written before the split import it from here; the fixture is web_module_factory)
     run_async,
     web_workspaces,
 )
@@ -258,7 +261,7 @@ def assert_keyboard_usable(page: Page) -> None:
 
 
 __all__ = [
-    "AXE", "CHROMIUM", "CONTROLS", "GATED", "PAGES", "SIZES", "TASK", "TENANTS", "WORKSPACE", "WebFactory", "WebServer", "artifacts",
+    "AXE", "CHROMIUM", "CONTROLS", "GATED", "PAGES", "SIZES", "TASK", "TENANTS", "WORKSPACE", "WebFactory", "WebServer", "_servers", "artifacts",
     "assert_accessible", "assert_keyboard_usable", "axe", "close_page", "controls", "login", "new_page", "open_details", "run_async", "screenshot", "tab_order",
     "web_workspaces",
 ]

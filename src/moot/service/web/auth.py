@@ -30,6 +30,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from moot.service.auth import LOCAL_TENANT
@@ -208,7 +209,12 @@ def install_auth(app: FastAPI) -> None:
     """The cookie middleware and the answers to LoginRequired / Forbidden."""
     app.add_middleware(CookieIssuer)
 
-    async def to_login(request: Request, exc: Exception) -> RedirectResponse:
+    async def to_login(request: Request, exc: Exception) -> Response:
+        if request.method == "POST":  # a form sent after the login ended: keep what it carried
+            # the login page imports this module
+            from moot.service.web.pages.login import login_again
+
+            return await login_again(request)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/ui/login?next={quote(target, safe='')}", status_code=303)
 

@@ -80,6 +80,8 @@ class RunView:
     started_ts: float | None = None
     last_ts: float | None = None
     last_id: str | None = None
+    seeded_ts: float | None = None
+    """The time of the checkpoint the view was seeded from (events up to it are already in it)."""
 
     def apply(self, id_: str, event: Event) -> tuple[Line | None, set[str]]:
         """Fold one event; the transcript line it adds (or None) and the panels it changed."""
@@ -92,9 +94,34 @@ class RunView:
         if event.type in QUIET_EVENTS:
             return None, changed
         if event.type == "state_patch":
+            if self.seeded_ts is not None and event.ts <= self.seeded_ts:
+                return None, changed
             entries = [e for e in (event.data.get("update") or {}).get("history") or [] if e.get("type") in TRANSCRIPT_KINDS]
             return (Line(id_, "history", event, entries) if entries else None), changed
         return Line(id_, event.type, event), changed
+
+    def seed(self, values: dict[str, Any], ts: float, event: Event) -> Line | None:
+        """Start from a checkpoint's state (`values`, written at `ts`) when the log has lost the
+        run's beginning (an embedded server's in-memory log dies with it): the rewards, usage,
+        candidates and tool results it holds, and one line with its transcript entries. Events of
+        the steps the checkpoint already holds (up to `ts`) are then not counted again."""
+        self.seeded_ts = ts
+        self.rewards = merge_rewards({}, values.get("rewards") or {})
+        self.usage = merge_usage({}, values.get("usage") or {})
+        history = [e for e in values.get("history") or [] if isinstance(e, dict)]
+        for entry in history:
+            content = entry.get("content") or {}
+            if entry.get("stage") and entry["stage"] not in self.stages_seen:
+                self.stages_seen.append(str(entry["stage"]))
+            if entry.get("type") == "tool_result" and content.get("key"):
+                call = self.tools.setdefault(str(content["key"]), ToolCall(key=str(content["key"]), tool=str(content.get("tool") or "?")))
+                call.stage, call.attempts = str(entry.get("stage") or ""), max(call.attempts, 1)
+                call.status, call.ledger = ("ok" if content.get("ok", True) else "failed"), "recorded"
+                self._tool_outcome(content)
+        self._on_state_patch(Event(type="state_patch", run_id=event.run_id, data={"update": {"history": history}}))
+        self.stage = values.get("stage") or self.stage
+        entries = [e for e in history if e.get("type") in TRANSCRIPT_KINDS]
+        return Line("checkpoint", "history", event, entries) if entries else None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -158,6 +185,8 @@ class RunView:
     def _on_state_patch(self, event: Event) -> set[str]:
         update = event.data.get("update") or {}
         changed: set[str] = set()
+        if self.seeded_ts is not None and event.ts <= self.seeded_ts:
+            return changed  # the checkpoint the view was seeded from holds it
         if update.get("rewards"):
             self.rewards = merge_rewards(self.rewards, update["rewards"])
             changed.add("rewards")

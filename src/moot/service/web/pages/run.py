@@ -66,10 +66,11 @@ async def _facts(request: Request, record: Any) -> dict[str, Any]:
     }
 
 
-def _view(request: Request, facts: dict[str, Any]) -> RunView:
+def _view(request: Request, facts: dict[str, Any], record: Any) -> RunView:
+    """An empty view of the run; what it waits for, as its record says (a log may have lost that)."""
     return RunView(
         stages=facts["stages"], token_budget=facts["token_budget"], prices=facts["prices"],
-        seconds_budget=float(ctx_of(request).settings.limits.run_timeout_s),
+        seconds_budget=float(ctx_of(request).settings.limits.run_timeout_s), pending=pending_of(record),
     )
 
 
@@ -83,14 +84,8 @@ async def _page(request: Request, who: Viewer, run_id: str, *, approval: dict[st
     except ApiError as exc:
         return page(request, "missing.html", who, section="runs", message=exc.message, status_code=exc.status)
     facts = await _facts(request, record)
-    view = _view(request, facts)
-    lines = []
-    async for entry in ctx_of(request).events.read(record.run_id, follow=False):
-        if entry is None:
-            continue
-        line, _ = view.apply(entry.id, entry.event)
-        if line is not None:
-            lines.append(line)
+    view = _view(request, facts, record)
+    lines = await _fold(request, record, view)
     view.status = record.status  # the record is the authority; the log may lag it by a write
     pending = pending_of(record)
     if pending is not None:
@@ -134,19 +129,69 @@ async def run_events(
 async def _messages(request: Request, record: Any, facts: dict[str, Any], start: str | None, csrf: str) -> AsyncIterator[Any]:
     """Pages of SSE messages: the log folded from the start, sent from after `start`."""
     events = ctx_of(request).events
-    view = _view(request, facts)
-    if start is not None:  # fold what the page already has, silently
-        async for entry in events.read(record.run_id, follow=False):
-            if entry is None:
-                continue
-            if _order(entry.id) > _order(start):  # not the page's yet (after a restart, `start` itself may be gone)
-                break
-            view.apply(entry.id, entry.event)
-    async for batch in events.read_pages(record.run_id, after=start, follow=True, heartbeat_s=10.0):
+    view = _view(request, facts, record)
+    if start is not None:  # what the page has already: folded, not sent
+        await _fold(request, record, view, upto=start)
+        if view.seeded_ts is not None:  # the log was lost: the page's panels are drawn again from the checkpoint
+            yield [(None, "message", _payload(view, None, {*PANELS, "approval"}, facts, csrf, record.run_id,
+                                              id_=f"checkpoint-{view.seeded_ts}", event=_state_event(record, view.seeded_ts)))]
+    else:  # the page had nothing: only a seed from the checkpoint (if the log lost the run's beginning) is folded first, and sent
+        seeded = await _fold(request, record, view, upto="0")
+        if seeded:
+            yield [(None, "message", _payload(view, seeded[0], set(PANELS), facts, csrf, record.run_id))]
+    follow = record.status not in ENDED  # an ended run has nothing more to come (its log may have lost its end)
+    async for batch in events.read_pages(record.run_id, after=start, follow=follow, heartbeat_s=10.0):
         if batch is None:
             yield None
             continue
         yield [(entry.id, "message", _message(view, entry, facts, csrf, record.run_id)) for entry in batch]
+
+
+async def _fold(request: Request, record: Any, view: RunView, *, upto: str | None = None) -> list[Any]:
+    """Fold the run's log into `view` (up to and including `upto`); the transcript lines. When
+    the log has lost the run's beginning, the view starts from the run's checkpoint."""
+    lines: list[Any] = []
+    first = True
+    async for entry in ctx_of(request).events.read(record.run_id, follow=False):
+        if entry is None:
+            continue
+        if first:
+            first = False
+            if entry.event.type != "run_queued":
+                lines += await _seed(request, record, view)
+        if upto is not None and _order(entry.id) > _order(upto):
+            break
+        line, _ = view.apply(entry.id, entry.event)
+        if line is not None:
+            lines.append(line)
+    if first:  # an empty log: the process that logged the run is gone
+        lines += await _seed(request, record, view)
+    return lines
+
+
+async def _seed(request: Request, record: Any, view: RunView) -> list[Any]:
+    """Seed `view` from the run's latest checkpoint, if that checkpoint is this run's."""
+    from datetime import datetime
+
+    try:
+        manager = await ctx_of(request).hub.get(record.workspace)
+        orch, _ = manager.orchestrator()
+        snapshot = await orch.graph.aget_state(orch.config(record.thread_id))
+    except MootError:
+        return []
+    values = snapshot.values or {}
+    if values.get("run_id") != record.run_id:
+        return []
+    ts = datetime.fromisoformat(snapshot.created_at).timestamp() if snapshot.created_at else 0.0
+    line = view.seed(values, ts, _state_event(record, ts))
+    return [line] if line is not None else []
+
+
+def _state_event(record: Any, ts: float) -> Any:
+    """The event a seed from the checkpoint stands for (it has no entry in the log)."""
+    from moot.events import Event
+
+    return Event(type="state_values", run_id=record.run_id, session_id=record.thread_id, workspace=record.workspace, ts=ts)
 
 
 def _order(id_: str) -> tuple[int, ...]:
@@ -159,10 +204,18 @@ def _message(view: RunView, entry: Any, facts: dict[str, Any], csrf: str, run_id
     line, changed = view.apply(entry.id, event)
     if event.type in APPROVAL_EVENTS:
         changed = changed | {"approval"}
+    return _payload(view, line, changed, facts, csrf, run_id, id_=entry.id, event=event)
+
+
+def _payload(
+    view: RunView, line: Any, changed: set[str], facts: dict[str, Any], csrf: str, run_id: str, *, id_: str | None = None, event: Any = None,
+) -> str:
+    """One message's JSON: the event's id, kind and time, its line and the changed panels, rendered."""
     context = {"view": view, "facts": facts, "csrf": csrf, "run_id": run_id, "approval": {}}
     panels = {name: _render_part(name, **context) for name in (*PANELS, "approval") if name in changed}
+    event = event if event is not None else line.event
     return json.dumps({
-        "id": entry.id, "kind": event.type, "ts": event.ts, "stage": event.stage, "agent": event.agent,
+        "id": id_ or (line.id if line is not None else None), "kind": event.type, "ts": event.ts, "stage": event.stage, "agent": event.agent,
         "line": _render_part("line", line=line, view=view) if line is not None else None,
         "panels": panels, "snap": view.snapshot(),
     }, default=str)

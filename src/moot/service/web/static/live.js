@@ -16,6 +16,7 @@
   var last = root.getAttribute("data-last") || "";
   var seen = {};
   var source = null;
+  var delay = 500; // ms before a reconnect; doubles while the server stays away, up to 8 s
   var TERMINAL = { run_finished: 1, run_failed: 1, run_cancelled: 1 };
 
   Array.prototype.forEach.call(transcript.querySelectorAll("[data-id]"), function (li) { seen[li.getAttribute("data-id")] = 1; });
@@ -52,7 +53,6 @@
     if (msg.line) transcript.appendChild(fragment(msg.line));
     Object.keys(msg.panels || {}).forEach(function (name) { replacePanel(name, msg.panels[name]); });
     if (msg.snap) highlight(msg.snap);
-    last = msg.id;
     window.moot.applied.push({ id: msg.id, kind: msg.kind, ts: msg.ts, shown: Date.now() / 1000 });
     if (TERMINAL[msg.kind]) stop("The run has ended.");
   }
@@ -66,15 +66,19 @@
   function connect() {
     var url = root.getAttribute("data-stream") + (last ? "?after=" + encodeURIComponent(last) : "");
     source = new EventSource(url);
-    source.onopen = function () { note.textContent = "Live."; };
-    source.onmessage = function (e) { apply(JSON.parse(e.data)); };
+    source.onopen = function () { note.textContent = "Live."; delay = 500; };
+    source.onmessage = function (e) {
+      apply(JSON.parse(e.data));
+      if (e.lastEventId) last = e.lastEventId; // a seed from the checkpoint has no id of the log
+    };
     source.onerror = function () {
       // closed for good (an error answer) or dropped: reconnect ourselves from the last applied id
       if (!source) return;
       source.close();
       source = null;
       note.textContent = "Connection lost; reconnecting…";
-      setTimeout(connect, 1000);
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 8000);
     };
   }
 
