@@ -52,8 +52,10 @@ async def _stream(b: httpx.AsyncClient, path: str, *, last: str | None = None, l
     return [{**e, "data": json.loads(e["data"]) if isinstance(e["data"], str) else e["data"]} for e in events]
 
 
-async def test_a_paused_run_renders_then_streams_and_the_card_approves_an_edit(tmp_path: Path) -> None:
-    async with page_app(tmp_path) as (url, _), Browser(base_url=url, timeout=30) as b:
+@pytest.mark.parametrize("state", ["local", "fleet"])
+async def test_a_paused_run_renders_then_streams_and_the_card_approves_an_edit(tmp_path: Path, state: str) -> None:
+    """On the embedded backends, and on the fleet's (Redis log ids, PostgreSQL records)."""
+    async with page_app(tmp_path, fleet=state == "fleet") as (url, _), Browser(base_url=url, timeout=30) as b:
         run_id = await _run(b)
         await wait_status(b, run_id, {"awaiting_approval"})
         page = await b.page(f"/ui/runs/{run_id}")
@@ -178,3 +180,41 @@ async def test_after_a_restart_an_emptied_log_is_made_up_for_by_the_checkpoint(t
         stream = sse((await b.get(f"/ui/runs/{run_id}/events")).text)
         assert stream and stream[0]["data"]["id"] == "checkpoint" and "id" not in stream[0]
         assert "rewards" in stream[0]["data"]["panels"]
+
+
+def test_the_view_folds_tool_retries_violations_budgets_and_unknown_kinds() -> None:
+    """Kinds a scripted demo run does not produce: a tool error retried then failed, a tool replayed
+    from the ledger, a policy violation, a token budget and prices, and an event kind the page does
+    not know (shown generically, never dropped)."""
+    from moot.events import Event
+    from moot.service.web.run_view import RunView
+    from moot.service.web.templating import templates
+
+    def ev(type_: str, **fields: Any) -> Event:
+        return Event(type=type_, run_id="run-x", **fields)  # type: ignore[arg-type]
+
+    view = RunView(stages=["gather", "booking"], token_budget=1000, prices={"scripted/scripted": {"prompt_per_mtok": 1.0, "completion_per_mtok": 2.0}})
+    view.apply("1", ev("tool_call", stage="gather", agent="scout", data={"tool": "search", "arguments": {"q": 1}, "status": "intent", "label": "out"}))
+    view.apply("2", ev("tool_call", stage="gather", agent="tool_runtime", data={"tool": "search", "arguments": {"q": 1}, "key": "k0", "attempt": 1}))
+    view.apply("3", ev("tool_error", stage="gather", agent="tool_runtime", data={"tool": "search", "key": "k0", "attempt": 1, "error": "timeout", "final": False}))
+    view.apply("4", ev("tool_error", stage="gather", agent="tool_runtime", data={"tool": "search", "key": "k0", "attempt": 2, "error": "timeout again", "final": True}))
+    view.apply("5", ev("tool_result", stage="booking", agent="tool_runtime", data={"tool": "book", "key": "k1", "ok": True, "attempts": 1, "replayed": True}))
+    usage = {"critic": {"prompt_tokens": 700, "completion_tokens": 200, "calls": 1, "latency_s": 0.5, "model": "scripted/scripted",
+                        "stages": {"gather": {"prompt_tokens": 700, "completion_tokens": 200, "calls": 1, "latency_s": 0.5}}}}
+    view.apply("6", ev("state_patch", agent="critic", data={"node": "critic", "update": {"usage": usage}}))
+    line, changed = view.apply("7", ev("policy_violation", agent="critic", stage="gather", data={"message": "critic may not write decision"}))
+    assert line is not None and changed == {"violations"}
+    odd, _ = view.apply("8", ev("memory_written", agent="critic", data={"layer": "semantic", "text": "<likes trains>"}))
+
+    search = view.tools["k0"]
+    assert (search.agent, search.label, search.attempts, search.status, search.errors) == ("scout", "out", 2, "failed", ["timeout", "timeout again"])
+    assert "intent:search:out" not in view.tools and view.tools["k1"].ledger == "replayed from the ledger"
+    context = {"view": view, "facts": {"stages": view.stages}, "csrf": "t", "run_id": "run-x", "approval": {}}
+    tools = templates.env.get_template("run/tools.html").render(**context)
+    assert "timeout again" in tools and "replayed from the ledger" in tools and 'class="tool-failed"' in tools
+    usage_html = templates.env.get_template("run/usage.html").render(**context)
+    assert "900 tokens of a budget of 1000" in usage_html and "<meter" in usage_html and "cost 0.0011" in usage_html
+    violations = templates.env.get_template("run/violations.html").render(**context)
+    assert "critic in gather: critic may not write decision" in violations
+    shown = templates.env.get_template("run/line.html").render(line=odd, view=view)
+    assert "memory_written" in shown and "likes trains" in shown and "<likes" not in shown  # shown, never interpreted

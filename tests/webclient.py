@@ -3,8 +3,8 @@
 `page_app(tmp_path, ...)` serves `create_app` on uvicorn (servicetools.serving) over a folder with
 the demo (`demo`), a copy whose booking stage asks for approval (`gated`), and one of those whose
 policy forbids a human to write the decision (`strict`), all on the scripted model. `Browser`
-is an httpx client that keeps the login cookie and reads the CSRF token off each page, as a
-browser would send it back.
+is an httpx client that keeps the login cookie and reads the CSRF token off each page it gets,
+as a browser would send it back (webpages' `post_form` fetches the form's page again instead).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 from servicetools import serving
+from webpages import CSRF
 
 from moot.models.scripted import ScriptedChatModel
 from moot.service.app import create_app
@@ -56,7 +57,7 @@ class Browser(httpx.AsyncClient):
         return resp
 
     def remember(self, resp: httpx.Response) -> None:
-        found = re.search(r'name="csrf" value="([^"]+)"', resp.text)
+        found = CSRF.search(resp.text)
         if found:
             self.csrf = found.group(1)
 
@@ -67,15 +68,21 @@ class Browser(httpx.AsyncClient):
 
 
 @asynccontextmanager
-async def page_app(tmp_path: Path, *, latency: float = 0.0, reuse: bool = False, **settings: Any) -> AsyncIterator[tuple[str, ServiceSettings]]:
-    """The app served on 127.0.0.1 for the block: (its base URL, its settings); `reuse`: the
-    workspaces an earlier `page_app` of `tmp_path` made (a restart of that server)."""
+async def page_app(
+    tmp_path: Path, *, latency: float = 0.0, reuse: bool = False, fleet: bool = False, **settings: Any
+) -> AsyncIterator[tuple[str, ServiceSettings]]:
+    """The app served on 127.0.0.1 for the block: (its base URL, its settings). `reuse`: the
+    workspaces an earlier `page_app` of `tmp_path` made (a restart of that server); `fleet`: state
+    in Redis and PostgreSQL (a schema and a key prefix of its own, removed after), no API key."""
+    from test_service_tenancy import backend
+
     spaces = tmp_path / "spaces" if reuse else page_workspaces(tmp_path / "spaces")
-    service = ServiceSettings(workspaces=[str(spaces)], **settings)
     script = json.loads((DATA / "demo_script.json").read_text())
-    app = create_app(service, models={"default": ScriptedChatModel(script=script, latency=latency)})
-    async with serving(app) as url:
-        yield url, service
+    async with backend("fleet" if fleet else "local", spaces, ()) as state:
+        service = state.settings.model_copy(update=settings)
+        app = create_app(service, models={"default": ScriptedChatModel(script=script, latency=latency)})
+        async with serving(app) as url:
+            yield url, service
 
 
 def alerts(html: str) -> list[str]:

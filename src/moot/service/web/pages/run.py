@@ -139,9 +139,13 @@ async def _messages(request: Request, record: Any, facts: dict[str, Any], start:
         seeded = await _fold(request, record, view, upto="0")
         if seeded:
             yield [(None, "message", _payload(view, seeded[0], set(PANELS), facts, csrf, record.run_id))]
-    follow = record.status not in ENDED  # an ended run has nothing more to come (its log may have lost its end)
-    async for batch in events.read_pages(record.run_id, after=start, follow=follow, heartbeat_s=10.0):
+    # an ended run: its last events may still be on their way to the log (a recorder lingers), or
+    # lost with an embedded server; the stream ends after 2 s of silence instead of waiting for them
+    ended = record.status in ENDED
+    async for batch in events.read_pages(record.run_id, after=start, follow=True, heartbeat_s=2.0 if ended else 10.0):
         if batch is None:
+            if ended:
+                return
             yield None
             continue
         yield [(entry.id, "message", _message(view, entry, facts, csrf, record.run_id)) for entry in batch]

@@ -61,7 +61,9 @@ async def runs_page(
     who: Viewer = Depends(viewer),
 ) -> Response:
     filters = {"workspace": workspace, "status": status if status in STATUSES else "", "user": user}
-    return await _render(request, who, filters, {"session": "new", "user_id": "default"})
+    names = ctx_of(request).hub.names()
+    default = "demo" if "demo" in names else (workspace or (names[0] if names else ""))
+    return await _render(request, who, filters, {"session": "new", "user_id": "default", "workspace": workspace or default})
 
 
 @router.get("/ui/runs/status")
