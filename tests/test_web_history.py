@@ -71,6 +71,8 @@ async def test_a_fork_from_a_checkpoint_lands_on_the_new_run_and_leaves_the_thre
         assert resp.status_code == 303, resp.text
         new_run = resp.headers["location"].rsplit("/", 1)[-1]
         assert resp.headers["location"] == f"/ui/runs/{new_run}" and new_run != run["run_id"]
+        landed = await page.get(resp.headers["location"])
+        assert landed.status_code == 200 and f"/ui/runs/{new_run}/history" in landed.text, "the run page links to its time travel"
         done = await _finished(api, new_run)
         assert done["session_id"] == sid and done["task"] == run["task"]
         after = (await api.get(f"/threads/{sid}/history", params={"limit": 1000})).json()

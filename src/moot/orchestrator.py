@@ -17,8 +17,8 @@ from typing import Any, Literal, cast
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from moot.errors import UsageError
 from moot.events import Event, EventBus
+from moot.errors import UsageError
 from moot.graph.approval import check_answer, parse_answer
 from moot.graph.node import STAGE_ROUTER, finished_data, router_events
 from moot.persistence import FAIL, FINISH, PAUSE, REOPEN, Move, RunTracker, compact_run

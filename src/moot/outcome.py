@@ -21,13 +21,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from moot.history import (
-    candidates_of,
-    excluded_of,
-    intents,
-    tool_outcomes,
-    why_nothing_feasible,
-)
+from moot.history import candidates_of, excluded_of, intents, tool_outcomes, why_nothing_feasible
 
 Status = Literal["done", "infeasible", "actions_failed", "undecided"]
 

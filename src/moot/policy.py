@@ -178,9 +178,9 @@ class WritePolicy:
 __all__ = [
     "ANY_AGENT",
     "DEFAULT_WRITERS",
-    "HUMAN",
     "ORCHESTRATOR",
     "RUNTIME",
     "TOOL_RUNTIME",
+    "HUMAN",
     "WritePolicy",
 ]

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, get_type_hints
 
+from typing_extensions import TypedDict  # pydantic (the graph's JSON schemas) needs it on Python < 3.12
+
 from langgraph.channels.topic import Topic
-from typing_extensions import (
-    TypedDict,  # pydantic (the graph's JSON schemas) needs it on Python < 3.12
-)
 
 Scores = dict[str, dict[str, float]]
 """Scores of one contribution: candidate id → dimension → score."""

@@ -16,6 +16,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 
 
+
 @dataclass
 class Usage:
     """Token usage of one agent call: summed over repairs; `calls` counts model calls."""

@@ -16,19 +16,13 @@ from typing import Any
 from pydantic import BaseModel
 
 from moot.agents.base import AgentContext, AgentResult
-from moot.agents.calls import Call, intent
 from moot.agents.schemas import BookingOutput
+from moot.agents.calls import Call, intent
 from moot.agents.skill import SkillAgent, candidate_line
 from moot.agents.tool_schema import SCALAR, bind_enum, bounded, result_ids
 from moot.constraints import candidate_names
 from moot.errors import ConfigError
-from moot.history import (
-    OUTCOME_TYPES,
-    candidates_of,
-    gathered,
-    reviews_of,
-    tool_outcomes,
-)
+from moot.history import OUTCOME_TYPES, candidates_of, gathered, reviews_of, tool_outcomes
 from moot.tools.types import ToolSpec
 
 

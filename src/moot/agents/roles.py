@@ -16,13 +16,7 @@ from pydantic import BaseModel
 
 from moot.agents.base import AgentContext, AgentResult
 from moot.agents.grounded import Grounding, build_menu, describe
-from moot.agents.schemas import (
-    decision_schema,
-    grounded_proposal_schema,
-    proposal_schema,
-    review_schema,
-    with_candidate_enum,
-)
+from moot.agents.schemas import decision_schema, grounded_proposal_schema, proposal_schema, review_schema, with_candidate_enum
 from moot.agents.skill import SkillAgent
 from moot.constraints import Constraint, candidate_names, violations
 from moot.errors import AgentOutputError

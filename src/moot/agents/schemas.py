@@ -11,16 +11,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    RootModel,
-    ValidationInfo,
-    create_model,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationInfo, create_model, field_validator, model_validator
 
 Score = float
 
@@ -238,7 +229,7 @@ __all__ = [
     "ToolCallIntent",
     "grounded_proposal_schema",
     "proposal_schema",
-    "review_schema",
     "schema_errors",
+    "review_schema",
     "with_candidate_enum",
 ]

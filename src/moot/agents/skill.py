@@ -19,8 +19,8 @@ from moot.agents.base import Agent, AgentContext, AgentResult, Usage
 from moot.agents.prompt_fit import fit
 from moot.agents.schemas import NoteOutput, SchemaAnswer
 from moot.agents.structured import ainvoke_structured, takes_response_format
-from moot.history import candidates_of, gathered
 from moot.memory.rules import build_prompt
+from moot.history import candidates_of, gathered
 from moot.templates import show
 from moot.tools.types import ToolSpec
 

@@ -25,21 +25,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from moot.errors import UsageError
 from moot.eval.records import RunRecord
 from moot.eval.report import as_json
 from moot.eval.runner import ARMS, EvalSettings, prepare
-from moot.workspace.loader import resolve
 from moot.workspace.runner import WorkspaceRunner
+from moot.workspace.loader import resolve
 
 
 def add_eval_parser(sub: Any) -> None:

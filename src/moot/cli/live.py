@@ -15,12 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from moot.cli.outcome_view import (
-    decision_panel,
-    outcome_panel,
-    result_line,
-    says_something,
-)
+from moot.cli.outcome_view import decision_panel, outcome_panel, result_line, says_something
 from moot.events import Event
 from moot.state import merge_rewards
 from moot.templates import show
@@ -68,7 +63,7 @@ class LiveView:
             show_entry = getattr(self, f"_show_{entry.get('type')}", None)
             if show_entry is not None:
                 show_entry(entry.get("content") or {})
-        if update.get("decision"):
+        if "decision" in update and update["decision"]:
             self.decision = update["decision"]
             self._rewards_table()
             self.console.print(decision_panel(self.decision, self.candidates))

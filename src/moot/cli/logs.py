@@ -287,7 +287,7 @@ def readable(line: str, prefix: str = "") -> str:
         who = f"agent {who[len('agents.'):]}"
     ids = " ".join(_short(str(record[k])) for k in ("run_id", "session_id") if record.get(k))
     where = " ".join(str(record[k]) for k in ("stage",) if record.get(k))
-    head = f"{_local_time(str(record.get('ts', '')))} {record.get('level', '')!s:<7} {who:<20}"
+    head = f"{_local_time(str(record.get('ts', '')))} {str(record.get('level', '')):<7} {who:<20}"
     context = " ".join(part for part in (ids, where) if part)
     return f"{head} {context + '  ' if context else ''}{record.get('message', '')}"
 

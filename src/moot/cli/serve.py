@@ -41,7 +41,7 @@ def _shared(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="one chat model for every agent (as MOOT_MODEL)")
 
 
-def _settings(args: argparse.Namespace, **extra: object):
+def _settings(args: argparse.Namespace, **extra: object):  # noqa: ANN202 - ServiceSettings, imported lazily
     from moot.service.settings import ServiceSettings
     from moot.settings import export
 

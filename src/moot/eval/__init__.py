@@ -9,26 +9,20 @@ from moot.eval.moot_arm import Arm, MootArm
 from moot.eval.predicates import PREDICATE_NAMES, day_reader
 from moot.eval.records import ArmRun, PredicateResult, RunRecord
 from moot.eval.report import as_json, summarize, wilson
-from moot.eval.runner import (
-    ARMS,
-    DEFAULT_TOKEN_BUDGET,
-    EvalSettings,
-    Evaluator,
-    prepare,
-)
+from moot.eval.runner import ARMS, DEFAULT_TOKEN_BUDGET, EvalSettings, Evaluator, prepare
 from moot.eval.sandbox import Sandbox, open_sandbox
 from moot.eval.single import SingleArm
 from moot.eval.taskset import Predicate, Task, TaskSet, ToolCall, load_taskset
 
 __all__ = [
     "ARMS",
-    "DEFAULT_TOKEN_BUDGET",
-    "PREDICATE_NAMES",
     "Arm",
     "ArmRun",
+    "DEFAULT_TOKEN_BUDGET",
     "EvalSettings",
     "Evaluator",
     "MootArm",
+    "PREDICATE_NAMES",
     "Predicate",
     "PredicateResult",
     "RunRecord",

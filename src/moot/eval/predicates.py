@@ -27,8 +27,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from moot.errors import ExpressionError
 from moot.eval.records import ArmRun, PredicateResult
+from moot.errors import ExpressionError
 from moot.expressions import FUNCTIONS, Expression
 
 PREDICATE_NAMES: frozenset[str] = frozenset(
@@ -119,9 +119,9 @@ def check(group: str, expression: Expression, names: Mapping[str, Any], day: Day
 
 __all__ = [
     "ARGUMENT_NAMES",
+    "DayReader",
     "PREDICATE_NAMES",
     "RESERVED",
-    "DayReader",
     "check",
     "day_reader",
     "evaluate",

@@ -19,11 +19,11 @@ from typing import Any, Protocol, cast
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from moot.builtin.servers import builtin_servers
 from moot.persistence import RunIndex
+from moot.workspace.runner import WorkspaceRunner
+from moot.builtin.servers import builtin_servers
 from moot.tools.runtime import EventSink
 from moot.tools.types import ToolOutcome, ToolSpec
-from moot.workspace.runner import WorkspaceRunner
 
 
 class Tools(Protocol):

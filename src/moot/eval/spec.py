@@ -65,4 +65,4 @@ class TaskSetSpec(_Spec):
     tasks: list[Any] = Field(min_length=1)
 
 
-__all__ = ["SLUG", "CallSpec", "TaskSetSpec", "TaskSpec"]
+__all__ = ["CallSpec", "SLUG", "TaskSetSpec", "TaskSpec"]

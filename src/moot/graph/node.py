@@ -10,15 +10,15 @@ therefore never emit lifecycle events themselves.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import replace
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langgraph.config import get_stream_writer
 
-from moot.accounting import used_tokens
 from moot.agents.base import Agent, AgentContext
+from moot.accounting import used_tokens
 from moot.errors import PolicyViolation, TokenBudgetExceeded
 from moot.graph import approval
 from moot.memory.protocols import Memory

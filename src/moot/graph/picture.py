@@ -26,6 +26,7 @@ from moot.graph.node import STAGE_ROUTER
 from moot.stages.router import TOOL_NODE
 
 
+
 class Drawn(Protocol):
     """What a picture reads of a workspace's assembly (`moot.workspace.assembly.Assembly` or a
     `WorkspaceRunner`): the graph compiled for drawing, the workspace, its agents."""

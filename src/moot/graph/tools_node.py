@@ -17,10 +17,10 @@ from typing import Any, Literal, Protocol
 from langgraph.config import get_config, get_stream_writer
 
 from moot.errors import MootError, RunError
-from moot.history import pending_intents
 from moot.policy import TOOL_RUNTIME, WritePolicy
 from moot.stages.router import TOOL_NODE
 from moot.state import MootState
+from moot.history import pending_intents
 from moot.tools.types import ToolOutcome
 
 

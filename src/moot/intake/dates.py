@@ -135,7 +135,7 @@ def _on_or_after(day: int, month: int, year: int | None, after: date, follows: b
 
 def _next_ordinal(day: int, after: date) -> date | None:
     """The next `day`-th of a month on or after `after` ("the 31st" skips months without one)."""
-    for months in range(13):
+    for months in range(0, 13):
         index = after.year * 12 + after.month - 1 + months
         try:
             found = date(index // 12, index % 12 + 1, day)
@@ -207,9 +207,7 @@ def _search_dateparser(text: str, now: datetime) -> list[tuple[int, int, date]]:
     """Weekdays and "today"/"tomorrow" via dateparser, each kept only if it names one of them."""
     if not _ANCHOR.search(text):
         return []  # spares dateparser's first call (~0.14 s) on most tasks
-    from dateparser.search import (
-        search_dates,  # imported late: it takes ~0.3 s to import
-    )
+    from dateparser.search import search_dates  # imported late: it takes ~0.3 s to import
 
     settings = {"RELATIVE_BASE": now, "PREFER_DATES_FROM": "future", "RETURN_AS_TIMEZONE_AWARE": False}
     found: list[tuple[int, int, date]] = []

@@ -69,12 +69,14 @@ class _Found:
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _CLAUSE = re.compile(r"[.;:!?()\n,]")
 _TRAVEL = frozenset(
-    ["trip", "trips", "fly", "flying", "flight", "flights", "go", "going", "travel", "travelling", "traveling", "journey", "holiday", "vacation", "getaway", "heading", "head", "move", "moving", "drive", "driving", "train", "bus", "ticket", "tickets", "tour", "get", "return", "returning", "ride", "sail", "cruise"]
+    """trip trips fly flying flight flights go going travel travelling traveling journey holiday vacation
+    getaway heading head move moving drive driving train bus ticket tickets tour get return returning
+    ride sail cruise""".split()
 )
 _STRONG_CUES = frozenset({"visit", "visiting"})
-_CONNECTORS = frozenset(["de", "da", "do", "dos", "das", "del", "della", "di", "la", "le", "les", "el", "upon", "on", "am", "sur", "en", "of", "y"])
+_CONNECTORS = frozenset("de da do dos das del della di la le les el upon on am sur en of y".split())
 _NOT_NAMES = COMMON_WORDS | frozenset(MONTHS) | frozenset(WEEKDAYS) | HOLIDAYS | frozenset(
-    ["i", "i'm", "eur", "usd", "gbp", "chf", "euro", "euros", "dollar", "dollars", "pound", "pounds", "aunt", "uncle", "grandma", "grandpa", "parents", "family", "friends"]
+    "i i'm eur usd gbp chf euro euros dollar dollars pound pounds aunt uncle grandma grandpa parents family friends".split()
 )
 _JOINER = re.compile(r"^\s*(?:,|/|&|or|and|or\s+maybe|or\s+perhaps|maybe)\s*$", re.IGNORECASE)
 _ARROW = re.compile(r"^\s*(?:to|-|–|—|→|->|>)\s*$", re.IGNORECASE)
@@ -144,7 +146,7 @@ class _Cues:
         clause = self.text[floor:start]
         cut = max((m.end() for m in _CLAUSE.finditer(clause)), default=0)
         words = [w.lower() for w in _TOKEN.findall(clause[cut:])]
-        for skip in range(min(3, len(words)) + 1):
+        for skip in range(0, min(3, len(words)) + 1):
             if skip and words[-skip].isdigit():
                 break  # a number is no filler: "to 3 days Porto" has no cue
             head = words[: len(words) - skip]

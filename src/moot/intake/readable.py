@@ -22,14 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from moot.intake.words import (
-    COMMON_WORDS,
-    FOREIGN_WORDS,
-    FUNCTION_WORDS,
-    MONTHS,
-    TRAVEL_WORDS,
-    WEEKDAYS,
-)
+from moot.intake.words import COMMON_WORDS, FOREIGN_WORDS, FUNCTION_WORDS, MONTHS, TRAVEL_WORDS, WEEKDAYS
 
 __all__ = ["looks_readable"]
 

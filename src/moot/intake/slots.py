@@ -20,17 +20,9 @@ from typing import Any
 
 from moot.errors import ExpressionError
 from moot.expressions import Expression
-from moot.intake import (
-    DEFAULT_CURRENCIES,
-    find_count,
-    find_flag,
-    find_money,
-    find_places,
-    find_stay,
-    looks_readable,
-)
-from moot.intake.spec import SlotSpec
+from moot.intake import DEFAULT_CURRENCIES, find_count, find_flag, find_money, find_places, find_stay, looks_readable
 from moot.templates import Value, show
+from moot.intake.spec import SlotSpec
 
 PROBLEMS = "problems"
 """The reserved slot that lists what the intake could not read (empty: the task reads fine)."""

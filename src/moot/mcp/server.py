@@ -14,7 +14,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -174,7 +174,7 @@ async def _match(orch: Orchestrator, record: RunRecord, words: set[str]) -> RunM
         session_id=record.thread_id,
         task=record.task,
         status=record.status,
-        started_at=datetime.fromtimestamp(record.started_at, UTC).isoformat(timespec="seconds"),
+        started_at=datetime.fromtimestamp(record.started_at, timezone.utc).isoformat(timespec="seconds"),
         winner=winner,
         rationale=rationale,
         score=sum(word in text for word in words),

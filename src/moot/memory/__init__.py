@@ -20,15 +20,7 @@ index, LangMem or a Redis client to do so. The implementations are in their modu
 """
 
 from moot.memory.protocols import Memory, Procedures, RunRecording
-from moot.memory.types import (
-    Embedder,
-    EpisodicRecord,
-    Layer,
-    MemoryItem,
-    MemoryRecall,
-    Procedure,
-    Source,
-)
+from moot.memory.types import Embedder, EpisodicRecord, Layer, MemoryItem, MemoryRecall, Procedure, Source
 
 __all__ = [
     "Embedder",

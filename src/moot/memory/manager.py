@@ -23,15 +23,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from moot.errors import UsageError
 from moot.events import Event, EventBus
 from moot.memory.episodic import EpisodicStore
+from moot.memory.retrieval.index import HybridIndex
 from moot.memory.episodic.recorder import EpisodicRecorder
 from moot.memory.retrieval import RecallConfig, Retriever
-from moot.memory.retrieval.index import HybridIndex
 from moot.memory.types import Embedder, EpisodicRecord, MemoryItem, MemoryRecall
 
 if TYPE_CHECKING:

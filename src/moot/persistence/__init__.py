@@ -3,12 +3,7 @@
 `runs.py` for the index, `transitions.py` for how a run's status may change, `ledger.py` for the
 tool ledger, `sqlite.py` and `postgres.py` for the backends."""
 
-from moot.persistence.ledger import (
-    MemoryLedger,
-    PostgresLedger,
-    SqliteLedger,
-    ledger_for,
-)
+from moot.persistence.ledger import MemoryLedger, PostgresLedger, SqliteLedger, ledger_for
 from moot.persistence.records import (
     ACTIVE,
     STATUSES,
@@ -20,14 +15,6 @@ from moot.persistence.records import (
 )
 from moot.persistence.runs import RunIndex, RunNotClaimable
 from moot.persistence.sqlite import SqliteRunIndex
-from moot.persistence.store import (
-    DATABASE_URL_ENV,
-    Persistence,
-    compact_run,
-    open_persistence,
-    open_store,
-    resolve,
-)
 from moot.persistence.transitions import (
     ANSWER,
     CANCEL_RUNNING,
@@ -42,31 +29,39 @@ from moot.persistence.transitions import (
     Moved,
     RunTracker,
 )
+from moot.persistence.store import (
+    DATABASE_URL_ENV,
+    Persistence,
+    compact_run,
+    open_persistence,
+    open_store,
+    resolve,
+)
 
 __all__ = [
     "ACTIVE",
     "ANSWER",
     "CANCEL_RUNNING",
     "CANCEL_WAITING",
-    "DATABASE_URL_ENV",
     "FAIL",
     "FINISH",
     "MOVES",
     "PAUSE",
     "REOPEN",
     "REQUEUE",
+    "Move",
+    "Moved",
+    "RunTracker",
+    "DATABASE_URL_ENV",
     "STATUSES",
     "TERMINAL",
     "MemoryLedger",
-    "Move",
-    "Moved",
     "Persistence",
     "PostgresLedger",
     "RunIndex",
     "RunNotClaimable",
     "RunRecord",
     "RunStatus",
-    "RunTracker",
     "SqliteLedger",
     "SqliteRunIndex",
     "compact_run",

@@ -18,14 +18,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from moot.errors import UsageError
-from moot.persistence.records import (
-    ACTIVE,
-    STATUSES,
-    TERMINAL,
-    RunRecord,
-    check_status,
-    error_payload,
-)
+from moot.persistence.records import ACTIVE, STATUSES, TERMINAL, RunRecord, check_status, error_payload
 from moot.persistence.transitions import Move, Moved
 
 COLUMNS = (
@@ -269,4 +262,4 @@ class RunIndex(ABC):
         return [self._record(row) for row in rows]
 
 
-__all__ = ["COLUMNS", "MAX_LIMIT", "STATUSES", "RunIndex", "RunNotClaimable"]
+__all__ = ["COLUMNS", "MAX_LIMIT", "RunIndex", "RunNotClaimable", "STATUSES"]

@@ -105,12 +105,7 @@ async def _open_sqlite(target: str) -> AsyncIterator[Persistence]:
 async def _open_postgres(url: str, pool_size: int, timeout: float) -> AsyncIterator[Persistence]:
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
-    from moot.persistence.postgres import (
-        PostgresRunIndex,
-        open_pool,
-        redact,
-        setup_saver,
-    )
+    from moot.persistence.postgres import PostgresRunIndex, open_pool, redact, setup_saver
 
     where = redact(url)
     async with open_pool(url, size=pool_size, timeout=timeout) as pool:

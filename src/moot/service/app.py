@@ -16,15 +16,14 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from langchain_core.language_models import BaseChatModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from langchain_core.language_models import BaseChatModel
 
 import moot
 from moot.service import problems
 from moot.service.context import ServiceContext
 from moot.service.heap import settle_heap
-from moot.service.langgraph_api import errors as langgraph_errors
-from moot.service.langgraph_api import router as langgraph_router
+from moot.service.langgraph_api import errors as langgraph_errors, router as langgraph_router
 from moot.service.routes import misc, runs, sessions
 from moot.service.settings import ServiceSettings
 from moot.service.web import install as install_web

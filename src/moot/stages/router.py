@@ -15,8 +15,8 @@ from typing import Any
 
 from moot.errors import RunError
 from moot.expressions import state_names
-from moot.history import candidate_ids, pending_intents
 from moot.stages.stage import Stage, StagePlan
+from moot.history import candidate_ids, pending_intents
 
 TOOL_NODE = "tools"
 """The node that executes tool-call intents (present when the workspace has MCP servers)."""

@@ -18,12 +18,7 @@ from typing import Any
 
 import mcp_types
 from fastmcp import Client, FastMCP
-from fastmcp.client.transports import (
-    ClientTransport,
-    FastMCPTransport,
-    StdioTransport,
-    StreamableHttpTransport,
-)
+from fastmcp.client.transports import ClientTransport, FastMCPTransport, StdioTransport, StreamableHttpTransport
 from mcp.client.stdio import get_default_environment
 
 from moot.errors import ConfigError

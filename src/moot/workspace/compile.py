@@ -54,7 +54,7 @@ class _Compiler:
     def expr(self, source: str | None, *loc: object) -> Expression | None:
         if source is None:
             return None
-        text = source.removeprefix("=")
+        text = source[1:] if source.startswith("=") else source
         return self.attempt(lambda where: Expression.parse(text, where=where, names=NAMES), loc)
 
     def template(self, source: str | None, *loc: object) -> Template | None:

@@ -28,21 +28,10 @@ from moot.policy import WritePolicy
 from moot.stages.rules import ExitRule
 from moot.stages.stage import Stage, StagePlan, Transition
 from moot.workspace import yamlio
-from moot.workspace.checks import (
-    Step,
-    check_declared_writes,
-    check_parallel_steps,
-    check_stage_machine,
-)
 from moot.workspace.compile import compile_agent, compile_constraints
+from moot.workspace.checks import Step, check_declared_writes, check_parallel_steps, check_stage_machine
 from moot.workspace.problems import Problem, Problems, WorkspaceInvalid
-from moot.workspace.spec import (
-    AgentSpec,
-    PolicySpec,
-    StageSpec,
-    StagesSpec,
-    WorkspaceSpec,
-)
+from moot.workspace.spec import AgentSpec, PolicySpec, StagesSpec, StageSpec, WorkspaceSpec
 
 BUILTIN = ("demo", "code_review", "research")
 

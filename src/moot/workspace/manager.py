@@ -37,14 +37,7 @@ from moot.workspace.archive import VersionArchive
 from moot.workspace.assembly import Assembly
 from moot.workspace.loader import Workspace, load_workspace
 from moot.workspace.resources import ModelCache, ToolSession, ToolSessions
-from moot.workspace.version import (
-    SHORT,
-    WorkspaceVersion,
-    as_text,
-    changed_files,
-    hash_files,
-    read_files,
-)
+from moot.workspace.version import SHORT, WorkspaceVersion, as_text, changed_files, hash_files, read_files
 
 log = logging.getLogger("moot.workspace")
 
@@ -354,4 +347,4 @@ class WorkspaceManager:
         return f"WorkspaceManager({self.name or self.root}, {current}, {len(self._held)} held)"
 
 
-__all__ = ["ReloadResult", "UnknownWorkspaceError", "VersionNotFoundError", "WorkspaceManager", "problems_of"]
+__all__ = ["ReloadResult", "WorkspaceManager", "UnknownWorkspaceError", "VersionNotFoundError", "problems_of"]

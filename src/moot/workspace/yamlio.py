@@ -55,7 +55,9 @@ class Located:
         """The value at `loc` (None when it is not in the file)."""
         value = self.data
         for part in loc:
-            if isinstance(value, Mapping) and part in value or isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+            if isinstance(value, Mapping) and part in value:
+                value = value[part]
+            elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
                 value = value[part]
             else:
                 return None
@@ -141,7 +143,9 @@ def _split(located: Located, prefix: Loc, loc: Loc, *, missing: bool) -> tuple[L
     value = located.get(*prefix)
     at = list(prefix)
     for i, part in enumerate(loc):
-        if isinstance(value, Mapping) and part in value or isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
             value = value[part]
         elif missing and i == len(loc) - 1:
             pass

@@ -137,7 +137,7 @@ def _parsable(lines: list[tuple[int, str, bool]]) -> list[tuple[int, str, bool]]
     first = next(i for i, (_, _, added) in enumerate(lines) if added)
     last = max(i for i, (_, _, added) in enumerate(lines) if added)
     for end in range(len(lines), last, -1):
-        for start in range(first + 1):
+        for start in range(0, first + 1):
             part = lines[start:end]
             if _parses(textwrap.dedent("\n".join(text for _, text, _ in part))):
                 return part

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Literal, get_args
 
@@ -188,7 +188,7 @@ class ReviewDesk:
             if done is None:
                 seq = (conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM reviews").fetchone())[0]
                 review_id = f"RV-{seq:05d}"
-                created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
                 markdown = render_markdown(review_id, change, verdict, summary, findings, created, key)
                 conn.execute(
                     "INSERT INTO reviews (seq, change, file, verdict, findings, markdown, idempotency_key, created_at) "
@@ -219,7 +219,7 @@ class ReviewDesk:
         os.replace(tmp, path)
 
     def _record(self, row: sqlite3.Row) -> PostedReview:
-        created = datetime.fromtimestamp(row["created_at"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        created = datetime.fromtimestamp(row["created_at"], timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         return PostedReview(
             review_id=f"RV-{row['seq']:05d}", change=row["change"], verdict=row["verdict"], file=row["file"],
             path=str(self.folder / row["file"]), findings=row["findings"], created_at=created,

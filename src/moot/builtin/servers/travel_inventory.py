@@ -39,13 +39,7 @@ from typing import Any, Literal
 from fastmcp.exceptions import ToolError
 from pydantic import BaseModel
 
-from moot.builtin.servers.travel_data import (
-    CITIES,
-    CITY_NAMES,
-    DATE_PATTERN,
-    HOTELS,
-    ROUTES,
-)
+from moot.builtin.servers.travel_data import CITIES, CITY_NAMES, DATE_PATTERN, HOTELS, ROUTES
 from moot.tools.types import RETRY_PREFIX
 
 _NAME = {code: name for code, name, _ in CITIES}

@@ -9,14 +9,7 @@ from __future__ import annotations
 import bisect
 from typing import Any
 
-from moot.memory.episodic.base import (
-    FILTER_FIELDS,
-    EpisodicStore,
-    Selection,
-    field_value,
-    order_key,
-    ts_of,
-)
+from moot.memory.episodic.base import FILTER_FIELDS, EpisodicStore, Selection, field_value, order_key, ts_of
 from moot.memory.types import EpisodicRecord
 
 

@@ -30,9 +30,9 @@ import numpy as np
 
 from moot.memory.embedder import embed_query
 from moot.memory.retrieval.index import HybridIndex
+from moot.memory.retrieval.shard import Filters, Shard
 from moot.memory.retrieval.pack import Packer, Recall
 from moot.memory.retrieval.rank import fuse_scores, rrf, top_rows
-from moot.memory.retrieval.shard import Filters, Shard
 from moot.memory.retrieval.text import mentioned, strip_words, terms
 
 

@@ -6,17 +6,8 @@
 index every kind shares.
 """
 
-from moot.memory.stores.embeddings import (
-    DEFAULT_FIELDS,
-    EmbedderEmbeddings,
-    index_config,
-)
-from moot.memory.stores.factory import (
-    INSTALL_POSTGRES,
-    StoreKind,
-    make_store,
-    memory_store,
-)
+from moot.memory.stores.embeddings import DEFAULT_FIELDS, EmbedderEmbeddings, index_config
+from moot.memory.stores.factory import INSTALL_POSTGRES, StoreKind, make_store, memory_store
 from moot.memory.stores.scan import ScanIndexStore
 from moot.memory.stores.snapshot import SNAPSHOT_FORMAT, SnapshotStore
 

@@ -26,7 +26,7 @@ _WIDTH = 20  # digits of an in-process id: any unsigned 64-bit counter fits
 
 
 class _Run:
-    __slots__ = ("cond", "entries", "touched", "waiting")
+    __slots__ = ("entries", "cond", "waiting", "touched")
 
     def __init__(self) -> None:
         self.entries: list[LogEntry] = []

@@ -27,8 +27,8 @@ from arq.connections import ArqRedis, RedisSettings
 from arq.constants import default_queue_name
 from arq.jobs import Job, JobStatus
 
-from moot.service.jobs.queue import RunQueue
 from moot.service.protocols import Action
+from moot.service.jobs.queue import RunQueue
 
 if TYPE_CHECKING:
     from moot.service.settings import ServiceSettings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 from moot.errors import UsageError
 from moot.service.keys.base import KeyStore, redact_url
 from moot.service.keys.postgres import PostgresKeyStore

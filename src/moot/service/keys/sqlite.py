@@ -8,8 +8,8 @@ from typing import Any
 
 import aiosqlite
 
-from moot.service.keys.base import KeyStore
 from moot.settings import moot_home
+from moot.service.keys.base import KeyStore
 
 
 class SqliteKeyStore(KeyStore):

@@ -12,15 +12,7 @@ from moot.service.jobs import scoped_user
 from moot.service.problems import ERROR_SCHEMA, ApiError
 from moot.service.routes.common import ctx_of
 from moot.service.schemas import (
-    NAME_PATTERN,
-    GraphOut,
-    Health,
-    MemoryDeleted,
-    MemoryEntry,
-    MemoryList,
-    MemorySearch,
-    WorkspaceList,
-    WorkspaceOut,
+    GraphOut, Health, MemoryDeleted, MemoryEntry, MemoryList, MemorySearch, NAME_PATTERN, WorkspaceList, WorkspaceOut,
 )
 
 if TYPE_CHECKING:

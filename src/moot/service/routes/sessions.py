@@ -11,14 +11,7 @@ from moot.run import new_id
 from moot.service.auth import Principal, principal
 from moot.service.problems import ERROR_SCHEMA, ApiError, not_found
 from moot.service.routes.common import ctx_of, run_out, session_of
-from moot.service.schemas import (
-    NAME_PATTERN,
-    RunOut,
-    SessionCreate,
-    SessionList,
-    SessionOut,
-    StateImport,
-)
+from moot.service.schemas import NAME_PATTERN, RunOut, SessionCreate, SessionList, SessionOut, StateImport
 from moot.state_io import FORMAT, export_state, import_state
 
 if TYPE_CHECKING:

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from moot.errors import UsageError
+from moot.settings import settings
 
 DEFAULT_TTL_S = 7 * 24 * 3600
 MAX_TTL_S = 365 * 24 * 3600
@@ -289,17 +290,7 @@ def creation_key(session: Session) -> tuple[float, str]:
 
 
 __all__ = [
-    "DEFAULT_TTL_S",
-    "MAX_LIST",
-    "MAX_TTL_S",
-    "Session",
-    "SessionControl",
-    "SessionExists",
-    "SessionNotFound",
-    "WorkspaceMismatch",
-    "check_name",
-    "check_ttl",
-    "creation_key",
-    "new_session_id",
-    "plausible_id",
+    "DEFAULT_TTL_S", "MAX_LIST", "MAX_TTL_S", "Session", "SessionControl", "SessionExists", "SessionNotFound",
+    "WorkspaceMismatch", "check_name",
+    "check_ttl", "new_session_id", "creation_key", "plausible_id",
 ]

@@ -6,13 +6,7 @@ import heapq
 import time
 from collections.abc import Callable
 
-from moot.service.sessions.base import (
-    DEFAULT_TTL_S,
-    Session,
-    SessionControl,
-    SessionExists,
-    creation_key,
-)
+from moot.service.sessions.base import DEFAULT_TTL_S, Session, SessionControl, SessionExists, creation_key
 
 
 class InProcessSessions(SessionControl):

@@ -28,12 +28,7 @@ from urllib.parse import quote
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
-from moot.service.sessions.base import (
-    DEFAULT_TTL_S,
-    Session,
-    SessionControl,
-    SessionExists,
-)
+from moot.service.sessions.base import DEFAULT_TTL_S, Session, SessionControl, SessionExists
 
 
 class _Keys:

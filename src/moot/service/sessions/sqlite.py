@@ -17,12 +17,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from moot.service.sessions.base import (
-    DEFAULT_TTL_S,
-    Session,
-    SessionControl,
-    SessionExists,
-)
+from moot.service.sessions.base import DEFAULT_TTL_S, Session, SessionControl, SessionExists
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS moot_sessions (

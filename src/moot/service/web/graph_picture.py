@@ -17,7 +17,7 @@ from moot.graph.picture import PictureError, drawable, render
 _CACHE: dict[str, str] = {}
 _LIMIT = 64
 _NODE = re.compile(r'<g id="(node\d+)" class="node">\s*<title>([^<]*)</title>')
-_XML_HEAD = re.compile(r"^.*?(?=<svg)", re.DOTALL)
+_XML_HEAD = re.compile(r"^.*?(?=<svg)", re.S)
 
 
 def _tagged(svg: str) -> str:

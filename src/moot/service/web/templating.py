@@ -6,7 +6,7 @@ model, a task or a memory is shown, never interpreted.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ def timestamp(value: float | None) -> str:
     """Unix seconds as `YYYY-MM-DD HH:MM:SS` UTC (the `timestamp` filter of the templates); "" for none."""
     if not value:
         return ""
-    return datetime.fromtimestamp(float(value), tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(float(value), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 templates.env.filters["timestamp"] = timestamp
