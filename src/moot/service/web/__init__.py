@@ -17,8 +17,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from moot.service.web.auth import install_auth
 from moot.service.web.pages import routers
+from moot.service.web.refusals import install_auth
 
 STATIC = Path(__file__).parent / "static"
 

@@ -26,11 +26,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
-from starlette.responses import Response
+from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from moot.service.auth import LOCAL_TENANT
@@ -205,29 +202,4 @@ async def check_csrf(request: Request, who: Viewer) -> dict[str, str]:
     return form
 
 
-def install_auth(app: FastAPI) -> None:
-    """The cookie middleware and the answers to LoginRequired / Forbidden."""
-    app.add_middleware(CookieIssuer)
-
-    async def to_login(request: Request, exc: Exception) -> Response:
-        if request.method == "POST":  # a form sent after the login ended: keep what it carried
-            # the login page imports this module
-            from moot.service.web.pages.login import login_again
-
-            return await login_again(request)
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/ui/login?next={quote(target, safe='')}", status_code=303)
-
-    async def refused(request: Request, exc: Exception) -> HTMLResponse:
-        from moot.service.web.templating import (
-            templates,  # the templates import this module
-        )
-
-        message = exc.message if isinstance(exc, Forbidden) else str(exc)
-        return templates.TemplateResponse(request, "refused.html", {"message": message, "viewer": None, "nav": (), "section": ""}, status_code=403)
-
-    app.add_exception_handler(LoginRequired, to_login)
-    app.add_exception_handler(Forbidden, refused)
-
-
-__all__ = ["COOKIE", "Forbidden", "LoginRequired", "Viewer", "check_csrf", "csrf_token", "current", "install_auth", "issue", "viewer"]
+__all__ = ["COOKIE", "Forbidden", "LoginRequired", "Viewer", "check_csrf", "csrf_token", "current", "issue", "viewer"]
