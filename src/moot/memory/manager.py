@@ -34,6 +34,7 @@ from moot.memory.retrieval.index import HybridIndex
 from moot.memory.episodic.recorder import EpisodicRecorder
 from moot.memory.retrieval import RecallConfig, Retriever
 from moot.memory.types import Embedder, EpisodicRecord, MemoryItem, MemoryRecall
+from moot.telemetry.metrics import recall_took
 from moot import telemetry
 
 if TYPE_CHECKING:
@@ -224,6 +225,7 @@ class MemoryManager:
         with telemetry.retrieval("memory", budget_tokens) as span:
             found = await self._recall(user_id, query, budget_tokens)
             telemetry.recalled(span, len(found.items), found.tokens)
+        recall_took(found.timings["total"])
         return found
 
     async def _recall(self, user_id: str, query: str, budget_tokens: int) -> MemoryRecall:

@@ -18,6 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from moot.events import EventBus
 from moot.service.jobs import InProcessLeases, Leases, RedisLeases, RunExecutor
 from moot.service.settings import ServiceSettings
+from moot.telemetry.metrics import observe_run
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -147,6 +148,7 @@ class ServiceContext:
             detachers.append(logs.attach(bus))
         if self.memory is not None:
             self.memory.observe(bus)  # the bus is the run's and goes with it: nothing to detach
+        detachers.append(observe_run(bus))
 
         def detach_all() -> None:
             for detach in detachers:

@@ -5,6 +5,7 @@ they cost nothing. `setup` configures the SDK from the standard `OTEL_*` variabl
 `moot[otel]`), for `moot serve`, `moot worker`, `moot run` and moot's MCP servers alike.
 """
 
+from moot.telemetry.propagation import carrier, continued
 from moot.telemetry.spans import (
     agent_turn,
     enabled,
@@ -23,6 +24,6 @@ from moot.telemetry.spans import (
 )
 
 __all__ = [
-    "agent_turn", "enabled", "in_stage", "ledger_hit", "outcome", "recalled", "retrieval", "run_attributes", "tool_call",
+    "agent_turn", "carrier", "continued", "enabled", "in_stage", "ledger_hit", "outcome", "recalled", "retrieval", "run_attributes", "tool_call",
     "tool_outcome", "turn_usage", "use", "violation", "workflow",
 ]

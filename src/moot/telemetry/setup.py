@@ -58,6 +58,8 @@ def exporter_wanted(environ: dict[str, str] | os._Environ[str] | None = None) ->
 def configure(service: str, *, on_dropped: Callable[[int], None] | None = None, exporter: Any = None) -> bool:
     """Install a tracer provider for this process if the environment asks for one (or
     `exporter` is given: tests pass an in-memory one). Returns whether tracing is on."""
+    if spans.enabled():  # once per process (OpenTelemetry's global provider cannot be replaced)
+        return True
     try:
         kind = "given" if exporter is not None else exporter_wanted()
     except TracingSettingsError as exc:

@@ -39,8 +39,10 @@ def describe(spec: ServerSpec) -> str:
 
 
 def stdio_env(spec: ServerSpec) -> dict[str, str]:
-    """A stdio server's environment: the MCP SDK's minimal safe set, then the spec's `env` on top."""
-    return get_default_environment() | dict(spec.env)
+    """A stdio server's environment: the MCP SDK's minimal safe set, the `OTEL_*` tracing settings
+    (a server that traces joins the run's trace), then the spec's `env` on top."""
+    tracing = {k: v for k, v in os.environ.items() if k.startswith("OTEL_")}
+    return get_default_environment() | tracing | dict(spec.env)
 
 
 def _executable(spec: ServerSpec) -> str | None:

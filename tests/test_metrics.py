@@ -1,0 +1,82 @@
+"""`GET /metrics` of `moot serve` after real runs (uvicorn on loopback, scripted demo model):
+the counters move by what the runs did, and the scrape is protected like the API."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from moot.models.scripted import ScriptedChatModel
+from moot.service.app import create_app
+from moot.service.settings import ServiceSettings
+from servicetools import serving, wait_status
+
+TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
+
+
+@pytest.fixture(autouse=True)
+def _fast_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOOT_EMBEDDER", "wordllama")
+
+
+@pytest.fixture
+async def client(demo_script: Any, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(ServiceSettings(), models={"default": ScriptedChatModel(script=demo_script)})
+    async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
+        yield http
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample of the exposition (0.0 when absent)."""
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        head, _, value = line.rpartition(" ")
+        found = dict(re.findall(r'(\w+)="([^"]*)"', head))
+        if head.split("{")[0] == name and all(found.get(k) == v for k, v in labels.items()):
+            return float(value)
+    return 0.0
+
+
+def total(text: str, name: str, **labels: str) -> float:
+    """The sum of a metric's samples over the labels not given."""
+    out = 0.0
+    for line in text.splitlines():
+        head, _, value = line.rpartition(" ")
+        if line.startswith("#") or head.split("{")[0] != name:
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', head))
+        if all(found.get(k) == v for k, v in labels.items()):
+            out += float(value)
+    return out
+
+
+async def test_runs_tokens_tools_and_turns_are_counted(client: httpx.AsyncClient) -> None:
+    before = (await client.get("/metrics")).text
+    sid = (await client.post("/v1/sessions", json={"user_id": "ana", "workspace": "demo"})).json()["session_id"]
+    run = (await client.post(f"/v1/sessions/{sid}/runs", json={"task": TASK})).json()
+    done = await wait_status(client, run["run_id"], {"finished", "failed"})
+    assert done["status"] == "finished"
+    resp = await client.get("/metrics")
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain")
+    after = resp.text
+
+    def delta(name: str, **labels: str) -> float:
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    assert delta("moot_runs_total", workspace="demo", outcome="finished") == 1
+    assert delta("moot_runs_started_total", workspace="demo") == 1
+    assert delta("moot_run_duration_seconds_count", workspace="demo") == 1
+    tokens = done["result"]["tokens"]
+    assert total(after, "moot_tokens_total", direction="input") - total(before, "moot_tokens_total", direction="input") == tokens["prompt"]
+    assert total(after, "moot_tokens_total", direction="output") - total(before, "moot_tokens_total", direction="output") == tokens["completion"]
+    assert delta("moot_agent_turn_seconds_count", role="synthesizer") >= 1
+    assert delta("moot_tool_calls_total", tool="book", outcome="ok") == 3  # the demo books outbound, hotel, inbound
+    assert delta("moot_tool_calls_total", tool="search_flights", outcome="ok") >= 1
+    assert delta("moot_memory_recall_seconds_count") >= 1
+    assert sample(after, "moot_queue_depth") == 0 and sample(after, "moot_approvals_waiting") == 0
