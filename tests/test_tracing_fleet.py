@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -20,19 +22,21 @@ import pytest
 
 from moot.workspace.loader import builtin_path
 from otlptools import ReceivedSpan, Receiver, otlp_receiver
-from servicetools import POSTGRES_URL, REDIS_URL, free_port, moot_process, processes, wait_http, wait_status
+from servicetools import POSTGRES_URL, REDIS_URL, free_port, moot_process, processes, sse_events, wait_http, wait_status
 
 DATA = Path(__file__).parent / "data"
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
 
 
-def _workspace(root: Path) -> Path:
-    """The demo as `traced`: scripted models, and its travel agency as an MCP stdio server."""
+def _workspace(root: Path, reviewers_s: float = 0.0) -> Path:
+    """The demo as `traced`: scripted models (the reviewers taking `reviewers_s` to answer), and
+    its travel agency as an MCP stdio server."""
     folder = root / "spaces" / "traced"
     shutil.copytree(builtin_path("demo"), folder)
     text = (folder / "moot.yaml").read_text().replace("name: demo", "name: traced", 1)
     start, end = text.index("models:"), text.index("max_repairs:")
-    text = text[:start] + f"models:\n  default:\n    provider: scripted\n    script: {DATA / 'demo_script.json'}\n" + text[end:]
+    latency = f"{{'*': 0, critic: {reviewers_s}, devils_advocate: {reviewers_s}}}"
+    text = text[:start] + f"models:\n  default:\n    provider: scripted\n    script: {DATA / 'demo_script.json'}\n    latency: {latency}\n" + text[end:]
     command = [sys.executable, "-m", "moot.cli.main", "mcp", "travel", "--db", str(root / "travel.db")]
     text = text.replace("  travel:\n    builtin: travel\n", f"  travel:\n    command: {command!r}\n", 1)
     assert "command:" in text
@@ -41,8 +45,10 @@ def _workspace(root: Path) -> Path:
 
 
 @pytest.fixture
-def traced_fleet(tmp_path: Path) -> Iterator[tuple[str, Receiver, Path]]:
-    folder = _workspace(tmp_path)
+def traced_fleet(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Receiver, Path, dict[str, subprocess.Popen[bytes]]]]:
+    """`moot serve` and workers (`request.param`: how many, and the reviewers' latency) exporting to a receiver."""
+    workers_n, reviewers_s = getattr(request, "param", (1, 0.0))
+    folder = _workspace(tmp_path, reviewers_s)
     tag = uuid.uuid4().hex[:10]
     with otlp_receiver() as receiver:
         env = {
@@ -63,12 +69,12 @@ def traced_fleet(tmp_path: Path) -> Iterator[tuple[str, Receiver, Path]]:
         logs.mkdir()
         port = free_port()
         api = moot_process(["serve", "--port", str(port)], env, logs / "api.log")
-        worker = moot_process(["worker", "--name", "w1"], env, logs / "w1.log")
+        workers = {f"w{i}": moot_process(["worker", "--name", f"w{i}"], env, logs / f"w{i}.log") for i in range(1, workers_n + 1)}
         try:
-            with processes(api, worker):
+            with processes(api, *workers.values()):
                 url = f"http://127.0.0.1:{port}"
                 wait_http(url, timeout=90)
-                yield url, receiver, logs
+                yield url, receiver, logs, workers
         finally:
             import redis
 
@@ -88,7 +94,7 @@ def _ancestors(span: ReceivedSpan, by_id: dict[str, ReceivedSpan]) -> list[Recei
 
 
 async def test_one_trace_from_the_api_through_the_worker_into_the_mcp_server(traced_fleet: tuple[str, Receiver, Path]) -> None:
-    url, receiver, logs = traced_fleet
+    url, receiver, logs, _ = traced_fleet
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         session = (await client.post("/v1/sessions", json={"user_id": "ana", "workspace": "traced"})).json()
         resp = await client.post(f"/v1/sessions/{session['session_id']}/runs", json={"task": TASK})
@@ -127,3 +133,33 @@ async def test_one_trace_from_the_api_through_the_worker_into_the_mcp_server(tra
         assert tools and tools[0].service == "moot-worker", (span.name, [a.name for a in chain])
     booked = [s for s in trace if s.name == "execute_tool book"]
     assert len(booked) == 3 and all(b.attributes["moot.ledger.hit"] is False for b in booked)
+
+
+@pytest.mark.parametrize("traced_fleet", [(2, 2.0)], indirect=True)
+async def test_a_run_resumed_after_sigkill_continues_the_same_trace(traced_fleet: tuple[str, Receiver, Path, dict[str, subprocess.Popen[bytes]]]) -> None:
+    """The redelivered job carries the same `traceparent`, so the resumed drive is a second
+    `invoke_workflow` in the request's trace (the killed worker's unexported spans are lost)."""
+    url, receiver, logs, workers = traced_fleet
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        session = (await client.post("/v1/sessions", json={"user_id": "vic", "workspace": "traced"})).json()
+        run = (await client.post(f"/v1/sessions/{session['session_id']}/runs", json={"task": TASK})).json()
+        await sse_events(client, run["links"]["events"], until=lambda e: e["event"] == "agent_started" and e["data"].get("agent") == "critic")
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(POSTGRES_URL) as conn:
+            row = await (await conn.execute("SELECT worker FROM moot_runs WHERE run_id = %s", (run["run_id"],))).fetchone()
+        victim = row[0]
+        workers[victim].send_signal(signal.SIGKILL)
+        workers[victim].wait(timeout=10)
+        done = await wait_status(client, run["run_id"], {"finished", "failed"}, timeout=90)
+    assert done["status"] == "finished" and done["attempts"] == 2, done
+
+    def resumed(spans: list[ReceivedSpan]) -> bool:
+        return any(s.name.startswith("invoke_workflow") and s.attributes.get("moot.run_id") == run["run_id"] for s in spans)
+
+    spans = receiver.wait_for(resumed, timeout=30)
+    workflows = [s for s in spans if s.name.startswith("invoke_workflow") and s.attributes.get("moot.run_id") == run["run_id"]]
+    [survivor] = [s for s in workflows if s.attributes.get("moot.worker") != victim]
+    posts = [s for s in spans if s.service == "moot-api" and s.name.startswith("POST /v1/sessions/{session_id}/runs") and s.trace_id == survivor.trace_id]
+    assert posts, "the resumed drive continues the trace of the request that queued the run"
+    assert survivor.parent_id == posts[0].span_id
