@@ -80,3 +80,15 @@ async def test_runs_tokens_tools_and_turns_are_counted(client: httpx.AsyncClient
     assert delta("moot_tool_calls_total", tool="search_flights", outcome="ok") >= 1
     assert delta("moot_memory_recall_seconds_count") >= 1
     assert sample(after, "moot_queue_depth") == 0 and sample(after, "moot_approvals_waiting") == 0
+
+
+async def test_with_keys_configured_a_scrape_needs_one(demo_script: Any) -> None:
+    app = create_app(ServiceSettings(), models={"default": ScriptedChatModel(script=demo_script)})
+    async with serving(app) as url:
+        ctx = app.state.ctx
+        _, secret = await ctx.keys.create("ops")
+        app.state.keys_required = True
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            assert (await http.get("/metrics")).status_code == 401
+            resp = await http.get("/metrics", headers={"Authorization": f"Bearer {secret}"})
+            assert resp.status_code == 200 and "moot_runs_total" in resp.text

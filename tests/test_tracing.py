@@ -94,3 +94,25 @@ async def test_a_deliberation_is_one_trace_of_workflow_stages_agents_models_and_
         assert _parent(tool, index_).name == "stage booking"
         assert tool.attributes["moot.idempotency_key"].startswith("run-traced:")
         assert tool.attributes["moot.tool.attempts"] >= 1 and tool.attributes["moot.ledger.hit"] is False
+
+
+async def test_the_workspace_logs_carry_the_runs_trace_and_span_ids(
+    exported: InMemorySpanExporter, classic_script: dict[str, Any], workspace_copy: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from moot.events import EventBus
+    from moot.logs import WorkspaceLogs
+
+    runtime, _ = scripted_runtime(classic_script, workspace_copy)
+    bus = EventBus()
+    with WorkspaceLogs("classic", root=tmp_path / "logs") as logs:
+        detach = logs.attach(bus)
+        async with runtime.open_store_and_tools(tmp_path / "t.db") as (saver, index):
+            await runtime.orchestrator(saver, index=index, bus=bus).run(TASK, session_id="s-logs", run_id="run-logged")
+        detach()
+    [workflow] = [s for s in exported.get_finished_spans() if s.name.startswith("invoke_workflow")]
+    lines = [json.loads(line) for path in (tmp_path / "logs").rglob("*.log") for line in path.read_text().splitlines()]
+    mine = [line for line in lines if line.get("run_id") == "run-logged"]
+    assert mine and all(line.get("trace_id") == format(workflow.context.trace_id, "032x") for line in mine)
+    assert all(len(line["span_id"]) == 16 for line in mine)

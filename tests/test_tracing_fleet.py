@@ -69,7 +69,12 @@ def traced_fleet(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tup
         logs.mkdir()
         port = free_port()
         api = moot_process(["serve", "--port", str(port)], env, logs / "api.log")
-        workers = {f"w{i}": moot_process(["worker", "--name", f"w{i}"], env, logs / f"w{i}.log") for i in range(1, workers_n + 1)}
+        metrics_ports = {f"w{i}": free_port() for i in range(1, workers_n + 1)}
+        workers = {
+            name: moot_process(["worker", "--name", name, "--metrics-port", str(metrics_port)], env, logs / f"{name}.log")
+            for name, metrics_port in metrics_ports.items()
+        }
+        request.node.metrics_ports = metrics_ports
         try:
             with processes(api, *workers.values()):
                 url = f"http://127.0.0.1:{port}"
@@ -93,7 +98,9 @@ def _ancestors(span: ReceivedSpan, by_id: dict[str, ReceivedSpan]) -> list[Recei
     return chain
 
 
-async def test_one_trace_from_the_api_through_the_worker_into_the_mcp_server(traced_fleet: tuple[str, Receiver, Path]) -> None:
+async def test_one_trace_from_the_api_through_the_worker_into_the_mcp_server(
+    request: pytest.FixtureRequest, traced_fleet: tuple[str, Receiver, Path, dict[str, subprocess.Popen[bytes]]]
+) -> None:
     url, receiver, logs, _ = traced_fleet
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         session = (await client.post("/v1/sessions", json={"user_id": "ana", "workspace": "traced"})).json()
@@ -133,6 +140,11 @@ async def test_one_trace_from_the_api_through_the_worker_into_the_mcp_server(tra
         assert tools and tools[0].service == "moot-worker", (span.name, [a.name for a in chain])
     booked = [s for s in trace if s.name == "execute_tool book"]
     assert len(booked) == 3 and all(b.attributes["moot.ledger.hit"] is False for b in booked)
+
+    # the worker counted the run it executed, on its loopback metrics port
+    metrics = httpx.get(f"http://127.0.0.1:{request.node.metrics_ports['w1']}/metrics", timeout=10).text
+    assert 'moot_runs_total{outcome="finished",workspace="traced"} 1.0' in metrics
+    assert 'moot_tool_calls_total{outcome="ok",tool="book"} 3.0' in metrics
 
 
 @pytest.mark.parametrize("traced_fleet", [(2, 2.0)], indirect=True)
