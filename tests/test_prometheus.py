@@ -13,29 +13,24 @@ from pathlib import Path
 
 import httpx
 import pytest
+from servicetools import (
+    free_port,
+    moot_process,
+    processes,
+    scripted_demo,
+    wait_http,
+    wait_status,
+)
 
-from moot.workspace.loader import builtin_path
-from servicetools import free_port, moot_process, processes, wait_http, wait_status
-
-DATA = Path(__file__).parent / "data"
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
 PROMETHEUS = shutil.which("prometheus")
-
-
-def _workspace(root: Path) -> Path:
-    folder = root / "spaces" / "scraped"
-    shutil.copytree(builtin_path("demo"), folder)
-    text = (folder / "moot.yaml").read_text().replace("name: demo", "name: scraped", 1)
-    start, end = text.index("models:"), text.index("max_repairs:")
-    (folder / "moot.yaml").write_text(text[:start] + f"models:\n  default:\n    provider: scripted\n    script: {DATA / 'demo_script.json'}\n" + text[end:])
-    return folder
 
 
 @pytest.fixture
 def scraped(tmp_path: Path) -> Iterator[tuple[str, str]]:
     if PROMETHEUS is None:
         pytest.fail("prometheus is missing: run scripts/system-tools (make test does)")
-    folder = _workspace(tmp_path)
+    folder = scripted_demo(tmp_path, "scraped")
     env = {**os.environ, "MOOT_HOME": str(tmp_path / "home"), "MOOT_WORKSPACES": str(folder.parent), "MOOT_EMBEDDER": "wordllama"}
     env.pop("MOOT_DATABASE_URL", None)
     env.pop("MOOT_REDIS_URL", None)
@@ -53,16 +48,10 @@ def scraped(tmp_path: Path) -> Iterator[tuple[str, str]]:
     with processes(api, prometheus):
         url, prom = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{prom_port}"
         wait_http(url, timeout=90)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(prom + "/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        else:
-            raise AssertionError((tmp_path / "prometheus.log").read_text()[-2000:])
+        try:
+            wait_http(prom, timeout=30, path="/-/ready")
+        except TimeoutError:
+            raise AssertionError((tmp_path / "prometheus.log").read_text()[-2000:]) from None
         yield url, prom
 
 

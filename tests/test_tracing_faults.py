@@ -8,7 +8,6 @@ at /metrics. A malformed `OTEL_*` variable: one line on standard error, and the 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,11 +17,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from servicetools import (
+    free_port,
+    moot_process,
+    processes,
+    scripted_demo,
+    wait_http,
+    wait_status,
+)
 
-from moot.workspace.loader import builtin_path
-from servicetools import free_port, moot_process, processes, wait_http, wait_status
-
-DATA = Path(__file__).parent / "data"
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
 
 
@@ -38,21 +41,12 @@ def silent_collector() -> Iterator[str]:
         server.close()
 
 
-def _workspace(root: Path) -> Path:
-    folder = root / "spaces" / "stuck"
-    shutil.copytree(builtin_path("demo"), folder)
-    text = (folder / "moot.yaml").read_text().replace("name: demo", "name: stuck", 1)
-    start, end = text.index("models:"), text.index("max_repairs:")
-    (folder / "moot.yaml").write_text(text[:start] + f"models:\n  default:\n    provider: scripted\n    script: {DATA / 'demo_script.json'}\n" + text[end:])
-    return folder
-
-
 def _sample(text: str, name: str) -> float:
     return sum(float(line.rpartition(" ")[2]) for line in text.splitlines() if line.split("{")[0].split(" ")[0] == name)
 
 
 async def test_a_collector_that_never_answers_neither_slows_nor_fails_runs(tmp_path: Path, silent_collector: str) -> None:
-    folder = _workspace(tmp_path)
+    folder = scripted_demo(tmp_path, "stuck")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MOOT_DATABASE", "MOOT_REDIS"))},
         "MOOT_HOME": str(tmp_path / "home"), "MOOT_WORKSPACES": str(folder.parent), "MOOT_EMBEDDER": "wordllama",

@@ -8,8 +8,6 @@ worker's MCP client spans under `execute_tool` (FastMCP carries `traceparent` in
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,24 +17,29 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from moot.workspace.loader import builtin_path
 from otlptools import ReceivedSpan, Receiver, otlp_receiver
-from servicetools import POSTGRES_URL, REDIS_URL, free_port, moot_process, processes, sse_events, wait_http, wait_status
+from servicetools import (
+    POSTGRES_URL,
+    REDIS_URL,
+    fleet_env,
+    free_port,
+    moot_process,
+    processes,
+    scripted_demo,
+    sse_events,
+    wait_http,
+    wait_status,
+)
 
-DATA = Path(__file__).parent / "data"
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
 
 
 def _workspace(root: Path, reviewers_s: float = 0.0) -> Path:
     """The demo as `traced`: scripted models (the reviewers taking `reviewers_s` to answer), and
     its travel agency as an MCP stdio server."""
-    folder = root / "spaces" / "traced"
-    shutil.copytree(builtin_path("demo"), folder)
-    text = (folder / "moot.yaml").read_text().replace("name: demo", "name: traced", 1)
-    start, end = text.index("models:"), text.index("max_repairs:")
     latency = f"{{'*': 0, critic: {reviewers_s}, devils_advocate: {reviewers_s}}}"
-    text = text[:start] + f"models:\n  default:\n    provider: scripted\n    script: {DATA / 'demo_script.json'}\n    latency: {latency}\n" + text[end:]
+    folder = scripted_demo(root, "traced", latency)
+    text = (folder / "moot.yaml").read_text()
     command = [sys.executable, "-m", "moot.cli.main", "mcp", "travel", "--db", str(root / "travel.db")]
     text = text.replace("  travel:\n    builtin: travel\n", f"  travel:\n    command: {command!r}\n", 1)
     assert "command:" in text
@@ -51,20 +54,9 @@ def traced_fleet(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tup
     folder = _workspace(tmp_path, reviewers_s)
     tag = uuid.uuid4().hex[:10]
     with otlp_receiver() as receiver:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
-            "MOOT_HOME": str(tmp_path / "home"),
-            "MOOT_DATABASE_URL": POSTGRES_URL,
-            "MOOT_REDIS_URL": REDIS_URL,
-            "MOOT_QUEUE": "arq",
-            "MOOT_QUEUE_NAME": f"moot-test-{tag}:runs",
-            "MOOT_KEY_PREFIX": f"moot-test-{tag}:",
-            "MOOT_WORKSPACES": str(folder.parent),
-            "MOOT_EMBEDDER": "wordllama",
-            "PYTHONUNBUFFERED": "1",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
-            "OTEL_BSP_SCHEDULE_DELAY": "200",
-        }
+        env = fleet_env(
+            tmp_path / "home", folder.parent, tag, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url, OTEL_BSP_SCHEDULE_DELAY="200"
+        )
         logs = tmp_path / "logs"
         logs.mkdir()
         port = free_port()

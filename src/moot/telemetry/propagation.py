@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from opentelemetry import context as otel_context, propagate
+from opentelemetry import propagate
 
 from moot.telemetry import spans
 
@@ -26,14 +26,8 @@ def carrier() -> dict[str, str] | None:
 @contextmanager
 def continued(headers: dict[str, str] | None) -> Iterator[None]:
     """Make the context in `headers` current (nothing happens for None or an empty dict)."""
-    if not headers:
+    with spans.attached(propagate.extract(headers) if headers else None):
         yield
-        return
-    token = otel_context.attach(propagate.extract(headers))
-    try:
-        yield
-    finally:
-        otel_context.detach(token)
 
 
 __all__ = ["carrier", "continued"]

@@ -70,13 +70,18 @@ def configure(service: str, *, on_dropped: Callable[[int], None] | None = None, 
     try:
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+        from opentelemetry.sdk.trace.export import (
+            BatchSpanProcessor,
+            ConsoleSpanExporter,
+        )
     except ImportError:
         log.error("tracing is asked for (OTEL_* variables) but OpenTelemetry's SDK is not installed: pip install 'moot[otel]'")
         return False
     if exporter is None and kind == "otlp":
         try:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+                OTLPSpanExporter,
+            )
         except ImportError:
             log.error("OTLP export is asked for but its exporter is not installed: pip install 'moot[otel]'")
             return False

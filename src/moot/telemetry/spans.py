@@ -23,7 +23,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry import context as otel_context, trace
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 
 import moot
@@ -124,10 +125,17 @@ def _stage_span(run_id: str, stage: str, round_: int) -> Span | None:
 def in_stage(run_id: str, stage: str, round_: int) -> Iterator[None]:
     """Make the stage's span current (for spans started below it: tools, an agent's turn)."""
     span = _stage_span(run_id, stage, round_) if enabled() else None
-    if span is None:
+    with attached(trace.set_span_in_context(span) if span is not None else None):
+        yield
+
+
+@contextmanager
+def attached(context: otel_context.Context | None) -> Iterator[None]:
+    """`context` current for the block (nothing happens for None)."""
+    if context is None:
         yield
         return
-    token = otel_context.attach(trace.set_span_in_context(span))
+    token = otel_context.attach(context)
     try:
         yield
     finally:
@@ -209,6 +217,6 @@ def violation(agent: str, key: str, allowed: list[str], message: str) -> None:
 
 
 __all__ = [
-    "agent_turn", "enabled", "in_stage", "ledger_hit", "outcome", "recalled", "retrieval", "run_attributes", "tool_call", "tool_outcome", "trace_ids", "tracer",
+    "agent_turn", "attached", "enabled", "in_stage", "ledger_hit", "outcome", "recalled", "retrieval", "run_attributes", "tool_call", "tool_outcome", "trace_ids", "tracer",
     "turn_usage", "use", "violation", "workflow",
 ]
