@@ -81,6 +81,19 @@ def fleet_env(home: Path, workspaces: Path, tag: str, **extra: str) -> dict[str,
     }
 
 
+def drop_redis_keys(prefix: str) -> None:
+    """Remove every Redis key under `prefix` (a fleet's sessions, events, leases, queue)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 def moot_process(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """A `moot` CLI process (serve or worker) with its output in `log`."""
     handle = log.open("ab")

@@ -17,14 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servicetools import (
-    free_port,
-    moot_process,
-    processes,
-    scripted_demo,
-    wait_http,
-    wait_status,
-)
+from servicetools import free_port, moot_process, processes, scripted_demo, wait_http, wait_status
 
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
 

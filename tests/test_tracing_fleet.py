@@ -20,7 +20,7 @@ import pytest
 from otlptools import ReceivedSpan, Receiver, otlp_receiver
 from servicetools import (
     POSTGRES_URL,
-    REDIS_URL,
+    drop_redis_keys,
     fleet_env,
     free_port,
     moot_process,
@@ -73,13 +73,7 @@ def traced_fleet(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tup
                 wait_http(url, timeout=90)
                 yield url, receiver, logs, workers
         finally:
-            import redis
-
-            client = redis.Redis.from_url(REDIS_URL)
-            keys = list(client.scan_iter(match=f"moot-test-{tag}:*", count=1000))
-            if keys:
-                client.delete(*keys)
-            client.close()
+            drop_redis_keys(f"moot-test-{tag}:")
 
 
 def _ancestors(span: ReceivedSpan, by_id: dict[str, ReceivedSpan]) -> list[ReceivedSpan]:
