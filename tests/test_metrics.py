@@ -92,3 +92,40 @@ async def test_with_keys_configured_a_scrape_needs_one(demo_script: Any) -> None
             assert (await http.get("/metrics")).status_code == 401
             resp = await http.get("/metrics", headers={"Authorization": f"Bearer {secret}"})
             assert resp.status_code == 200 and "moot_runs_total" in resp.text
+
+
+async def test_approvals_waiting_and_reloads_are_counted(tmp_path: Path) -> None:
+    import asyncio
+
+    from servicetools import scripted_demo
+
+    folder = scripted_demo(tmp_path, "metered")  # a name of its own: counters live as long as the process
+    stages = folder / "stages.yaml"
+    stages.write_text(stages.read_text().replace("  booking:\n", "  booking:\n    approval: true\n", 1))
+    app = create_app(ServiceSettings(workspaces=[str(folder.parent)], reload=True))
+    async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        before = (await client.get("/metrics")).text
+        sid = (await client.post("/v1/sessions", json={"user_id": "ana", "workspace": "metered"})).json()["session_id"]
+        run = (await client.post(f"/v1/sessions/{sid}/runs", json={"task": TASK})).json()
+        await wait_status(client, run["run_id"], {"awaiting_approval"})
+        text = (await client.get("/metrics")).text
+        assert sample(text, "moot_approvals_waiting") == 1  # read from this server's run index
+        paused = {"workspace": "metered", "outcome": "awaiting_approval"}
+        assert sample(text, "moot_runs_total", **paused) - sample(before, "moot_runs_total", **paused) == 1
+
+        async def reloads(outcome: str, at_least: float) -> float:
+            for _ in range(200):
+                value = sample((await client.get("/metrics")).text, "moot_workspace_reloads_total", workspace="metered", outcome=outcome)
+                if value >= at_least:
+                    return value
+                await asyncio.sleep(0.05)
+            return value
+
+        critic = folder / "agents" / "critic.yaml"
+        critic.write_text(critic.read_text().replace("prompt: |", "prompt: |\n  Be brief.", 1))
+        assert await reloads("ok", 1) >= 1
+        critic.write_text("name: [unclosed\n")
+        assert await reloads("failed", 1) >= 1
+        await client.post(f"/v1/runs/{run['run_id']}/approval", json={"action": "approve"})
+        assert (await wait_status(client, run["run_id"], {"finished", "failed"}))["status"] == "finished"
+        assert sample((await client.get("/metrics")).text, "moot_approvals_waiting") == 0

@@ -1,7 +1,7 @@
 """Prometheus metrics of moot's runs, read off the event bus (events observe; metrics count them).
 
 Every process that runs deliberations (`moot serve` with the inline queue, `moot worker`)
-observes its runs' buses with `observe_run`; the API process adds what only it sees (SSE
+observes its runs' buses with `observe_runs` (and the workspace hub's, for reloads); the API process adds what only it sees (SSE
 subscribers) and what it reads at scrape time (approvals waiting, queue depth: `moot.service`).
 With several processes behind one port (`moot serve --workers N`), prometheus-client's
 multiprocess mode adds them up: `PROMETHEUS_MULTIPROC_DIR` names a folder the processes share
@@ -131,8 +131,8 @@ class RunMetrics:
     }
 
 
-def observe_run(bus: EventBus) -> Callable[[], None]:
-    """Count the runs on `bus`; returns the detacher."""
+def observe_runs(bus: EventBus) -> Callable[[], None]:
+    """Count what happens on `bus` (a run's, or the workspace hub's: reloads); returns the detacher."""
     return bus.add_handler(RunMetrics())
 
 
@@ -146,6 +146,6 @@ def exposition() -> tuple[bytes, str]:
 
 
 __all__ = [
-    "APPROVALS_WAITING", "QUEUE_DEPTH", "QUEUE_WAIT", "RUNS", "SSE_SUBSCRIBERS", "RunMetrics", "exposition", "observe_run",
+    "APPROVALS_WAITING", "QUEUE_DEPTH", "QUEUE_WAIT", "RUNS", "SSE_SUBSCRIBERS", "RunMetrics", "exposition", "observe_runs",
     "recall_took", "spans_dropped",
 ]
