@@ -116,3 +116,34 @@ async def test_the_workspace_logs_carry_the_runs_trace_and_span_ids(
     mine = [line for line in lines if line.get("run_id") == "run-logged"]
     assert mine and all(line.get("trace_id") == format(workflow.context.trace_id, "032x") for line in mine)
     assert all(len(line["span_id"]) == 16 for line in mine)
+
+
+async def test_a_refused_write_is_an_event_on_the_agents_span(exported: InMemorySpanExporter, classic_script: dict[str, Any]) -> None:
+    from test_policy import classic_with_policy
+
+    from moot.models.scripted import ScriptedChatModel
+    from moot.workspace.runner import WorkspaceRunner
+
+    policy = {"on_violation": "skip", "writers": {"rewards": ["optimistic", "devils_advocate"]}}
+    runtime = WorkspaceRunner(classic_with_policy(policy), {"default": ScriptedChatModel(script=classic_script)})
+    assert (await runtime.orchestrator().run(TASK)).status == "finished"
+    [critic] = [s for s in exported.get_finished_spans() if s.name == "invoke_agent critic"]
+    [event] = [e for e in critic.events if e.name == "moot.policy_violation"]
+    assert event.attributes["moot.key"] == "rewards" and tuple(event.attributes["moot.allowed"]) == ("devils_advocate", "optimistic")
+    assert not any(e.name == "moot.policy_violation" for s in exported.get_finished_spans() if s is not critic for e in s.events)
+
+
+async def test_message_contents_only_when_opted_in(
+    exported: InMemorySpanExporter, classic_script: dict[str, Any], workspace_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime, _ = scripted_runtime(classic_script, workspace_copy)
+    await runtime.orchestrator().run(TASK)
+    chats = [s for s in exported.get_finished_spans() if s.name.startswith("chat ")]
+    assert chats and not any("gen_ai.input.messages" in s.attributes or "gen_ai.output.messages" in s.attributes for s in chats)
+    exported.clear()
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    runtime, _ = scripted_runtime(classic_script, workspace_copy)
+    await runtime.orchestrator().run(TASK)
+    chats = [s for s in exported.get_finished_spans() if s.name.startswith("chat ")]
+    assert chats and all(TASK in s.attributes["gen_ai.input.messages"] for s in chats if s.attributes["moot.attempt"] == 1)
+    assert all(s.attributes["gen_ai.output.messages"] for s in chats)
