@@ -129,3 +129,46 @@ async def test_approvals_waiting_and_reloads_are_counted(tmp_path: Path) -> None
         await client.post(f"/v1/runs/{run['run_id']}/approval", json={"action": "approve"})
         assert (await wait_status(client, run["run_id"], {"finished", "failed"}))["status"] == "finished"
         assert sample((await client.get("/metrics")).text, "moot_approvals_waiting") == 0
+
+
+async def test_two_api_processes_report_their_sum(tmp_path: Path) -> None:
+    """`moot serve --workers 2`: whichever process answers /metrics, the SSE subscribers of both
+    are counted (prometheus-client's multiprocess mode, set up by moot serve)."""
+    import asyncio
+    import uuid
+
+    from servicetools import drop_redis_keys, fleet_env, free_port, moot_process, processes, scripted_demo, wait_http
+
+    folder = scripted_demo(tmp_path, "multi")
+    tag = uuid.uuid4().hex[:10]
+    port = free_port()
+    api = moot_process(["serve", "--workers", "2", "--port", str(port)], fleet_env(tmp_path / "home", folder.parent, tag), tmp_path / "api.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with processes(api):
+            wait_http(url, timeout=90)
+            async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+                sid = (await client.post("/v1/sessions", json={"user_id": "ana", "workspace": "multi"})).json()["session_id"]
+                run = (await client.post(f"/v1/sessions/{sid}/runs", json={"task": TASK})).json()  # no worker: it stays queued
+
+            async def follow(opened: asyncio.Event, stop: asyncio.Event) -> None:
+                async with httpx.AsyncClient(base_url=url, timeout=30) as own, own.stream("GET", run["links"]["events"]) as resp:
+                    assert resp.status_code == 200
+                    opened.set()
+                    await stop.wait()
+
+            stop = asyncio.Event()
+            opened = [asyncio.Event() for _ in range(4)]
+            streams = [asyncio.create_task(follow(o, stop)) for o in opened]
+            await asyncio.wait_for(asyncio.gather(*(o.wait() for o in opened)), 30)
+            seen = set()
+            for _ in range(8):  # new connections: the kernel hands them to either process
+                async with httpx.AsyncClient(base_url=url, timeout=30) as scraper:
+                    text = (await scraper.get("/metrics")).text
+                seen.add(sample(text, "moot_sse_subscribers"))
+                assert sample(text, "moot_queue_depth") == 1
+            assert seen == {4.0}, seen
+            stop.set()
+            await asyncio.gather(*streams)
+    finally:
+        drop_redis_keys(f"moot-test-{tag}:")
