@@ -58,7 +58,9 @@ def total(text: str, name: str, **labels: str) -> float:
 
 async def test_runs_tokens_tools_and_turns_are_counted(client: httpx.AsyncClient) -> None:
     before = (await client.get("/metrics")).text
-    sid = (await client.post("/v1/sessions", json={"user_id": "ana", "workspace": "demo"})).json()["session_id"]
+    made = await client.post("/v1/sessions", json={"user_id": "ana", "workspace": "demo"})
+    assert made.status_code == 201, made.text
+    sid = made.json()["session_id"]
     run = (await client.post(f"/v1/sessions/{sid}/runs", json={"task": TASK})).json()
     done = await wait_status(client, run["run_id"], {"finished", "failed"})
     assert done["status"] == "finished"

@@ -115,17 +115,16 @@ def run_worker(args: argparse.Namespace) -> int:
 def _shared_metrics(port: int) -> None:
     """Several uvicorn processes answer /metrics in turn: have prometheus-client add theirs up
     (its multiprocess mode), in a folder of this server's, emptied at each start."""
-    import os
     import shutil
 
-    from moot.settings import moot_home
+    from moot.settings import moot_home, prometheus_multiproc_dir, share_prometheus_metrics
 
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if prometheus_multiproc_dir():
         return
     folder = moot_home() / "metrics" / str(port)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)  # read by the processes uvicorn starts
+    share_prometheus_metrics(folder)  # read by the processes uvicorn starts
 
 
 __all__ = ["add_serve_parsers", "run_serve", "run_worker"]

@@ -15,7 +15,6 @@ of the graph, where this costs one span per call and nothing when tracing is off
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,13 +25,14 @@ from langchain_core.messages import BaseMessage
 from opentelemetry import trace
 from opentelemetry.trace import Span
 
+from moot.settings import otel_variables
 from moot.telemetry import spans
 
 CAPTURE_VARIABLE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 
 
 def capture_content() -> bool:
-    return os.environ.get(CAPTURE_VARIABLE, "").strip().lower() in ("1", "true", "yes")
+    return otel_variables().get(CAPTURE_VARIABLE, "").strip().lower() in ("1", "true", "yes")
 
 
 def _provider_and_model(model: BaseChatModel) -> tuple[str, str]:

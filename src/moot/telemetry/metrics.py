@@ -10,7 +10,6 @@ multiprocess mode adds them up: `PROMETHEUS_MULTIPROC_DIR` names a folder the pr
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +25,7 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from moot.events import Event, EventBus
+from moot.settings import prometheus_multiproc_dir
 
 disable_created_metrics()  # no `_created` series beside each counter: half the exposition, no use here
 
@@ -138,7 +138,7 @@ def observe_runs(bus: EventBus) -> Callable[[], None]:
 
 def exposition() -> tuple[bytes, str]:
     """The metrics in Prometheus' text format, and its content type; all processes' in multiprocess mode."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if prometheus_multiproc_dir():
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE

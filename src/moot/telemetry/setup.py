@@ -14,12 +14,12 @@ A malformed variable is reported in one line, and the process goes on without tr
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import trace
 
+from moot.settings import otel_variables
 from moot.telemetry import spans
 
 log = logging.getLogger("moot.telemetry")
@@ -33,9 +33,9 @@ class TracingSettingsError(ValueError):
     """An `OTEL_*` variable moot cannot use; its message is the one line printed at start."""
 
 
-def exporter_wanted(environ: dict[str, str] | os._Environ[str] | None = None) -> str | None:
+def exporter_wanted(environ: dict[str, str] | None = None) -> str | None:
     """`otlp`, `console` or None (off), from the environment; raises TracingSettingsError."""
-    env = os.environ if environ is None else environ
+    env = otel_variables() if environ is None else environ
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return None
     for name in _NUMBERS:
@@ -98,7 +98,7 @@ def configure(service: str, *, on_dropped: Callable[[int], None] | None = None, 
                 on_dropped(1)
             super().on_end(span)
 
-    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME") or service})
+    resource = Resource.create({"service.name": otel_variables().get("OTEL_SERVICE_NAME") or service})
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(CountingBatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)  # FastMCP's spans, FastAPI's

@@ -43,7 +43,7 @@ from moot.errors import UsageError
 from moot.tools.errors import DuplicateToolError, ToolArgumentsError, UnknownToolError
 from moot.tools.servers import Builtins, ServerConnection
 from moot.tools.types import RETRY_PREFIX, Ledger, ServerSpec, ToolOutcome, ToolSpec
-from moot import telemetry
+from moot.telemetry import spans as telemetry
 
 _MAX_BACKOFF_S = 30.0
 _TIMEOUT_GRACE_S = 1.0
