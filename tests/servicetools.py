@@ -46,17 +46,66 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def scripted_demo(root: Path, name: str, latency: str | None = None) -> Path:
+    """A copy of the built-in demo named `name` under `root/spaces`, every agent on the recorded
+    demo script (`latency`: the scripted model's latency setting, e.g. "{critic: 2}")."""
+    import shutil
+
+    from moot.workspace.loader import builtin_path
+
+    folder = root / "spaces" / name
+    shutil.copytree(builtin_path("demo"), folder)
+    text = (folder / "moot.yaml").read_text().replace("name: demo", f"name: {name}", 1)
+    start, end = text.index("models:"), text.index("max_repairs:")
+    script = Path(__file__).parent / "data" / "demo_script.json"
+    models = f"models:\n  default:\n    provider: scripted\n    script: {script}\n" + (f"    latency: {latency}\n" if latency else "")
+    (folder / "moot.yaml").write_text(text[:start] + models + text[end:])
+    return folder
+
+
+def fleet_env(home: Path, workspaces: Path, tag: str, **extra: str) -> dict[str, str]:
+    """The environment of a fleet's processes: PostgreSQL, Redis and an arq queue under keys of
+    their own (`tag`), the workspaces folder, the fast embedder; no OTEL_* from the test's."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+        "MOOT_HOME": str(home),
+        "MOOT_DATABASE_URL": POSTGRES_URL,
+        "MOOT_REDIS_URL": REDIS_URL,
+        "MOOT_QUEUE": "arq",
+        "MOOT_QUEUE_NAME": f"moot-test-{tag}:runs",
+        "MOOT_KEY_PREFIX": f"moot-test-{tag}:",
+        "MOOT_WORKSPACES": str(workspaces),
+        "MOOT_EMBEDDER": "wordllama",
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+
+
+def drop_redis_keys(prefix: str) -> None:
+    """Remove every Redis key under `prefix` (a fleet's sessions, events, leases, queue)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 def moot_process(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """A `moot` CLI process (serve or worker) with its output in `log`."""
     handle = log.open("ab")
     return subprocess.Popen([sys.executable, "-m", "moot.cli.main", *args], env=env, stdout=handle, stderr=subprocess.STDOUT)
 
 
-def wait_http(url: str, timeout: float = 60.0) -> None:
+def wait_http(url: str, timeout: float = 60.0, path: str = "/healthz") -> None:
+    """Wait until `url + path` answers 200 (a server is up)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(url + "/healthz", timeout=1.0).status_code == 200:
+            if httpx.get(url + path, timeout=1.0).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

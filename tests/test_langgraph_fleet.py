@@ -12,9 +12,16 @@ from pathlib import Path
 
 import pytest
 from langgraph_sdk import get_client
-
 from lgruntools import TASK, collect, workspaces
-from servicetools import POSTGRES_URL, REDIS_URL, free_port, moot_process, processes, wait_http
+from servicetools import (
+    POSTGRES_URL,
+    REDIS_URL,
+    drop_redis_keys,
+    free_port,
+    moot_process,
+    processes,
+    wait_http,
+)
 
 DATA = Path(__file__).parent / "data"
 
@@ -51,13 +58,7 @@ def fleet_url(tmp_path: Path) -> Iterator[str]:
             wait_http(url, timeout=90)
             yield url
     finally:
-        import redis
-
-        client = redis.Redis.from_url(REDIS_URL)
-        keys = list(client.scan_iter(match=f"moot-test-{tag}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        drop_redis_keys(f"moot-test-{tag}:")
 
 
 async def test_stream_interrupt_and_resume_through_serve_and_worker(fleet_url: str) -> None:

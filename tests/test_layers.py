@@ -1,6 +1,6 @@
 """The import graph of `moot` keeps its layers: no cycle between packages, no import upwards.
 
-Layers, lowest first (design §1 and issue 12): the core (state, policy, expressions, events...)
+Layers, lowest first (design §1 and issue 12): the core (state, policy, expressions, events, telemetry...)
 ← the parts a run is made of (models, tools = the MCP client, persistence, memory, intake,
 stages, the built-in demo MCP servers) ← agents ← graph ← orchestrator ← workspace ← the faces
 (CLI, service, moot's own MCP server, eval). Every import counts: at module level, inside a function
@@ -18,7 +18,7 @@ import moot
 PACKAGE = Path(moot.__file__).parent
 
 LAYERS: list[set[str]] = [
-    {"moot", "errors", "settings", "state", "policy", "expressions", "templates", "constraints", "history", "outcome", "events", "accounting", "run"},
+    {"moot", "errors", "settings", "state", "policy", "expressions", "templates", "constraints", "history", "outcome", "events", "accounting", "run", "telemetry"},
     {"models", "tools", "persistence", "memory", "intake", "stages", "logs", "builtin"},
     {"agents"},
     {"graph", "state_io"},

@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from moot.workspace.loader import builtin_path
-from servicetools import POSTGRES_URL, REDIS_URL, free_port, moot_process, processes, sse_events, wait_http, wait_status
+from servicetools import POSTGRES_URL, REDIS_URL, drop_redis_keys, free_port, moot_process, processes, sse_events, wait_http, wait_status
 
 DATA = Path(__file__).parent / "data"
 TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
@@ -81,20 +81,7 @@ def fleet(tmp_path: Path) -> Iterator[Fleet]:
             wait_http(url, timeout=90)
             yield Fleet(url, tmp_path / "home", api, workers, logs)
     finally:
-        _drop_keys(f"moot-test-{tag}:")
-
-
-def _drop_keys(prefix: str) -> None:
-    """Remove the fleet's Redis keys (sessions, events, leases, queue): tests leave nothing behind."""
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=prefix + "*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+        drop_redis_keys(f"moot-test-{tag}:")
 
 
 @pytest.fixture

@@ -97,7 +97,8 @@ def test_settings_from_a_mapping_ignore_this_process(monkeypatch: pytest.MonkeyP
 
 def test_export_writes_what_a_child_process_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("MOOT_REDIS_URL", "MOOT_WORKSPACES", "MOOT_RELOAD", "MOOT_QUEUE"):
-        monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv(var, "")  # recorded, so that what export() writes is undone after the test
+        monkeypatch.delenv(var)
     export(redis_url="redis://r:6379/0", workspaces=["/a", "/b"], reload=True, queue=None)
     got = settings()
     assert (got.redis_url, got.workspaces, got.reload, got.queue) == ("redis://r:6379/0", ("/a", "/b"), True, None)

@@ -29,7 +29,7 @@ async def _worker(started: dict[str, float], *, max_jobs: int, hold_s: float = 0
     prefix = f"moot-wake-{uuid.uuid4().hex[:8]}:"
     queue_name = prefix + "queue"
 
-    async def job(ctx: dict[str, Any], run_id: str, action: str, answer: Any) -> str:
+    async def job(ctx: dict[str, Any], run_id: str, action: str, answer: Any, trace: Any = None) -> str:
         started[run_id] = time.monotonic()
         await asyncio.sleep(hold_s)
         return run_id

@@ -60,8 +60,10 @@ def summarize(usage: Mapping[str, Any] | None, prices: Mapping[str, Mapping[str,
             if price is None:
                 unpriced.append(model)
                 continue
-            cost += u["prompt_tokens"] * float(price.get("prompt_per_mtok", 0)) / 1e6
-            cost += u["completion_tokens"] * float(price.get("completion_per_mtok", 0)) / 1e6
+            spent = u["prompt_tokens"] * float(price.get("prompt_per_mtok", 0)) / 1e6
+            spent += u["completion_tokens"] * float(price.get("completion_per_mtok", 0)) / 1e6
+            u["cost"] = round(spent, 6)
+            cost += spent
         out["cost"] = round(cost, 6)
         out["unpriced"] = unpriced
     return out

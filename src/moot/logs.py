@@ -28,6 +28,7 @@ from typing import Any
 
 from moot.events import Event, EventBus
 from moot.settings import moot_home
+from moot.telemetry.spans import trace_ids
 
 COMPONENTS = ("runtime", "orchestrator", "graph", "workspace_loader", "reload_manager")
 """The component logs of a workspace; agents log to `agents/<role>.log`."""
@@ -73,6 +74,7 @@ class JsonLineFormatter(logging.Formatter):
             value = record.__dict__.get(key)
             if value not in (None, "", {}):
                 line[key] = value
+        line.update(trace_ids())
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)

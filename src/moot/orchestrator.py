@@ -25,6 +25,7 @@ from moot.persistence import FAIL, FINISH, PAUSE, REOPEN, Move, RunTracker, comp
 from moot.persistence.records import error_payload
 from moot.policy import WritePolicy
 from moot.run import Ended, RunResult, TaskRefused, check_task, initial_state, new_id
+from moot import telemetry
 
 Durability = Literal["sync", "async", "exit"]
 def _takes(method: Any, name: str) -> bool:
@@ -180,6 +181,16 @@ class Orchestrator:
         return dict(snapshot.interrupts[0].value) if snapshot.interrupts else {"edited": True}
 
     async def _drive(
+        self, start: dict[str, Any] | None, run_id: str, session_id: str, user_id: str, info: dict[str, Any]
+    ) -> RunResult:
+        """Drive the graph from `start` (a first state, None to resume, or a Command), in a span."""
+        resumed = bool(info.get("resumed"))
+        with telemetry.workflow(workspace=self.workspace, version=self.version, run_id=run_id, session_id=session_id, resumed=resumed) as span:
+            result = await self._steps(start, run_id, session_id, user_id, info)
+            telemetry.outcome(span, result.status)
+            return result
+
+    async def _steps(
         self, start: dict[str, Any] | None, run_id: str, session_id: str, user_id: str, info: dict[str, Any]
     ) -> RunResult:
         config = self.config(session_id, user_id, run_id)

@@ -176,6 +176,25 @@ def moot_home() -> Path:
     return (settings().home or Path.home() / ".moot").expanduser()
 
 
+def otel_variables() -> dict[str, str]:
+    """OpenTelemetry's own `OTEL_*` variables as this process has them (moot.telemetry and the
+    stdio servers moot starts read them here: one module reads the environment)."""
+    return {k: v for k, v in os.environ.items() if k.startswith("OTEL_")}
+
+
+PROMETHEUS_MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
+"""prometheus-client's own variable: the folder several processes add their metrics up in."""
+
+
+def prometheus_multiproc_dir() -> str | None:
+    return os.environ.get(PROMETHEUS_MULTIPROC) or None
+
+
+def share_prometheus_metrics(folder: Path) -> None:
+    """Have this process's children (uvicorn's workers) add up their metrics in `folder`."""
+    os.environ[PROMETHEUS_MULTIPROC] = str(folder)
+
+
 def setting_field(name: str) -> Any:
     """Field `name` of `Settings` (default, bounds, description) for a model holding the same value:
     `ServiceSettings.lease_s = setting_field("lease_s")`, so a default is written once. Typed Any,

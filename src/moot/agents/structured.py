@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from moot.agents.base import Usage
 from moot.agents.prompt_fit import context_limit
 from moot.errors import AgentOutputError, ModelError, MootError
+from moot.telemetry.chat import answered, chat as chat_span, repaired
 from moot.models.provider_errors import describe
 
 T = TypeVar("T", bound=BaseModel)
@@ -136,12 +137,14 @@ async def ainvoke_structured(
     while attempt < attempts:
         attempt += 1
         started = time.perf_counter()
-        try:
-            answer = await constrained(room.model(), room.schema, schema.__name__).ainvoke(convo, config=config)
-        except MootError:
-            raise
-        except Exception as exc:
-            raise ModelError(f"agent {agent!r}: {describe(exc, model)}") from exc
+        with chat_span(model, convo, attempt=attempt) as span:
+            try:
+                answer = await constrained(room.model(), room.schema, schema.__name__).ainvoke(convo, config=config)
+            except MootError:
+                raise
+            except Exception as exc:
+                raise ModelError(f"agent {agent!r}: {describe(exc, model)}") from exc
+            answered(span, answer)
         usage.add(usage_of(model, answer, time.perf_counter() - started))
         if getattr(answer, "tool_calls", None):  # the schema was a forced tool: its arguments are the answer
             text = json.dumps(answer.tool_calls[0].get("args", {}))
@@ -151,6 +154,7 @@ async def ainvoke_structured(
             return schema.model_validate(parse_json(text), context=dict(context or {})), usage
         except (ValueError, ValidationError) as exc:
             last_error = _describe(exc)
+            repaired(span, last_error)
         if cut_off(answer) and room.grow():
             attempt -= 1  # cut off by the token limit, not wrong: the same question with more room or a smaller ask
             continue

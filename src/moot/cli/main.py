@@ -100,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _trace(args.command)
     if args.command != "mcp":
         # in-process MCP servers log each tool error; the live view and the history already show them
         # (fastmcp re-applies its settings' level when a transport starts, so set both)
@@ -132,6 +133,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("moot: interrupted; `moot resume RUN_ID` continues from the last checkpoint", file=sys.stderr)
         return 130
+
+
+SERVICE_NAMES = {"serve": "moot-api", "ui": "moot-api", "worker": "moot-worker", "mcp": "moot-mcp"}
+"""`service.name` of each command's traces (`OTEL_SERVICE_NAME` wins); the others are `moot`."""
+
+
+def _trace(command: str) -> None:
+    """Tracing on for this process when the OTEL_* variables ask for it (moot.telemetry.setup)."""
+    from moot.telemetry.metrics import spans_dropped
+    from moot.telemetry.setup import configure
+
+    configure(SERVICE_NAMES.get(command, "moot"), on_dropped=spans_dropped)
 
 
 async def _dispatch(args: argparse.Namespace) -> int:

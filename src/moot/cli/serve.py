@@ -25,6 +25,7 @@ def add_serve_parsers(sub: argparse._SubParsersAction) -> None:
     worker = sub.add_parser("worker", help="execute queued runs (arq on Redis)")
     worker.add_argument("--name", default=None, help="worker name in run records (default: random)")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    worker.add_argument("--metrics-port", type=int, default=None, help=f"serve Prometheus metrics on http://{LOOPBACK}:PORT/metrics")
     _shared(worker)
     ui = sub.add_parser("ui", help="open the web page on an embedded service (moot serve on loopback, then the browser)")
     ui.add_argument("--port", type=int, default=8000)
@@ -81,6 +82,8 @@ def run_serve(args: argparse.Namespace) -> int:
         from moot.settings import export
 
         export(reload=True)
+    if args.workers > 1:
+        _shared_metrics(args.port)
     print(f"moot: serving on http://{host}:{args.port} (queue: {settings.queue}; docs at /docs)", file=sys.stderr)
     _uvicorn(host, args.port, args.workers)
     return 0
@@ -144,9 +147,30 @@ def run_worker(args: argparse.Namespace) -> int:
 
         raise ConfigError("a worker needs Redis: pass --redis-url or set MOOT_REDIS_URL")
     print(f"moot: worker {args.name or ''} taking runs from {settings.queue_name}", file=sys.stderr)
+    if args.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        # loopback only: a worker has no API keys to protect them with (moot.service.routes.metrics)
+        start_http_server(args.metrics_port, addr=LOOPBACK)
+        print(f"moot: worker metrics on http://{LOOPBACK}:{args.metrics_port}/metrics", file=sys.stderr)
     worker = MootWorker(**worker_settings(settings, name=args.name, burst=args.burst))
     worker.run()
     return 0
+
+
+def _shared_metrics(port: int) -> None:
+    """Several uvicorn processes answer /metrics in turn: have prometheus-client add theirs up
+    (its multiprocess mode), in a folder of this server's, emptied at each start."""
+    import shutil
+
+    from moot.settings import moot_home, prometheus_multiproc_dir, share_prometheus_metrics
+
+    if prometheus_multiproc_dir():
+        return
+    folder = moot_home() / "metrics" / str(port)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    share_prometheus_metrics(folder)  # read by the processes uvicorn starts
 
 
 __all__ = ["add_serve_parsers", "run_serve", "run_ui", "run_worker"]

@@ -26,6 +26,7 @@ from moot.policy import HUMAN, WritePolicy
 from moot.stages.router import advance
 from moot.stages.stage import StagePlan
 from moot.state import MootState
+from moot import telemetry
 
 STAGE_ROUTER = "stage_router"
 
@@ -61,6 +62,13 @@ def make_agent_node(
         )
         if token_budget is not None and (used := used_tokens(state.get("usage"))) >= token_budget:
             raise TokenBudgetExceeded(used, token_budget, agent=agent.name, stage=stage)
+        with telemetry.agent_turn(ctx.run_id, stage, round_, agent.name) as span:
+            updates = await turn(state, ctx, emit)
+            telemetry.turn_usage(span, updates["usage"][agent.name])
+        return updates
+
+    async def turn(state: MootState, ctx: AgentContext, emit: Any) -> dict[str, Any]:
+        stage, round_ = ctx.stage, ctx.round
         recalled = ""
         if memory is not None and memory_budget > 0 and state.get("user_id"):
             found = await memory.recall(state.get("session_id", ""), state["user_id"], state.get("task") or "", memory_budget)
@@ -79,6 +87,7 @@ def make_agent_node(
         try:
             policy.check(agent.name, updates, stage=stage, declared=agent.writes)
         except PolicyViolation as violation:
+            telemetry.violation(agent.name, violation.key, list(violation.allowed), str(violation))
             emit(
                 {
                     "type": "policy_violation",

@@ -22,6 +22,7 @@ from moot.stages.router import TOOL_NODE
 from moot.state import MootState
 from moot.history import pending_intents
 from moot.tools.types import ToolOutcome
+from moot import telemetry
 
 
 class ToolCaller(Protocol):
@@ -58,7 +59,8 @@ def make_tool_node(
             content = intent.get("content") or {}
             tool, key = str(content.get("tool")), f"{run_id}:{n}"
             try:
-                outcome = await caller.call(tool, dict(content.get("arguments") or {}), key=key, on_event=forward)
+                with telemetry.in_stage(run_id, stage, round_):
+                    outcome = await caller.call(tool, dict(content.get("arguments") or {}), key=key, on_event=forward)
             except MootError as exc:  # refused before sending (unknown tool, arguments off-schema)
                 outcome = ToolOutcome(key=key, tool=tool, ok=False, error=str(exc), attempts=0)
                 forward({"type": "tool_error", "data": {"tool": tool, "key": key, "attempt": 0, "error": str(exc), "transient": False}})

@@ -34,6 +34,8 @@ from moot.memory.retrieval.index import HybridIndex
 from moot.memory.episodic.recorder import EpisodicRecorder
 from moot.memory.retrieval import RecallConfig, Retriever
 from moot.memory.types import Embedder, EpisodicRecord, MemoryItem, MemoryRecall
+from moot.telemetry.metrics import recall_took
+from moot import telemetry
 
 if TYPE_CHECKING:
     from moot.memory.procedural import ProceduralMemory
@@ -220,6 +222,13 @@ class MemoryManager:
     async def recall(self, session_id: str, user_id: str, query: str, budget_tokens: int = 1000) -> MemoryRecall:
         """The user's most relevant memories for `query`, within `budget_tokens` (a hard cap)."""
         _require(user_id)
+        with telemetry.retrieval("memory", budget_tokens) as span:
+            found = await self._recall(user_id, query, budget_tokens)
+            telemetry.recalled(span, len(found.items), found.tokens)
+        recall_took(found.timings["total"])
+        return found
+
+    async def _recall(self, user_id: str, query: str, budget_tokens: int) -> MemoryRecall:
         started = time.perf_counter()
         parts: list[str] = []
         items: list[MemoryItem] = []

@@ -219,6 +219,11 @@ class RunIndex(ABC):
         rows = await self._query(f"SELECT count(*) FROM moot_runs WHERE tenant = ? AND status IN ({_marks(ACTIVE)})", (tenant, *ACTIVE))
         return int(rows[0][0])
 
+    async def count_status(self, status: str) -> int:
+        """How many runs of every tenant have `status` (an operator's number: metrics)."""
+        rows = await self._query("SELECT count(*) FROM moot_runs WHERE status = ?", (check_status(status),))
+        return int(rows[0][0])
+
     async def claim(self, run_id: str, worker: str, *, allow: Collection[str] = ACTIVE) -> RunRecord:
         """Take a run for `worker`: status running, one more attempt, in one atomic statement.
 

@@ -20,11 +20,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from langchain_core.language_models import BaseChatModel
 
 import moot
+from moot import telemetry
 from moot.service import problems
 from moot.service.context import ServiceContext
 from moot.service.heap import settle_heap
 from moot.service.langgraph_api import errors as langgraph_errors, router as langgraph_router
-from moot.service.routes import misc, runs, sessions
+from moot.service.routes import metrics, misc, runs, sessions
 from moot.service.settings import ServiceSettings
 from moot.service.web import install as install_web
 
@@ -77,15 +78,30 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(app)
+    _instrument(app)
     langgraph_errors.install(app)
     app.add_middleware(BodySizeLimit, max_body_size=settings.limits.max_body_bytes)
     app.include_router(sessions.router)
     app.include_router(runs.router)
     app.include_router(misc.router)
     app.include_router(misc.health_router)
+    app.include_router(metrics.router)
     app.include_router(langgraph_router)
     install_web(app)
     return app
+
+
+def _instrument(app: FastAPI) -> None:
+    """Server spans of every request when tracing is on (OpenTelemetry's FastAPI instrumentation);
+    not one per chunk of a stream (`send`/`receive` spans excluded)."""
+    if not telemetry.enabled():
+        return
+    try:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    except ImportError:
+        log.error("tracing is on but the FastAPI instrumentation is missing: pip install 'moot[otel]'")
+        return
+    FastAPIInstrumentor.instrument_app(app, exclude_spans=["receive", "send"], excluded_urls="healthz,readyz,metrics")
 
 
 class BodySizeLimit:
@@ -142,6 +158,10 @@ async def _recover(ctx: ServiceContext) -> None:
 def app_from_env() -> Any:
     """`uvicorn --factory moot.service.app:app_from_env` (what `moot serve --workers N` runs):
     a process of its own, so its heap is settled once the app has started (moot.service.heap)."""
+    from moot.telemetry.metrics import spans_dropped
+    from moot.telemetry.setup import configure
+
+    configure("moot-api", on_dropped=spans_dropped)
     return create_app(ServiceSettings.from_env(), on_started=settle_heap)
 
 

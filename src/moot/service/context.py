@@ -18,6 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from moot.events import EventBus
 from moot.service.jobs import InProcessLeases, Leases, RedisLeases, RunExecutor
 from moot.service.settings import ServiceSettings
+from moot.telemetry.metrics import observe_runs
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -110,6 +111,7 @@ class ServiceContext:
                 bus=self.bus,
             )
             stack.push_async_callback(self.hub.aclose)
+            stack.callback(observe_runs(self.bus))  # the hub's bus: workspace reloads
             self.executor = RunExecutor(
                 self.worker,
                 index=self.persistence.index,
@@ -147,6 +149,7 @@ class ServiceContext:
             detachers.append(logs.attach(bus))
         if self.memory is not None:
             self.memory.observe(bus)  # the bus is the run's and goes with it: nothing to detach
+        detachers.append(observe_runs(bus))
 
         def detach_all() -> None:
             for detach in detachers:

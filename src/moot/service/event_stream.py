@@ -15,6 +15,8 @@ from typing import Any
 
 from starlette.responses import StreamingResponse
 
+from moot.telemetry.metrics import SSE_SUBSCRIBERS
+
 KEEPALIVE = ": ping\n\n"
 """A comment line: keeps proxies and clients from timing out an idle stream."""
 
@@ -46,15 +48,19 @@ def message(id_: str | None, event: str, data: str) -> str:
 
 
 async def _chunks(pages: Messages, disconnected: Callable[[], Awaitable[bool]] | None) -> AsyncIterator[str]:
-    async for page in pages:
-        if page is None:
-            if disconnected is not None and await disconnected():
-                return
-            yield KEEPALIVE
-            continue
-        chunk = "".join(message(id_, event, data) for id_, event, data in page)
-        if chunk:
-            yield chunk
+    SSE_SUBSCRIBERS.inc()
+    try:
+        async for page in pages:
+            if page is None:
+                if disconnected is not None and await disconnected():
+                    return
+                yield KEEPALIVE
+                continue
+            chunk = "".join(message(id_, event, data) for id_, event, data in page)
+            if chunk:
+                yield chunk
+    finally:
+        SSE_SUBSCRIBERS.dec()
 
 
 class EventStream(StreamingResponse):

@@ -21,6 +21,7 @@ from arq.connections import ArqRedis, RedisSettings
 from arq.constants import in_progress_key_prefix
 from arq.worker import Retry, Worker, func
 
+from moot import telemetry
 from moot.service.context import ServiceContext
 from moot.service.heap import settle_heap
 from moot.service.jobs import JOB, Action, LeaseBusy, jobs_key
@@ -55,10 +56,13 @@ async def reap(pool: ArqRedis, ctx: ServiceContext, *, min_age_s: float) -> list
     return released
 
 
-async def _job(arq_ctx: dict[str, Any], run_id: str, action: Action, answer: dict[str, Any] | None) -> str:
+async def _job(arq_ctx: dict[str, Any], run_id: str, action: Action, answer: dict[str, Any] | None, trace: dict[str, str] | None = None) -> str:
+    """A run's job; `trace` is the submitter's trace context (W3C `traceparent`), so the run's
+    spans continue the API request's trace, also when a job is delivered again after a crash."""
     ctx: ServiceContext = arq_ctx["moot"]
     try:
-        return await ctx.executor.execute(run_id, action, answer)
+        with telemetry.continued(trace):
+            return await ctx.executor.execute(run_id, action, answer)
     except LeaseBusy:
         raise Retry(defer=ctx.settings.lease_s) from None
 

@@ -43,6 +43,7 @@ from moot.errors import UsageError
 from moot.tools.errors import DuplicateToolError, ToolArgumentsError, UnknownToolError
 from moot.tools.servers import Builtins, ServerConnection
 from moot.tools.types import RETRY_PREFIX, Ledger, ServerSpec, ToolOutcome, ToolSpec
+from moot.telemetry import spans as telemetry
 
 _MAX_BACKOFF_S = 30.0
 _TIMEOUT_GRACE_S = 1.0
@@ -202,11 +203,14 @@ class ToolRuntime:
         future: asyncio.Future[ToolOutcome] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            outcome = await self.ledger.get(key)  # first: a recorded outcome stands even if the tool changed
-            if outcome is None:
-                self.validate(tool, arguments)
-                outcome = await self._execute(self._tools[tool], dict(arguments), key, on_event)
-                await self.ledger.put(outcome)
+            with telemetry.tool_call(tool, key) as span:
+                outcome = await self.ledger.get(key)  # first: a recorded outcome stands even if the tool changed
+                telemetry.ledger_hit(span, outcome is not None)
+                if outcome is None:
+                    self.validate(tool, arguments)
+                    outcome = await self._execute(self._tools[tool], dict(arguments), key, on_event)
+                    await self.ledger.put(outcome)
+                telemetry.tool_outcome(span, ok=outcome.ok, attempts=outcome.attempts, error=outcome.error)
             future.set_result(outcome)
         except asyncio.CancelledError:
             future.cancel()

@@ -22,6 +22,7 @@ from fastmcp.client.transports import ClientTransport, FastMCPTransport, StdioTr
 from mcp.client.stdio import get_default_environment
 
 from moot.errors import ConfigError
+from moot.settings import otel_variables
 from moot.tools.errors import ServerStartError
 from moot.tools.types import IDEMPOTENCY_META_KEY, ServerSpec
 
@@ -39,8 +40,9 @@ def describe(spec: ServerSpec) -> str:
 
 
 def stdio_env(spec: ServerSpec) -> dict[str, str]:
-    """A stdio server's environment: the MCP SDK's minimal safe set, then the spec's `env` on top."""
-    return get_default_environment() | dict(spec.env)
+    """A stdio server's environment: the MCP SDK's minimal safe set, the `OTEL_*` tracing settings
+    (a server that traces joins the run's trace), then the spec's `env` on top."""
+    return get_default_environment() | otel_variables() | dict(spec.env)
 
 
 def _executable(spec: ServerSpec) -> str | None:

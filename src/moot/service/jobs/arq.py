@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
-from arq.constants import default_queue_name
+from arq.constants import default_queue_name, in_progress_key_prefix
 from arq.jobs import Job, JobStatus
 
+from moot import telemetry
 from moot.service.protocols import Action
 from moot.service.jobs.queue import RunQueue
 
@@ -64,7 +65,9 @@ class ArqQueue(RunQueue):
 
     async def submit(self, run_id: str, action: Action = "start", answer: dict[str, Any] | None = None) -> str:
         job_id = f"{run_id}:{action}:{uuid.uuid4().hex[:8]}"
-        await self.pool.enqueue_job(JOB, run_id, action, answer, _job_id=job_id, _queue_name=self.queue_name)
+        # the caller's trace context rides with the job: the worker's spans join the request's trace
+        carrier = telemetry.carrier()
+        await self.pool.enqueue_job(JOB, run_id, action, answer, carrier, _job_id=job_id, _queue_name=self.queue_name)
         async with self.pool.pipeline(transaction=False) as pipe:
             pipe.hset(jobs_key(self.prefix), run_id, job_id)
             pipe.publish(wake_channel(self.prefix), job_id)
@@ -79,6 +82,17 @@ class ArqQueue(RunQueue):
         if await job.status() in (JobStatus.complete, JobStatus.not_found):
             return False
         return await job.abort(timeout=10)
+
+    async def depth(self) -> int:
+        """Jobs in arq's queue without its in-progress marker (arq keeps running jobs queued)."""
+        job_ids = await self.pool.zrange(self.queue_name, 0, -1)
+        if not job_ids:
+            return 0
+        async with self.pool.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.exists(in_progress_key_prefix + (job_id.decode() if isinstance(job_id, bytes) else job_id))
+            running = await pipe.execute()
+        return sum(1 for busy in running if not busy)
 
     async def aclose(self) -> None:
         await self.pool.aclose()

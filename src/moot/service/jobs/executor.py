@@ -28,6 +28,7 @@ executor, so the executor must not know the context.
 from __future__ import annotations
 
 import asyncio
+import time
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -40,6 +41,8 @@ from moot.service.jobs.lease import Held, Leases
 from moot.service.protocols import Action, RunEvents, Sessions, Workspace, Workspaces
 from moot.service.sessions.base import SessionNotFound
 from moot.workspace.version import WorkspaceVersion
+from moot import telemetry
+from moot.telemetry.metrics import QUEUE_WAIT
 
 log = logging.getLogger("moot.service.executor")
 
@@ -96,13 +99,17 @@ class RunExecutor:
             bus = EventBus()
             recorder = self.events.attach(bus)
             detach = self.observe(bus, record.workspace)
+            attributes = telemetry.run_attributes.set({"moot.tenant": record.tenant, "moot.user_id": record.user_id, "moot.worker": self.worker})
             try:
                 return await self._execute(record, action, answer, bus, held)
             finally:
+                telemetry.run_attributes.reset(attributes)
                 detach()
                 await recorder.aclose()
 
     async def _execute(self, record: RunRecord, action: Action, answer: dict[str, Any] | None, bus: EventBus, held: Held) -> str:
+        if action == "start" and record.status == "queued":
+            QUEUE_WAIT.observe(max(0.0, time.time() - record.started_at))
         manager = await self.workspaces.get(record.workspace)
         # the version the run started on (kept while the run uses it), or the current one
         orch, version = manager.orchestrator(bus=bus, index=self.index, version=_held_version(manager, record.workspace_version))

@@ -30,6 +30,10 @@ class RunQueue(ABC):
     async def cancel(self, run_id: str) -> bool:
         """Stop the run's job if it is queued or running; True if a job was found."""
 
+    async def depth(self) -> int:
+        """Jobs queued and not yet started (the inline queue starts each at once: 0)."""
+        return 0
+
     async def aclose(self) -> None:
         return None
 

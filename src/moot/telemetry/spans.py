@@ -1,0 +1,222 @@
+"""The spans of a deliberation, named and attributed after OpenTelemetry's GenAI conventions.
+
+    invoke_workflow <workspace>          one per run (drive) of the orchestrator
+      stage <name>                       one per visit of a stage (its `moot.round` attribute)
+        invoke_agent <role>              one per agent turn (memory recall, model calls nest here)
+          retrieval memory               a recall: items, tokens, milliseconds
+          chat <model>                   one per model call (moot.telemetry.chat), repairs included
+        execute_tool <name>              one per MCP call through the tool runtime (FastMCP's own
+                                         client span nests below it and carries `traceparent`)
+
+Only the OpenTelemetry *API* is used here: with no SDK configured (moot.telemetry.setup), every
+call returns at once, so a run pays nothing measurable for being traceable. Stage spans outlive
+a single node (a stage's agents run as separate LangGraph tasks), so each run keeps its open
+stage span in a small registry keyed by run id; the agent and tool spans take it as parent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Span, Status, StatusCode
+
+import moot
+
+_VERSION = getattr(moot, "__version__", None)
+tracer: trace.Tracer = trace.NoOpTracer()
+"""moot's tracer: a no-op until `use` installs a provider (moot.telemetry.setup does)."""
+_on = False
+
+run_attributes: ContextVar[dict[str, Any] | None] = ContextVar("moot_run_attributes", default=None)
+"""Attributes a caller knows and the orchestrator does not (the service's tenant): set around a
+drive, added to its `invoke_workflow` span."""
+
+
+def use(provider: trace.TracerProvider | None) -> None:
+    """Trace moot's spans with `provider` (None: stop). The process's global provider is set
+    by moot.telemetry.setup; a test installs its own here without touching the global one."""
+    global tracer, _on
+    tracer = provider.get_tracer("moot", _VERSION) if provider is not None else trace.NoOpTracer()
+    _on = provider is not None
+
+
+def enabled() -> bool:
+    """Whether moot's spans are recorded (else every helper here returns at once)."""
+    return _on
+
+
+@dataclass
+class _RunSpans:
+    workflow: Span
+    stage_key: tuple[str, int] | None = None
+    stage: Span | None = None
+
+
+_runs: dict[str, _RunSpans] = {}
+
+
+@contextmanager
+def workflow(*, workspace: str, version: str, run_id: str, session_id: str, resumed: bool = False) -> Iterator[Span]:
+    """The span of one drive of a run; the graph's tasks inherit it (asyncio copies the context)."""
+    if not enabled():
+        yield trace.INVALID_SPAN
+        return
+    attributes = {
+        "gen_ai.operation.name": "invoke_workflow",
+        "gen_ai.conversation.id": session_id,
+        "moot.workspace": workspace,
+        "moot.workspace.version": version,
+        "moot.run_id": run_id,
+        "moot.resumed": resumed,
+        **(run_attributes.get() or {}),
+    }
+    with tracer.start_as_current_span(f"invoke_workflow {workspace}", attributes=attributes, end_on_exit=True) as span:
+        _runs[run_id] = spans = _RunSpans(span)
+        try:
+            yield span
+        except BaseException as exc:
+            span.set_attribute("moot.outcome", "failed")
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            raise
+        finally:
+            _runs.pop(run_id, None)
+            if spans.stage is not None:
+                spans.stage.end()
+
+
+def trace_ids() -> dict[str, str]:
+    """`trace_id` and `span_id` of the current span, as log lines carry them ({} when none)."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return {}
+    return {"trace_id": format(context.trace_id, "032x"), "span_id": format(context.span_id, "016x")}
+
+
+def outcome(span: Span, status: str) -> None:
+    """The run's outcome on its workflow span (finished, awaiting_approval, cancelled...)."""
+    span.set_attribute("moot.outcome", status)
+
+
+def _stage_span(run_id: str, stage: str, round_: int) -> Span | None:
+    """The open span of `stage` in round `round_` of the run, opened (and the previous closed) on
+    the first turn of a new visit."""
+    spans = _runs.get(run_id)
+    if spans is None:
+        return None
+    key = (stage, round_)
+    if spans.stage_key != key:
+        if spans.stage is not None:
+            spans.stage.end()
+        parent = trace.set_span_in_context(spans.workflow)
+        attributes = {"moot.stage": stage, "moot.round": round_}
+        spans.stage = tracer.start_span(f"stage {stage}", context=parent, attributes=attributes)
+        spans.stage_key = key
+    return spans.stage
+
+
+@contextmanager
+def in_stage(run_id: str, stage: str, round_: int) -> Iterator[None]:
+    """Make the stage's span current (for spans started below it: tools, an agent's turn)."""
+    span = _stage_span(run_id, stage, round_) if enabled() else None
+    with attached(trace.set_span_in_context(span) if span is not None else None):
+        yield
+
+
+@contextmanager
+def attached(context: otel_context.Context | None) -> Iterator[None]:
+    """`context` current for the block (nothing happens for None)."""
+    if context is None:
+        yield
+        return
+    token = otel_context.attach(context)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+@contextmanager
+def agent_turn(run_id: str, stage: str, round_: int, role: str) -> Iterator[Span]:
+    """`invoke_agent <role>` under its stage, current while the agent recalls and calls its model."""
+    if not enabled():
+        yield trace.INVALID_SPAN
+        return
+    with in_stage(run_id, stage, round_):
+        attributes = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": role, "moot.stage": stage, "moot.round": round_}
+        with tracer.start_as_current_span(f"invoke_agent {role}", attributes=attributes) as span:
+            yield span
+
+
+@contextmanager
+def tool_call(tool: str, key: str) -> Iterator[Span]:
+    """`execute_tool <name>`: attempts, idempotency key, ledger hit and outcome are set by the caller."""
+    if not enabled():
+        yield trace.INVALID_SPAN
+        return
+    attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": tool, "gen_ai.tool.call.id": key, "moot.idempotency_key": key}
+    with tracer.start_as_current_span(f"execute_tool {tool}", kind=trace.SpanKind.INTERNAL, attributes=attributes) as span:
+        yield span
+
+
+@contextmanager
+def retrieval(layer: str, budget_tokens: int) -> Iterator[Span]:
+    """A memory recall; the caller sets `moot.memory.items` and `moot.memory.tokens`."""
+    if not enabled():
+        yield trace.INVALID_SPAN
+        return
+    started = time.perf_counter()
+    attributes = {"gen_ai.operation.name": "retrieval", "moot.memory.layer": layer, "moot.memory.budget_tokens": budget_tokens}
+    with tracer.start_as_current_span("retrieval memory", attributes=attributes) as span:
+        yield span
+        span.set_attribute("moot.memory.ms", round((time.perf_counter() - started) * 1000, 3))
+
+
+def ledger_hit(span: Span, hit: bool) -> None:
+    """Whether the ledger answered the call (a replay: nothing was sent to the server)."""
+    if span.is_recording():
+        span.set_attribute("moot.ledger.hit", hit)
+
+
+def tool_outcome(span: Span, *, ok: bool, attempts: int, error: str | None) -> None:
+    if span.is_recording():
+        span.set_attribute("moot.tool.attempts", attempts)
+        span.set_attribute("moot.tool.ok", ok)
+        if not ok:
+            span.set_status(Status(StatusCode.ERROR, (error or "the tool call failed")[:500]))
+
+
+def recalled(span: Span, items: int, tokens: int) -> None:
+    """What a recall returned."""
+    if span.is_recording():
+        span.set_attribute("moot.memory.items", items)
+        span.set_attribute("moot.memory.tokens", tokens)
+
+
+def turn_usage(span: Span, spent: dict[str, Any]) -> None:
+    """An agent turn's tokens (all its model calls, repairs included) and model."""
+    if span.is_recording():
+        span.set_attribute("gen_ai.usage.input_tokens", int(spent.get("prompt_tokens", 0)))
+        span.set_attribute("gen_ai.usage.output_tokens", int(spent.get("completion_tokens", 0)))
+        span.set_attribute("moot.model_calls", int(spent.get("calls", 0)))
+        if spent.get("model"):
+            span.set_attribute("moot.model", str(spent["model"]))
+
+
+def violation(agent: str, key: str, allowed: list[str], message: str) -> None:
+    """A write outside the policy, as an event on the current span (the agent's turn)."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.add_event("moot.policy_violation", {"moot.agent": agent, "moot.key": key, "moot.allowed": allowed, "message": message})
+
+
+__all__ = [
+    "agent_turn", "attached", "enabled", "in_stage", "ledger_hit", "outcome", "recalled", "retrieval", "run_attributes", "tool_call", "tool_outcome", "trace_ids", "tracer",
+    "turn_usage", "use", "violation", "workflow",
+]
