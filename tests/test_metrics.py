@@ -172,5 +172,7 @@ async def test_two_api_processes_report_their_sum(tmp_path: Path) -> None:
             assert seen == {4.0}, seen
             stop.set()
             await asyncio.gather(*streams)
+            async with httpx.AsyncClient(base_url=url, timeout=30) as client:  # leave no run queued in the shared database
+                assert (await client.post(f"/v1/runs/{run['run_id']}/cancel")).status_code == 202
     finally:
         drop_redis_keys(f"moot-test-{tag}:")

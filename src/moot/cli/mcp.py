@@ -12,6 +12,7 @@ Over HTTP the endpoint is `http://HOST:PORT/mcp`. A bad workspace or model setti
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from typing import Any
 
@@ -53,6 +54,9 @@ def run_mcp(args: argparse.Namespace) -> int:
     except (ConfigError, UsageError) as exc:
         print(f"moot: error: {exc}", file=sys.stderr)
         return 2
+    # a client that stops a stdio server sends SIGTERM after closing its stdin: exit through
+    # Python's shutdown, so that the server's last trace spans are exported (atexit)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         if args.http is None:
             server.run("stdio", show_banner=False)
@@ -60,6 +64,10 @@ def run_mcp(args: argparse.Namespace) -> int:
             server.run("http", show_banner=False, host=args.host, port=args.http)
     except KeyboardInterrupt:
         pass
+    finally:
+        from moot.telemetry.setup import shutdown
+
+        shutdown()  # flush this process's spans now (a no-op when tracing is off)
     return 0
 
 

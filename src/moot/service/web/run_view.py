@@ -10,6 +10,8 @@ Nothing here decides anything about the run: it only reads events.
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +84,8 @@ class RunView:
     last_id: str | None = None
     seeded_ts: float | None = None
     """The time of the checkpoint the view was seeded from (events up to it are already in it)."""
+    seeded_entries: set[str] = field(default_factory=set)
+    """The history entries of that checkpoint, each as canonical JSON (see `_in_seed`)."""
 
     def apply(self, id_: str, event: Event) -> tuple[Line | None, set[str]]:
         """Fold one event; the transcript line it adds (or None) and the panels it changed."""
@@ -94,7 +98,7 @@ class RunView:
         if event.type in QUIET_EVENTS:
             return None, changed
         if event.type == "state_patch":
-            if self.seeded_ts is not None and event.ts <= self.seeded_ts:
+            if self._in_seed(event):
                 return None, changed
             entries = [e for e in (event.data.get("update") or {}).get("history") or [] if e.get("type") in TRANSCRIPT_KINDS]
             return (Line(id_, "history", event, entries) if entries else None), changed
@@ -106,6 +110,7 @@ class RunView:
         candidates and tool results it holds, and one line with its transcript entries. Events of
         the steps the checkpoint already holds (up to `ts`) are then not counted again."""
         self.seeded_ts = ts
+        self.seeded_entries = {_canonical(e) for e in values.get("history") or [] if isinstance(e, dict)}
         self.rewards = merge_rewards({}, values.get("rewards") or {})
         self.usage = merge_usage({}, values.get("usage") or {})
         history = [e for e in values.get("history") or [] if isinstance(e, dict)]
@@ -122,6 +127,20 @@ class RunView:
         self.stage = values.get("stage") or self.stage
         entries = [e for e in history if e.get("type") in TRANSCRIPT_KINDS]
         return Line("checkpoint", "history", event, entries) if entries else None
+
+    def _in_seed(self, event: Event) -> bool:
+        """Whether the checkpoint the view was seeded from already holds this step's update.
+
+        Told by the update's history entries (an agent's or the tool node's update carries its
+        rewards and usage beside them), not by time: the run's stream can publish a step's
+        update after LangGraph has written the checkpoint that holds it. An update without
+        entries (the router's) falls back to the checkpoint's time."""
+        if self.seeded_ts is None:
+            return False
+        entries = [e for e in (event.data.get("update") or {}).get("history") or [] if isinstance(e, dict)]
+        if entries:
+            return all(_canonical(e) in self.seeded_entries for e in entries)
+        return event.ts <= self.seeded_ts
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -185,7 +204,7 @@ class RunView:
     def _on_state_patch(self, event: Event) -> set[str]:
         update = event.data.get("update") or {}
         changed: set[str] = set()
-        if self.seeded_ts is not None and event.ts <= self.seeded_ts:
+        if self._in_seed(event):
             return changed  # the checkpoint the view was seeded from holds it
         if update.get("rewards"):
             self.rewards = merge_rewards(self.rewards, update["rewards"])
@@ -295,5 +314,11 @@ class RunView:
         return {"status": self.status, "stage": self.stage, "agents": sorted(self.agents_on),
                 "stages_seen": self.stages_seen, "round": self.round}
 
+
+
+def _canonical(entry: dict[str, Any]) -> str:
+    """One history entry as canonical JSON: the same entry read from the event log or from a
+    checkpoint compares equal."""
+    return json.dumps(entry, sort_keys=True, default=str)
 
 __all__ = ["PANELS", "Line", "RunView", "ToolCall"]
