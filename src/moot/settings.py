@@ -182,6 +182,11 @@ def otel_variables() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith("OTEL_")}
 
 
+def otel_variable(name: str) -> str:
+    """One of OpenTelemetry's variables ("" when unset): a single lookup, for hot paths."""
+    return os.environ.get(name, "")
+
+
 PROMETHEUS_MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
 """prometheus-client's own variable: the folder several processes add their metrics up in."""
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -25,14 +25,15 @@ from langchain_core.messages import BaseMessage
 from opentelemetry import trace
 from opentelemetry.trace import Span
 
-from moot.settings import otel_variables
+from moot.settings import otel_variable
 from moot.telemetry import spans
 
 CAPTURE_VARIABLE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+_NOOP: AbstractContextManager[Span] = nullcontext(trace.INVALID_SPAN)
 
 
 def capture_content() -> bool:
-    return otel_variables().get(CAPTURE_VARIABLE, "").strip().lower() in ("1", "true", "yes")
+    return otel_variable(CAPTURE_VARIABLE).strip().lower() in ("1", "true", "yes")
 
 
 def _provider_and_model(model: BaseChatModel) -> tuple[str, str]:
@@ -41,12 +42,13 @@ def _provider_and_model(model: BaseChatModel) -> tuple[str, str]:
     return str(provider), str(name)
 
 
-@contextmanager
-def chat(model: BaseChatModel, messages: Sequence[BaseMessage], *, attempt: int) -> Iterator[Span]:
+def chat(model: BaseChatModel, messages: Sequence[BaseMessage], *, attempt: int) -> AbstractContextManager[Span]:
     """The span of one model call; `answered` fills in what came back."""
-    if not spans.enabled():
-        yield trace.INVALID_SPAN
-        return
+    return _chat(model, messages, attempt=attempt) if spans.enabled() else _NOOP
+
+
+@contextmanager
+def _chat(model: BaseChatModel, messages: Sequence[BaseMessage], *, attempt: int) -> Iterator[Span]:
     provider, name = _provider_and_model(model)
     attributes: dict[str, Any] = {
         "gen_ai.operation.name": "chat",

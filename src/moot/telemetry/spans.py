@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +33,9 @@ _VERSION = getattr(moot, "__version__", None)
 tracer: trace.Tracer = trace.NoOpTracer()
 """moot's tracer: a no-op until `use` installs a provider (moot.telemetry.setup does)."""
 _on = False
+_NOOP: AbstractContextManager[Span] = nullcontext(trace.INVALID_SPAN)
+_NOTHING: AbstractContextManager[None] = nullcontext()
+"""What a span helper gives when tracing is off: one shared no-op, nothing built per call."""
 
 run_attributes: ContextVar[dict[str, Any] | None] = ContextVar("moot_run_attributes", default=None)
 """Attributes a caller knows and the orchestrator does not (the service's tenant): set around a
@@ -62,12 +65,13 @@ class _RunSpans:
 _runs: dict[str, _RunSpans] = {}
 
 
-@contextmanager
-def workflow(*, workspace: str, version: str, run_id: str, session_id: str, resumed: bool = False) -> Iterator[Span]:
+def workflow(*, workspace: str, version: str, run_id: str, session_id: str, resumed: bool = False) -> AbstractContextManager[Span]:
     """The span of one drive of a run; the graph's tasks inherit it (asyncio copies the context)."""
-    if not enabled():
-        yield trace.INVALID_SPAN
-        return
+    return _workflow(workspace=workspace, version=version, run_id=run_id, session_id=session_id, resumed=resumed) if _on else _NOOP
+
+
+@contextmanager
+def _workflow(*, workspace: str, version: str, run_id: str, session_id: str, resumed: bool = False) -> Iterator[Span]:
     attributes = {
         "gen_ai.operation.name": "invoke_workflow",
         "gen_ai.conversation.id": session_id,
@@ -121,10 +125,14 @@ def _stage_span(run_id: str, stage: str, round_: int) -> Span | None:
     return spans.stage
 
 
-@contextmanager
-def in_stage(run_id: str, stage: str, round_: int) -> Iterator[None]:
+def in_stage(run_id: str, stage: str, round_: int) -> AbstractContextManager[None]:
     """Make the stage's span current (for spans started below it: tools, an agent's turn)."""
-    span = _stage_span(run_id, stage, round_) if enabled() else None
+    return _in_stage(run_id, stage, round_) if _on else _NOTHING
+
+
+@contextmanager
+def _in_stage(run_id: str, stage: str, round_: int) -> Iterator[None]:
+    span = _stage_span(run_id, stage, round_)
     with attached(trace.set_span_in_context(span) if span is not None else None):
         yield
 
@@ -142,35 +150,38 @@ def attached(context: otel_context.Context | None) -> Iterator[None]:
         otel_context.detach(token)
 
 
-@contextmanager
-def agent_turn(run_id: str, stage: str, round_: int, role: str) -> Iterator[Span]:
+def agent_turn(run_id: str, stage: str, round_: int, role: str) -> AbstractContextManager[Span]:
     """`invoke_agent <role>` under its stage, current while the agent recalls and calls its model."""
-    if not enabled():
-        yield trace.INVALID_SPAN
-        return
-    with in_stage(run_id, stage, round_):
+    return _agent_turn(run_id, stage, round_, role) if _on else _NOOP
+
+
+@contextmanager
+def _agent_turn(run_id: str, stage: str, round_: int, role: str) -> Iterator[Span]:
+    with _in_stage(run_id, stage, round_):
         attributes = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": role, "moot.stage": stage, "moot.round": round_}
         with tracer.start_as_current_span(f"invoke_agent {role}", attributes=attributes) as span:
             yield span
 
 
-@contextmanager
-def tool_call(tool: str, key: str) -> Iterator[Span]:
+def tool_call(tool: str, key: str) -> AbstractContextManager[Span]:
     """`execute_tool <name>`: attempts, idempotency key, ledger hit and outcome are set by the caller."""
-    if not enabled():
-        yield trace.INVALID_SPAN
-        return
+    return _tool_call(tool, key) if _on else _NOOP
+
+
+@contextmanager
+def _tool_call(tool: str, key: str) -> Iterator[Span]:
     attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": tool, "gen_ai.tool.call.id": key, "moot.idempotency_key": key}
     with tracer.start_as_current_span(f"execute_tool {tool}", kind=trace.SpanKind.INTERNAL, attributes=attributes) as span:
         yield span
 
 
-@contextmanager
-def retrieval(layer: str, budget_tokens: int) -> Iterator[Span]:
+def retrieval(layer: str, budget_tokens: int) -> AbstractContextManager[Span]:
     """A memory recall; the caller sets `moot.memory.items` and `moot.memory.tokens`."""
-    if not enabled():
-        yield trace.INVALID_SPAN
-        return
+    return _retrieval(layer, budget_tokens) if _on else _NOOP
+
+
+@contextmanager
+def _retrieval(layer: str, budget_tokens: int) -> Iterator[Span]:
     started = time.perf_counter()
     attributes = {"gen_ai.operation.name": "retrieval", "moot.memory.layer": layer, "moot.memory.budget_tokens": budget_tokens}
     with tracer.start_as_current_span("retrieval memory", attributes=attributes) as span:
