@@ -19,6 +19,7 @@ from playwright.sync_api import Page, expect
 from webtools import (
     TASK,
     WORKSPACE,
+    open_page,
     WebFactory,
     WebServer,
     assert_accessible,
@@ -96,10 +97,7 @@ def test_a_stale_checkpoint_in_the_browser_is_an_inline_message(inspected: tuple
 @pytest.mark.parametrize("name", sorted(PAGES))
 def test_screenshot_axe_and_keyboard_of_each_page(inspected: tuple[WebServer, dict[str, str]], sized_page: Page, name: str) -> None:
     server, ids = inspected
-    response = sized_page.goto(server.url + PAGES[name].format(**ids))
-    assert response is not None and response.status == 200, (name, response and response.status)
-    sized_page.wait_for_load_state("networkidle")
-    assert sized_page.locator("h1").first.is_visible()
+    open_page(sized_page, server.url + PAGES[name].format(**ids))
     assert screenshot(sized_page, name).stat().st_size > 1000
     overflow = sized_page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"{name} is {overflow} px wider than the {sized_page.viewport_size} screen"

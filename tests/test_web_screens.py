@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page
-from webtools import PAGES, TENANTS, WebFactory, WebServer, login, screenshot
+from webtools import PAGES, TENANTS, WebFactory, WebServer, login, open_page, screenshot
 
 
 @pytest.mark.parametrize("name", sorted(PAGES))
 def test_screenshot_of_each_page(seeded_web: tuple[WebServer, dict[str, str]], sized_page: Page, name: str) -> None:
     server, runs = seeded_web
-    response = sized_page.goto(server.url + PAGES[name].format(**runs))
-    assert response is not None and response.status == 200, (name, response and response.status)
-    sized_page.wait_for_load_state("networkidle")
-    assert sized_page.locator("h1").first.is_visible()
+    open_page(sized_page, server.url + PAGES[name].format(**runs))
     path = screenshot(sized_page, name)
     assert path.stat().st_size > 1000
     overflow = sized_page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")

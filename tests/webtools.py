@@ -146,6 +146,14 @@ def login(page: Page, server: WebServer, tenant: str, *, path: str = "/") -> Non
     page.wait_for_url(lambda url: "/ui/login" not in url)
 
 
+def open_page(page: Page, url: str) -> None:
+    """Load `url` and wait until it has settled: a 200, no network activity, its heading shown."""
+    response = page.goto(url)
+    assert response is not None and response.status == 200, (url, response and response.status)
+    page.wait_for_load_state("networkidle")
+    assert page.locator("h1").first.is_visible()
+
+
 def screenshot(page: Page, name: str) -> Path:
     """Save a full-page PNG named `name` (plus the page's size) under the artifacts folder."""
     size = getattr(page, "moot_size", "")
