@@ -303,3 +303,25 @@ def test_cli_db_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str], moot_ho
     assert len(listed) == 1 and listed[0]["tenant"] == "acme"
     assert main(["keys", "list", "--db", "mysql://h/db"]) == 2
     assert "unsupported key database" in capsys.readouterr().err
+
+
+async def test_a_new_key_file_opened_while_another_process_holds_it_waits_instead_of_failing(tmp_path: Path) -> None:
+    """Two `moot keys` calls on a new file (fresh-ci saw it): while one has begun writing, the
+    other's switch to WAL is answered "database is locked" at once, without the busy timeout's
+    wait; the store asks again until the first is done."""
+    import asyncio
+    import threading
+
+    from moot.service.keys.sqlite import SqliteKeyStore
+
+    path = tmp_path / "keys.db"
+    holder = sqlite3.connect(path, check_same_thread=False)
+    holder.execute("CREATE TABLE held (x)")
+    holder.execute("BEGIN IMMEDIATE")  # a write the first process has begun on the new file
+    threading.Timer(0.5, lambda: (holder.commit(), holder.close())).start()
+    store = SqliteKeyStore(path)
+    try:
+        info, secret = await asyncio.wait_for(store.create("acme"), 10)
+    finally:
+        await store.aclose()
+    assert info.tenant == "acme" and secret.startswith("moot_")

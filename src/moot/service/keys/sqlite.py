@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ class SqliteKeyStore(KeyStore):
         conn = await aiosqlite.connect(self.path)
         try:
             await conn.execute("PRAGMA busy_timeout = 5000")
-            await conn.execute("PRAGMA journal_mode = WAL")
+            await _wal(conn)
             for statement in self.schema():
                 await conn.execute(statement)
             await conn.commit()
@@ -50,6 +52,20 @@ class SqliteKeyStore(KeyStore):
             await self._conn.close()
             self._conn = None
             self._ready = False
+
+
+async def _wal(conn: aiosqlite.Connection, attempts: int = 50) -> None:
+    """Switch the file to WAL. Two processes opening a new file at once (two `moot keys` calls)
+    both ask; SQLite answers the second "database is locked" at once, without waiting on the
+    busy timeout, while the first converts it, so ask again for a while (bounded)."""
+    for attempt in range(attempts):
+        try:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.1)
 
 
 __all__ = ["SqliteKeyStore"]
