@@ -27,6 +27,7 @@ from moot.service.problems import ApiError
 from moot.service.routes.common import ctx_of, run_of
 from moot.service.routes.runs import answer_run, pending_of
 from moot.service.web.auth import Viewer, check_csrf, csrf_token, viewer
+from moot.service.web.checkpoints import thread_graph
 from moot.service.web.graph_picture import graph_svg
 from moot.service.web.run_view import PANELS, RunView
 from moot.service.web.templating import page, templates
@@ -178,9 +179,8 @@ async def _seed(request: Request, record: Any, view: RunView) -> list[Any]:
     from datetime import datetime
 
     try:
-        manager = await ctx_of(request).hub.get(record.workspace)
-        orch, _ = manager.orchestrator()
-        snapshot = await orch.graph.aget_state(orch.config(record.thread_id))
+        graph, config, _ = await thread_graph(ctx_of(request), record)
+        snapshot = await graph.aget_state(config)
     except MootError:
         return []
     values = snapshot.values or {}
