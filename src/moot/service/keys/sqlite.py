@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +27,17 @@ class SqliteKeyStore(KeyStore):
         conn = await aiosqlite.connect(self.path)
         try:
             await conn.execute("PRAGMA busy_timeout = 5000")
-            await _wal(conn)
-            for statement in self.schema():
-                await conn.execute(statement)
-            await conn.commit()
+            await _unlocked(conn, self._prepare)
         except BaseException:
             await conn.close()
             raise
         self._conn = conn
+
+    async def _prepare(self, conn: aiosqlite.Connection) -> None:
+        await conn.execute("PRAGMA journal_mode = WAL")
+        for statement in self.schema():
+            await conn.execute(statement)
+        await conn.commit()
 
     async def _execute(self, sql: str, params: Sequence[Any]) -> int:
         assert self._conn is not None
@@ -54,17 +57,20 @@ class SqliteKeyStore(KeyStore):
             self._ready = False
 
 
-async def _wal(conn: aiosqlite.Connection, attempts: int = 50) -> None:
-    """Switch the file to WAL. Two processes opening a new file at once (two `moot keys` calls)
-    both ask; SQLite answers the second "database is locked" at once, without waiting on the
-    busy timeout, while the first converts it, so ask again for a while (bounded)."""
+async def _unlocked(conn: aiosqlite.Connection, step: Callable[[aiosqlite.Connection], Awaitable[None]], attempts: int = 50) -> None:
+    """Run the first-open step (switch to WAL, create the tables), asking again while SQLite says
+    "locked". Two processes opening a new file at once (two `moot keys` calls) both convert it and
+    create its tables; during the conversion SQLite answers the other one "database is locked" at
+    once, without the busy timeout, whether it asks for WAL or runs a CREATE. The step is
+    idempotent (IF NOT EXISTS), so asking again is safe; the wait is bounded (50 x 0.1 s)."""
     for attempt in range(attempts):
         try:
-            await conn.execute("PRAGMA journal_mode = WAL")
+            await step(conn)
             return
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or attempt == attempts - 1:
                 raise
+            await conn.rollback()
             await asyncio.sleep(0.1)
 
 
