@@ -1,7 +1,7 @@
 """What tracing costs a run: moot with tracing on (OpenTelemetry SDK, batch processor, in-memory
 exporter) against tracing off, the same orchestrator, rounds interleaved, in one process.
 
-    python bench/tracing.py [--runs 60] [--checkpointer sqlite|memory]
+    python bench/tracing.py [--runs 200] [--checkpointer sqlite|memory]
 
 Target (issue 15): tracing on at most 1.05x tracing off. Off, moot's spans are no-ops: compare
 `bench/overhead.py` with the numbers before tracing for "no measurable change".
@@ -44,11 +44,10 @@ async def compare(kind: str, runs: int) -> dict[str, float]:
         for i in range(3):
             await time_moot(orch, -1 - i)
         off, on = [], []
-        for i in range(runs):
-            telemetry.use(None)
-            off.append(await time_moot(orch, 2 * i))
-            telemetry.use(provider)
-            on.append(await time_moot(orch, 2 * i + 1))
+        for i in range(runs):  # off-on, then on-off: a slot's own bias (GC's rhythm) falls on both alike
+            for traced in (False, True) if i % 2 == 0 else (True, False):
+                telemetry.use(provider if traced else None)
+                (on if traced else off).append(await time_moot(orch, 2 * i + traced))
             exporter.clear()
         telemetry.use(None)
         provider.force_flush()
@@ -62,7 +61,7 @@ async def compare(kind: str, runs: int) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=60)
+    ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--checkpointer", choices=("sqlite", "memory"), default="sqlite")
     args = ap.parse_args()
     r = asyncio.run(compare(args.checkpointer, args.runs))

@@ -24,16 +24,21 @@ TASK = "Plan a 3-day trip to Lisbon under 1500 EUR"
 
 
 @pytest.fixture
-def exported() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    telemetry.use(provider)
+def provider() -> Iterator[TracerProvider]:
+    made = TracerProvider()
     try:
-        yield exporter
+        yield made
     finally:
         telemetry.use(None)
-        provider.shutdown()
+        made.shutdown()
+
+
+@pytest.fixture
+def exported(provider: TracerProvider) -> InMemorySpanExporter:
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    telemetry.use(provider)
+    return exporter
 
 
 def _by_id(spans: tuple[ReadableSpan, ...]) -> dict[int, ReadableSpan]:
@@ -134,7 +139,7 @@ async def test_a_refused_write_is_an_event_on_the_agents_span(exported: InMemory
 
 
 async def test_message_contents_only_when_opted_in(
-    exported: InMemorySpanExporter, classic_script: dict[str, Any], workspace_copy: Path, monkeypatch: pytest.MonkeyPatch
+    exported: InMemorySpanExporter, provider: TracerProvider, classic_script: dict[str, Any], workspace_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runtime, _ = scripted_runtime(classic_script, workspace_copy)
     await runtime.orchestrator().run(TASK)
@@ -142,6 +147,12 @@ async def test_message_contents_only_when_opted_in(
     assert chats and not any("gen_ai.input.messages" in s.attributes or "gen_ai.output.messages" in s.attributes for s in chats)
     exported.clear()
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    runtime, _ = scripted_runtime(classic_script, workspace_copy)
+    await runtime.orchestrator().run(TASK)
+    chats = [s for s in exported.get_finished_spans() if s.name.startswith("chat ")]
+    assert chats and not any("gen_ai.input.messages" in s.attributes for s in chats), "the opt-in is read when tracing starts"
+    exported.clear()
+    telemetry.use(provider)  # tracing starts again: the opt-in is read
     runtime, _ = scripted_runtime(classic_script, workspace_copy)
     await runtime.orchestrator().run(TASK)
     chats = [s for s in exported.get_finished_spans() if s.name.startswith("chat ")]

@@ -101,8 +101,9 @@ async def test_one_trace_from_the_api_through_the_worker_into_the_mcp_server(
         if not workflow:
             return False
         trace = [s for s in spans if s.trace_id == workflow[0].trace_id]
-        # the MCP server exports its spans on its own schedule: wait for its bookings too
-        return {"moot-api", "moot-worker", "moot-mcp"} <= {s.service for s in trace} and any(s.name == "tools/call book" for s in trace)
+        # the MCP server exports its spans on its own schedule: wait for its bookings too (the
+        # worker's FastMCP client span has the same name, so the service is what tells them apart)
+        return {"moot-api", "moot-worker"} <= {s.service for s in trace} and any(s.name == "tools/call book" and s.service == "moot-mcp" for s in trace)
 
     spans = receiver.wait_for(complete, timeout=30)
     [workflow] = [s for s in spans if s.name.startswith("invoke_workflow") and s.attributes.get("moot.run_id") == run_id]

@@ -28,14 +28,56 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 
 import moot
+from moot.settings import otel_variable
 
 _VERSION = getattr(moot, "__version__", None)
 tracer: trace.Tracer = trace.NoOpTracer()
 """moot's tracer: a no-op until `use` installs a provider (moot.telemetry.setup does)."""
 _on = False
+_capture = False
+CAPTURE_VARIABLE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 _NOOP: AbstractContextManager[Span] = nullcontext(trace.INVALID_SPAN)
 _NOTHING: AbstractContextManager[None] = nullcontext()
 """What a span helper gives when tracing is off: one shared no-op, nothing built per call."""
+
+class Scope:
+    """A started span, current for a block and ended after it: what the SDK's
+    `start_as_current_span` does, without its two generator layers per span (a run makes a few
+    dozen spans and tracing's cost target is 5%). An exception escaping the block is recorded and
+    sets the span's status, as the SDK does. `timed` names an attribute that gets the block's
+    milliseconds (the SDK's duration is there too; the attribute is what dashboards query)."""
+
+    __slots__ = ("span", "_timed", "_started", "_token")
+
+    def __init__(self, span: Span, timed: str | None = None) -> None:
+        self.span = span
+        self._timed = timed
+        self._started = 0.0
+
+    def __enter__(self) -> Span:
+        self._token = otel_context.attach(trace.set_span_in_context(self.span))
+        if self._timed:
+            self._started = time.perf_counter()
+        return self.span
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        span = self.span
+        try:
+            if self._timed:
+                span.set_attribute(self._timed, round((time.perf_counter() - self._started) * 1000, 3))
+            if exc is not None:
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        finally:
+            otel_context.detach(self._token)
+            span.end()
+
+
+def start(name: str, attributes: dict[str, Any], *, parent: Span | None = None, kind: trace.SpanKind = trace.SpanKind.INTERNAL, timed: str | None = None) -> Scope:
+    """A span named `name` under `parent` (default: the current span), as a `Scope`."""
+    context = trace.set_span_in_context(parent) if parent is not None else None
+    return Scope(tracer.start_span(name, context=context, kind=kind, attributes=attributes), timed)
+
 
 run_attributes: ContextVar[dict[str, Any] | None] = ContextVar("moot_run_attributes", default=None)
 """Attributes a caller knows and the orchestrator does not (the service's tenant): set around a
@@ -44,10 +86,18 @@ drive, added to its `invoke_workflow` span."""
 
 def use(provider: trace.TracerProvider | None) -> None:
     """Trace moot's spans with `provider` (None: stop). The process's global provider is set
-    by moot.telemetry.setup; a test installs its own here without touching the global one."""
-    global tracer, _on
+    by moot.telemetry.setup; a test installs its own here without touching the global one.
+    The message-content opt-in is read here, once, like the rest of the `OTEL_*` variables."""
+    global tracer, _on, _capture
     tracer = provider.get_tracer("moot", _VERSION) if provider is not None else trace.NoOpTracer()
     _on = provider is not None
+    _capture = _on and otel_variable(CAPTURE_VARIABLE).strip().lower() in ("1", "true", "yes")
+
+
+def capturing() -> bool:
+    """Whether spans carry message contents: prompts hold users' tasks and memories, so only when
+    `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` is true (the GenAI instrumentations' variable)."""
+    return _capture
 
 
 def enabled() -> bool:
@@ -152,41 +202,26 @@ def attached(context: otel_context.Context | None) -> Iterator[None]:
 
 def agent_turn(run_id: str, stage: str, round_: int, role: str) -> AbstractContextManager[Span]:
     """`invoke_agent <role>` under its stage, current while the agent recalls and calls its model."""
-    return _agent_turn(run_id, stage, round_, role) if _on else _NOOP
-
-
-@contextmanager
-def _agent_turn(run_id: str, stage: str, round_: int, role: str) -> Iterator[Span]:
-    with _in_stage(run_id, stage, round_):
-        attributes = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": role, "moot.stage": stage, "moot.round": round_}
-        with tracer.start_as_current_span(f"invoke_agent {role}", attributes=attributes) as span:
-            yield span
+    if not _on:
+        return _NOOP
+    attributes = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": role, "moot.stage": stage, "moot.round": round_}
+    return start(f"invoke_agent {role}", attributes, parent=_stage_span(run_id, stage, round_))
 
 
 def tool_call(tool: str, key: str) -> AbstractContextManager[Span]:
     """`execute_tool <name>`: attempts, idempotency key, ledger hit and outcome are set by the caller."""
-    return _tool_call(tool, key) if _on else _NOOP
-
-
-@contextmanager
-def _tool_call(tool: str, key: str) -> Iterator[Span]:
+    if not _on:
+        return _NOOP
     attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": tool, "gen_ai.tool.call.id": key, "moot.idempotency_key": key}
-    with tracer.start_as_current_span(f"execute_tool {tool}", kind=trace.SpanKind.INTERNAL, attributes=attributes) as span:
-        yield span
+    return start(f"execute_tool {tool}", attributes)
 
 
 def retrieval(layer: str, budget_tokens: int) -> AbstractContextManager[Span]:
     """A memory recall; the caller sets `moot.memory.items` and `moot.memory.tokens`."""
-    return _retrieval(layer, budget_tokens) if _on else _NOOP
-
-
-@contextmanager
-def _retrieval(layer: str, budget_tokens: int) -> Iterator[Span]:
-    started = time.perf_counter()
+    if not _on:
+        return _NOOP
     attributes = {"gen_ai.operation.name": "retrieval", "moot.memory.layer": layer, "moot.memory.budget_tokens": budget_tokens}
-    with tracer.start_as_current_span("retrieval memory", attributes=attributes) as span:
-        yield span
-        span.set_attribute("moot.memory.ms", round((time.perf_counter() - started) * 1000, 3))
+    return start("retrieval memory", attributes, timed="moot.memory.ms")
 
 
 def ledger_hit(span: Span, hit: bool) -> None:
@@ -197,8 +232,7 @@ def ledger_hit(span: Span, hit: bool) -> None:
 
 def tool_outcome(span: Span, *, ok: bool, attempts: int, error: str | None) -> None:
     if span.is_recording():
-        span.set_attribute("moot.tool.attempts", attempts)
-        span.set_attribute("moot.tool.ok", ok)
+        span.set_attributes({"moot.tool.attempts": attempts, "moot.tool.ok": ok})
         if not ok:
             span.set_status(Status(StatusCode.ERROR, (error or "the tool call failed")[:500]))
 
@@ -206,18 +240,20 @@ def tool_outcome(span: Span, *, ok: bool, attempts: int, error: str | None) -> N
 def recalled(span: Span, items: int, tokens: int) -> None:
     """What a recall returned."""
     if span.is_recording():
-        span.set_attribute("moot.memory.items", items)
-        span.set_attribute("moot.memory.tokens", tokens)
+        span.set_attributes({"moot.memory.items": items, "moot.memory.tokens": tokens})
 
 
 def turn_usage(span: Span, spent: dict[str, Any]) -> None:
     """An agent turn's tokens (all its model calls, repairs included) and model."""
     if span.is_recording():
-        span.set_attribute("gen_ai.usage.input_tokens", int(spent.get("prompt_tokens", 0)))
-        span.set_attribute("gen_ai.usage.output_tokens", int(spent.get("completion_tokens", 0)))
-        span.set_attribute("moot.model_calls", int(spent.get("calls", 0)))
+        attributes: dict[str, Any] = {
+            "gen_ai.usage.input_tokens": int(spent.get("prompt_tokens", 0)),
+            "gen_ai.usage.output_tokens": int(spent.get("completion_tokens", 0)),
+            "moot.model_calls": int(spent.get("calls", 0)),
+        }
         if spent.get("model"):
-            span.set_attribute("moot.model", str(spent["model"]))
+            attributes["moot.model"] = str(spent["model"])
+        span.set_attributes(attributes)
 
 
 def violation(agent: str, key: str, allowed: list[str], message: str) -> None:
@@ -228,6 +264,6 @@ def violation(agent: str, key: str, allowed: list[str], message: str) -> None:
 
 
 __all__ = [
-    "agent_turn", "attached", "enabled", "in_stage", "ledger_hit", "outcome", "recalled", "retrieval", "run_attributes", "tool_call", "tool_outcome", "trace_ids", "tracer",
-    "turn_usage", "use", "violation", "workflow",
+    "CAPTURE_VARIABLE", "Scope", "capturing", "agent_turn", "attached", "enabled", "in_stage", "ledger_hit", "outcome", "recalled", "retrieval", "run_attributes", "tool_call", "tool_outcome", "trace_ids", "tracer",
+    "start", "turn_usage", "use", "violation", "workflow",
 ]
