@@ -182,6 +182,16 @@ def otel_variables() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith("OTEL_")}
 
 
+def otel_defaults(values: dict[str, str]) -> list[str]:
+    """Set each `OTEL_*` variable of `values` that this process does not have (a workspace's
+    `tracing:` block); the SDK, its exporter and the stdio servers moot starts then read them like
+    any other. Returns the names set: the environment's own values win."""
+    unset = [name for name in values if name.startswith("OTEL_") and not os.environ.get(name)]
+    for name in unset:
+        os.environ[name] = values[name]
+    return unset
+
+
 def otel_variable(name: str) -> str:
     """One of OpenTelemetry's variables ("" when unset): a single lookup, for hot paths."""
     return os.environ.get(name, "")

@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from moot.cli.tracing import trace_workspace
 from moot.errors import UsageError
 from moot.eval.records import RunRecord
 from moot.eval.report import as_json
@@ -87,6 +88,7 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 async def _eval(args: argparse.Namespace, settings: EvalSettings) -> list[RunRecord]:
     runtime = WorkspaceRunner.load(args.workspace, model_override=args.model)
+    trace_workspace("eval", runtime.workspace.spec)
     evaluator = await prepare(runtime, args.tasks, settings)
     plan = evaluator.plan()
     progress = Progress(

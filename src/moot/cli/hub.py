@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from moot.cli.tracing import trace_workspace
 from moot.errors import MootError, UsageError
 from moot.events import Event, EventBus
 from moot.persistence import open_persistence
@@ -79,8 +80,9 @@ async def run_watch(args: argparse.Namespace, bus: EventBus) -> int:
     """Run, then rerun on every valid edit until Ctrl-C; `bus` shows the runs (live view or JSON)."""
     hub_probe = WorkspaceHub()
     root = hub_probe.path_of(args.workspace or "demo")
-    limits = load_workspace(root).spec.limits  # a bad workspace or task fails before anything is written
-    task = check_task(args.task, limits.task_max_chars)
+    spec = load_workspace(root).spec  # a bad workspace or task fails before anything is written
+    task = check_task(args.task, spec.limits.task_max_chars)
+    trace_workspace("run", spec)
     logging.getLogger("moot.reload").addHandler(logging.NullHandler())  # the notices below say it once
     main = asyncio.current_task()
     assert main is not None

@@ -26,6 +26,7 @@ from moot.cli.live import JsonLines, LiveView
 from moot.cli.logs import add_logs_parser, run_logs
 from moot.cli.mcp import add_mcp_parser, run_mcp
 from moot.cli.serve import add_serve_parsers, run_serve, run_ui, run_worker
+from moot.cli.tracing import trace_process, trace_workspace
 from moot.cli.workspace import add_workspace_parser, run_workspace
 from moot.errors import ConfigError, MootError, UsageError
 from moot.events import EventBus
@@ -100,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _trace(args.command)
+    trace_process(args.command)
     if args.command != "mcp":
         # in-process MCP servers log each tool error; the live view and the history already show them
         # (fastmcp re-applies its settings' level when a transport starts, so set both)
@@ -135,18 +136,6 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-SERVICE_NAMES = {"serve": "moot-api", "ui": "moot-api", "worker": "moot-worker", "mcp": "moot-mcp"}
-"""`service.name` of each command's traces (`OTEL_SERVICE_NAME` wins); the others are `moot`."""
-
-
-def _trace(command: str) -> None:
-    """Tracing on for this process when the OTEL_* variables ask for it (moot.telemetry.setup)."""
-    from moot.telemetry.metrics import spans_dropped
-    from moot.telemetry.setup import configure
-
-    configure(SERVICE_NAMES.get(command, "moot"), on_dropped=spans_dropped)
-
-
 async def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "runs":
         _require_db(args.db)
@@ -165,6 +154,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         print(mermaid(runtime))  # the same labelled drawing as `moot workspace graph`
         return 0
     task = check_task(args.task, runtime.workspace.spec.limits.task_max_chars)  # before anything is written
+    trace_workspace(args.command, runtime.workspace.spec)
     async with runtime.open_store_and_tools(args.db) as (saver, index), _memory(args) as memory:
         runtime.memory = memory
         bus = _bus(args)
@@ -235,6 +225,7 @@ async def _of_recorded_run(args: argparse.Namespace) -> int:
         record = await index.get(args.run_id)
     runtime = _runtime_of(args, record.workspace, record.workspace_path)
     if args.command in ("resume", "approve"):
+        trace_workspace(args.command, runtime.workspace.spec)
         async with runtime.open_store_and_tools(args.db) as (saver, index):
             log_runs(runtime.workspace, bus := _bus(args))
             orch = runtime.orchestrator(saver, index=index, bus=bus)

@@ -181,6 +181,11 @@ class WorkspaceHub:
             return
         self._managers[key] = manager
         log.info("workspace %s loaded from %s (version %s)", manager.name, manager.root, manager.current.short)
+        if manager.current.workspace.spec.tracing is not None:
+            log.warning(
+                "workspace %s: its `tracing:` block is for `moot run`; a service process traces as its OTEL_* variables say "
+                "(OpenTelemetry has one provider per process)", manager.name,
+            )
         for listener in list(self._listeners):
             try:
                 listener(manager)

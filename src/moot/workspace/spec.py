@@ -77,6 +77,45 @@ class LogsSpec(_Spec):
         return value.upper() if isinstance(value, str) else value
 
 
+class TracingSpec(_Spec):
+    """`tracing:` in moot.yaml: OpenTelemetry for a process that runs this workspace from the CLI
+    (`moot run`, `resume`, `approve`, `eval`). Each field is the default of a standard `OTEL_*`
+    variable, so a variable the environment sets wins. `moot serve` and `moot worker` host many
+    workspaces in one process, and OpenTelemetry has one provider per process: they trace as
+    their own `OTEL_*` variables say."""
+
+    exporter: Literal["otlp", "console", "none"] = "otlp"
+    """`OTEL_TRACES_EXPORTER`: OTLP/HTTP to `endpoint`, lines on standard output, or none."""
+    endpoint: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    """`OTEL_EXPORTER_OTLP_ENDPOINT`: the collector's base address (`/v1/traces` is added)."""
+    service_name: str | None = Field(default=None, min_length=1, max_length=100)
+    """`OTEL_SERVICE_NAME` (default `moot`)."""
+    sample_ratio: float | None = Field(default=None, ge=0, le=1)
+    """Share of runs traced (`parentbased_traceidratio`); unset: every run."""
+    capture_content: bool = False
+    """Prompts and answers on `chat` spans (they carry users' tasks and memories)."""
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> TracingSpec:
+        if self.exporter == "otlp" and self.endpoint is None:
+            raise ValueError("the otlp exporter needs `endpoint: http://HOST:4318` (or `exporter: console`)")
+        return self
+
+    def variables(self) -> dict[str, str]:
+        """The `OTEL_*` variables this block stands for."""
+        found = {"OTEL_TRACES_EXPORTER": self.exporter}
+        if self.endpoint:
+            found["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.endpoint
+        if self.service_name:
+            found["OTEL_SERVICE_NAME"] = self.service_name
+        if self.sample_ratio is not None:
+            found["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
+            found["OTEL_TRACES_SAMPLER_ARG"] = repr(self.sample_ratio)
+        if self.capture_content:
+            found["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "true"
+        return found
+
+
 class PolicySpec(_Spec):
     """`policy.yaml`: who may write each state key (design §2), over `moot.policy`'s defaults.
 
@@ -110,6 +149,8 @@ class WorkspaceSpec(_Spec):
     constraints: list[ConstraintSpec] = Field(default_factory=list)
     """Hard constraints over a candidate's facts and the slots (design §3b): an infeasible
     candidate is excluded, with its reason, before anyone scores it."""
+    tracing: TracingSpec | None = None
+    """OpenTelemetry for the CLI's runs of this workspace (see TracingSpec)."""
 
 
 class AgentSpec(_Spec):
