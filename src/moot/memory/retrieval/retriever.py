@@ -29,11 +29,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from moot.memory.embedder import embed_query
+from moot.memory.retrieval.dates import asks_when, query_keys
 from moot.memory.retrieval.index import HybridIndex
+from moot.memory.retrieval.links import link_scores, text_keys
 from moot.memory.retrieval.shard import Filters, Shard
 from moot.memory.retrieval.pack import Packer, Recall
 from moot.memory.retrieval.rank import fuse_scores, rrf, top_rows
-from moot.memory.retrieval.text import mentioned, strip_words, terms
+from moot.memory.retrieval.text import joined, mentioned, strip_words, terms
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,19 @@ class RecallConfig:
     neighbour_top: int = 2
     """the best rows bring their adjacent items along"""
     neighbour_discount: float = 0.6
+    link_weight: float = 0.3
+    """weight of the link score (keys shared with the first hop's best rows, `links.py`); 0: off"""
+    link_seeds: int = 5
+    """first-hop rows whose entity keys drive the link score"""
+    link_max_rows: int = 50
+    """a key held by more live rows links nothing (too common to mean anything; caps fan-out)"""
+    date_boost: float = 1.5
+    """multiplier for rows said on, or naming, a date the query names ("on 16 June, 2023")"""
+    when_boost: float = 0.2
+    """rows that name a time get x(1 + this) when the query asks when"""
+    split_mentions: bool = True
+    """a question about several people ("What do Jon and Gina both like?") is ranked per person,
+    and the rankings merged, instead of boosting both at once (which boosts nobody)"""
     candidates: int = 200
     """ranked rows handed to the packer"""
     full_scan_limit: int = 20_000
@@ -111,17 +126,36 @@ class Retriever:
     # -- ranking ------------------------------------------------------------------------------
     def score(self, shard: Shard, query: str, qvec: np.ndarray, mask: np.ndarray,
               mentions: dict[str, list[int]]) -> np.ndarray:
-        """Relevance of every row (0 outside `mask`); `qvec` embeds the query without mentions."""
+        """Relevance of every row (0 outside `mask`); `qvec` embeds the query without mentions.
+
+        A question about several people is ranked once per person (`split_mentions`) and each
+        row keeps its best share of a ranking, so each person's evidence gets its place.
+        """
+        parts = split_mentions(query, shard, mentions) if self.config.split_mentions else [mentions]
+        if len(parts) == 1:
+            return self._score(shard, query, qvec, mask, mentions)
+        merged = np.zeros(shard.n)
+        for part in parts:
+            scores = self._score(shard, query, qvec, mask, part)
+            merged = np.maximum(merged, scores / max(float(scores.max()), 1e-9))
+        return merged
+
+    def _score(self, shard: Shard, query: str, qvec: np.ndarray, mask: np.ndarray,
+               mentions: dict[str, list[int]]) -> np.ndarray:
         cfg = self.config
         n = shard.n
         qterms = terms(query)
-        prior = np.ones(n)
+        prior = self._date_prior(shard, query)
         for key, codes in mentions.items():
             prior[np.isin(shard.columns[key][:n], codes)] *= cfg.mention_boost
         first = self._fuse(shard.dense(qvec), shard.bm25(qterms, mask), mask) * prior
         total = first
         if cfg.hops > 1:
             total = first + cfg.second_hop_weight * self._second_hop(shard, qvec, qterms, first, mask) * prior
+        if cfg.link_weight:
+            seeds = top_rows(first, mask, cfg.link_seeds).tolist()
+            links = link_scores(shard, seeds, text_keys(query), mask, cfg.link_max_rows)
+            total = total + cfg.link_weight * float(first.max()) * links * prior
         if cfg.session_boost:
             sessions = shard.columns["session_id"][:n]
             best = np.zeros(len(shard.codes["session_id"]))
@@ -134,6 +168,18 @@ class Retriever:
             padded = np.append(total, 0.0)  # a missing neighbour (-1) reads the trailing 0
             total = total + cfg.neighbour_smoothing * (padded[shard.prev[:n]] + padded[shard.next[:n]])
         return np.where(mask, total, 0.0)
+
+    def _date_prior(self, shard: Shard, query: str) -> np.ndarray:
+        """x`date_boost` for rows said on or naming a date the query names; x(1 + `when_boost`)
+        for rows that name a time when the query asks when."""
+        cfg = self.config
+        prior = np.ones(shard.n)
+        keys = query_keys(query)
+        if keys and cfg.date_boost != 1.0:
+            prior[shard.keyed([kind + key for key in keys for kind in ("s:", "t:")])] *= cfg.date_boost
+        if cfg.when_boost and asks_when(query):
+            prior[shard.dated[: shard.n]] *= 1.0 + cfg.when_boost
+        return prior
 
     def _fuse(self, dense: np.ndarray, lexical: np.ndarray, mask: np.ndarray) -> np.ndarray:
         cfg = self.config
@@ -205,4 +251,13 @@ class Retriever:
         return pool[np.argsort(-scores[pool], kind="stable")], scores
 
 
-__all__ = ["RecallConfig", "Retriever"]
+def split_mentions(query: str, shard: Shard, mentions: dict[str, list[int]]) -> list[dict[str, list[int]]]:
+    """One mention set per person when the query lists several of one field side by side."""
+    for key, codes in mentions.items():
+        named = [value for value, code in shard.codes[key].items() if code in codes and isinstance(value, str)]
+        if len(codes) > 1 and joined(query, named):
+            return [{**mentions, key: [code]} for code in codes]
+    return [mentions]
+
+
+__all__ = ["RecallConfig", "Retriever", "split_mentions"]

@@ -1,5 +1,9 @@
 """One user's items as parallel numpy arrays: vectors, BM25 postings, metadata columns, links.
 
+Beside the words, every row has entity and date keys (`links.py`): the row's key ids
+(`row_keys`) and an inverted map key → rows (`key_postings`), which multi-hop linking and dated
+questions read.
+
 A `Shard` is what `HybridIndex` keeps per user and what the retrieval code scores: every query
 step is array arithmetic over all of its rows. Rows are appended and never reused; removing
 an item clears its `alive` flag and unlinks it from its session's neighbours.
@@ -13,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from moot.memory.retrieval.links import item_keys
 from moot.memory.retrieval.text import term_counts
 from moot.memory.types import MemoryItem
 
@@ -62,10 +67,17 @@ class Shard:
         self.ids: dict[str, int] = {}
         """row of each live item id (ids are unique within a user, not across users)"""
         self.postings: dict[str, _Postings] = {}
+        self.dated = np.zeros(capacity, dtype=bool)
+        """rows whose text names a time (a `t:` key): what "When did ...?" asks for"""
         self.columns: dict[str, np.ndarray] = {}
         self.codes: dict[str, dict[Any, int]] = {}
         self.session_rows: dict[str, list[int]] = {}
         """rows of each session, sorted by seq (alive rows only)"""
+        self.key_ids: dict[str, int] = {}
+        self.key_names: list[str] = []
+        self.key_postings: list[_Postings] = []
+        self.row_keys: list[np.ndarray] = []
+        """entity and date key ids of each row (`links.item_keys`)"""
         self.dead = 0
         self.basis: np.ndarray | None = None
         self.coarse = np.zeros((0, COARSE_DIMS), dtype=np.float32)
@@ -79,7 +91,7 @@ class Shard:
             return
         new = max(need, 2 * cap)
         self.vecs = np.resize(self.vecs, (new, self.dim))
-        for name in ("alive", "ntok", "doclen", "ts", "seq"):
+        for name in ("alive", "ntok", "doclen", "ts", "seq", "dated"):
             old = getattr(self, name)
             grown = np.zeros(new, dtype=old.dtype)
             grown[:cap] = old
@@ -125,8 +137,23 @@ class Shard:
             if postings is None:
                 postings = self.postings[term] = _Postings()
             postings.append(row, tf)
+        self._add_keys(row, item_keys(item))
         self._link(row, item)
         return row
+
+    def _add_keys(self, row: int, names: list[str]) -> None:
+        ids = np.empty(len(names), dtype=np.int32)
+        for i, name in enumerate(names):
+            key = self.key_ids.get(name)
+            if key is None:
+                key = self.key_ids[name] = len(self.key_names)
+                self.key_names.append(name)
+                self.key_postings.append(_Postings())
+            self.key_postings[key].append(row, 1)
+            ids[i] = key
+            if name.startswith("t:"):
+                self.dated[row] = True
+        self.row_keys.append(ids)
 
     def _link(self, row: int, item: MemoryItem) -> None:
         rows = self.session_rows.setdefault(item.session_id, [])
@@ -232,6 +259,16 @@ class Shard:
             gain = idf * tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * doclen[rows] / avgdl))
             scores[rows] += np.where(valid, gain, 0.0).astype(np.float32)
         return scores
+
+    def keyed(self, names: Iterable[str]) -> np.ndarray:
+        """Rows that hold any of the keys `names` (removed rows too: combine with a mask)."""
+        hit = np.zeros(self.n, dtype=bool)
+        for name in names:
+            key = self.key_ids.get(name)
+            if key is not None:
+                postings = self.key_postings[key]
+                hit[postings.rows[: postings.n]] = True
+        return hit
 
     def idf(self, term: str, mask: np.ndarray) -> float:
         postings = self.postings.get(term)

@@ -95,6 +95,19 @@ def strip_words(text: str, words: set[str]) -> str:
     return re.sub(r"\s{2,}", " ", _WORD.sub(keep, text)).strip()
 
 
+def joined(query: str, values: list[str]) -> bool:
+    """Whether `query` names two of `values` side by side in a list ("Jon and Gina", "Jon, Gina").
+
+    The sign that a question asks about each of them ("What do Jon and Gina both like?"), not
+    about one of them and something of the other's ("What did Jon give Gina?").
+    """
+    if len(values) < 2:
+        return False
+    alternatives = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
+    pattern = rf"\b(?:{alternatives})(?:['’]s)?\s*(?:,\s*and|,|and|&|or|as well as)\s+(?:{alternatives})\b"
+    return re.search(pattern, query, re.IGNORECASE) is not None
+
+
 def names(text: str) -> list[str]:
     """Capitalised words that are not sentence starts or stop words: cheap proper-noun guesses."""
     found = []
@@ -109,4 +122,4 @@ def names(text: str) -> list[str]:
     return found
 
 
-__all__ = ["STOP_WORDS", "mentioned", "names", "stem", "strip_words", "term_counts", "terms"]
+__all__ = ["STOP_WORDS", "joined", "mentioned", "names", "stem", "strip_words", "term_counts", "terms"]
