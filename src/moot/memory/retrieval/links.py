@@ -91,41 +91,48 @@ def item_keys(item: MemoryItem) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
+def _idf(shard: Shard, term: str, mask: np.ndarray, total: int) -> float:
+    postings = shard.postings.get(term)
+    df = int(mask[postings.rows[: postings.n]].sum()) if postings else 0
+    return math.log(1.0 + (total - df + 0.5) / (df + 0.5))
+
+
 def link_scores(shard: Shard, seeds: Iterable[int], extra: Iterable[str], mask: np.ndarray,
                 max_rows: int) -> np.ndarray:
-    """Per row, the idf-weighted keys it shares with the `seeds` rows' keys and the `extra` keys.
+    """Per row, how much it shares with the `seeds` rows' keys and the `extra` (query) keys.
 
-    Seeds score 0 themselves (they are already ranked); the result is scaled to a maximum of 1.
+    Each shared key adds its idf scaled to [0, 1] (a key of one other row adds nearly 1), a
+    word pair also times its commoner word's scaled idf; the sum is capped at 1. Not scaled by
+    the best row: one rare shared key is a link whatever else shares more. Seeds score 0
+    (they are ranked already).
     """
     n = shard.n
     seeds = list(seeds)
-    wanted: dict[int, float] = {}
-    for row in seeds:
-        for key in shard.row_keys[row].tolist():
-            wanted[key] = wanted.get(key, 0.0) + 1.0
-    for name in extra:
-        key = shard.key_ids.get(name)
-        if key is not None:
-            wanted[key] = wanted.get(key, 0.0) + 1.0
+    wanted = {key for row in seeds for key in shard.row_keys[row].tolist()}
+    wanted.update(shard.key_ids[name] for name in extra if name in shard.key_ids)
     total = max(int(mask.sum()), 1)
     rows_parts: list[np.ndarray] = []
     weight_parts: list[np.ndarray] = []
-    for key, count in wanted.items():
-        if not shard.key_names[key].startswith(LINK_PREFIXES):
-            continue
+    scale = math.log(total + 1)
+    for key in wanted:
         postings = shard.key_postings[key]
+        if not shard.key_names[key].startswith(LINK_PREFIXES) or postings.n > 4 * max_rows:
+            continue  # (removed rows stay in postings: a key far over the cap is not even masked)
         rows = postings.rows[: postings.n]
         rows = rows[mask[rows]]
         if len(rows) < 2 or len(rows) > max_rows:
             continue
+        weight = math.log(total / len(rows)) / scale
+        name = shard.key_names[key]
+        if name.startswith("p:"):  # "super thankful" is rare as a pair, not as words: weigh by its commoner word
+            weight *= min(_idf(shard, word, mask, total) for word in name[2:].split(" ")) / scale
         rows_parts.append(rows)
-        weight_parts.append(np.full(len(rows), count * math.log(total / len(rows)), dtype=np.float64))
+        weight_parts.append(np.full(len(rows), weight, dtype=np.float64))
     if not rows_parts:
         return np.zeros(n)
     scores = np.bincount(np.concatenate(rows_parts), weights=np.concatenate(weight_parts), minlength=n)[:n]
     scores[seeds] = 0.0
-    top = float(scores.max())
-    return scores / top if top > 0 else scores
+    return np.minimum(scores, 1.0)
 
 
 __all__ = ["LINK_PREFIXES", "item_keys", "link_scores", "text_keys"]

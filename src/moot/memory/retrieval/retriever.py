@@ -64,11 +64,11 @@ class RecallConfig:
     neighbour_top: int = 2
     """the best rows bring their adjacent items along"""
     neighbour_discount: float = 0.6
-    link_weight: float = 0.3
+    link_weight: float = 0.1
     """weight of the link score (keys shared with the first hop's best rows, `links.py`); 0: off"""
     link_seeds: int = 5
     """first-hop rows whose entity keys drive the link score"""
-    link_max_rows: int = 50
+    link_max_rows: int = 20
     """a key held by more live rows links nothing (too common to mean anything; caps fan-out)"""
     date_boost: float = 1.5
     """multiplier for rows said on, or naming, a date the query names ("on 16 June, 2023")"""
