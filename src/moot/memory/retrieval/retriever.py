@@ -137,7 +137,7 @@ class Retriever:
         merged = np.zeros(shard.n)
         for part in parts:
             scores = self._score(shard, query, qvec, mask, part)
-            merged = np.maximum(merged, scores / max(float(scores.max()), 1e-9))
+            merged = merged + scores / max(float(scores.max()), 1e-9)
         return merged
 
     def _score(self, shard: Shard, query: str, qvec: np.ndarray, mask: np.ndarray,

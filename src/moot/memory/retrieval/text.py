@@ -95,13 +95,17 @@ def strip_words(text: str, words: set[str]) -> str:
     return re.sub(r"\s{2,}", " ", _WORD.sub(keep, text)).strip()
 
 
+_TOGETHER = re.compile(r"\b(?:together|between|each other|one another|with)\b", re.IGNORECASE)
+"""a question about what people did with each other asks about one thing, not one per person"""
+
+
 def joined(query: str, values: list[str]) -> bool:
     """Whether `query` names two of `values` side by side in a list ("Jon and Gina", "Jon, Gina").
 
     The sign that a question asks about each of them ("What do Jon and Gina both like?"), not
     about one of them and something of the other's ("What did Jon give Gina?").
     """
-    if len(values) < 2:
+    if len(values) < 2 or _TOGETHER.search(query):
         return False
     alternatives = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
     pattern = rf"\b(?:{alternatives})(?:['’]s)?\s*(?:,\s*and|,|and|&|or|as well as)\s+(?:{alternatives})\b"
