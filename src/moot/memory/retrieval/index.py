@@ -31,6 +31,30 @@ COMPACT_MIN_DEAD = 1024
 """a shard is rebuilt without its removed rows once it has this many, and they are half of it"""
 
 
+def _check_text(item: MemoryItem) -> None:
+    """Refuse, before anything is written, a text the tokenizer cannot read."""
+    if not isinstance(item.text, str):
+        raise UsageError(f"memory index: item {item.id!r} has a {type(item.text).__name__} text; "
+                         f"decode it to str first (e.g. bytes.decode('utf-8', errors='replace'))")
+    try:
+        item.text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UsageError(
+            f"memory index: item {item.id!r} is not valid Unicode at character {exc.start} "
+            f"({item.text[exc.start:exc.end]!r}, a byte that was not UTF-8); decode its source with "
+            f"errors='replace' before adding it. Nothing of this batch was added."
+        ) from None
+
+
+def clean_query(query: str) -> str:
+    """A query as the tokenizer can read it: undecodable characters become U+FFFD (a query is not kept)."""
+    try:
+        query.encode("utf-8")
+        return query
+    except UnicodeEncodeError:
+        return query.encode("utf-8", errors="replace").decode("utf-8")
+
+
 class HybridIndex:
     """Items of many users, searchable by meaning and by words; see the module docstring."""
 
@@ -93,9 +117,12 @@ class HybridIndex:
                 raise UsageError(f"memory index: item {item.id!r} has no user_id; every item belongs to one user")
             if not item.id:
                 raise UsageError("memory index: an item has an empty id")
+            _check_text(item)
         if vectors is None:
             vectors = self.embedder.embed([item.text for item in items])
         vectors = np.asarray(vectors, dtype=np.float32)
+        if not np.isfinite(vectors).all():  # e.g. a static embedder's empty text: 0/0 on normalising
+            vectors = np.nan_to_num(vectors, nan=0.0, posinf=0.0, neginf=0.0)
         if vectors.shape != (len(items), self.embedder.dim):
             raise UsageError(
                 f"memory index: got vectors of shape {vectors.shape} for {len(items)} items of "
@@ -147,7 +174,7 @@ class HybridIndex:
         self.shard(user_id)  # validates user_id
         if k <= 0:
             return []
-        qvec = embed_query(self.embedder, query)
+        qvec = embed_query(self.embedder, clean_query(query))
         with self.lock:
             shard = self._shards.get(user_id)
             if shard is None:
@@ -201,4 +228,4 @@ class HybridIndex:
         return index
 
 
-__all__ = ["COMPACT_MIN_DEAD", "HybridIndex"]
+__all__ = ["COMPACT_MIN_DEAD", "HybridIndex", "clean_query"]

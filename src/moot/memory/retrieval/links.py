@@ -42,6 +42,10 @@ _PREFIX = re.compile(r"^\s*[A-Z][\w .'-]{0,40}:\s")
 _NOT_NAMES = STOP_WORDS | set(MONTHS) | set(WEEKDAYS)
 """capitalised words that are not names: dates are read by `dates.py`"""
 
+KEY_CHARS = 4_000
+"""keys are read from an item's first characters: a turn is far shorter, and a 1 MB paste would
+take seconds to analyse for links it cannot make (it never fits a recall budget anyway)"""
+
 LINK_PREFIXES = ("n:", "p:", "t:")
 """the kinds of key that link items; `s:` (the day an item was said) only answers dated questions"""
 
@@ -82,10 +86,11 @@ def text_keys(text: str) -> list[str]:
 
 def item_keys(item: MemoryItem) -> list[str]:
     """Every key of an item: its text's, its resolved dates (`t:`) and the day it was said (`s:`)."""
-    keys = text_keys(item.text)
+    text = item.text[:KEY_CHARS]
+    keys = text_keys(text)
     anchor = anchor_of(item.meta.get("date"), item.ts) if item.session_id or item.meta.get("date") else None
     if anchor is not None:
-        for span in resolve(item.text, anchor):
+        for span in resolve(text, anchor):
             keys.extend("t:" + key for key in span.keys())
         keys.extend("s:" + key for key in Span(anchor, "day").keys())
     return list(dict.fromkeys(keys))
@@ -135,4 +140,4 @@ def link_scores(shard: Shard, seeds: Iterable[int], extra: Iterable[str], mask: 
     return np.minimum(scores, 1.0)
 
 
-__all__ = ["LINK_PREFIXES", "item_keys", "link_scores", "text_keys"]
+__all__ = ["KEY_CHARS", "LINK_PREFIXES", "item_keys", "link_scores", "text_keys"]

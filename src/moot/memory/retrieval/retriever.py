@@ -30,7 +30,7 @@ import numpy as np
 
 from moot.memory.embedder import embed_query
 from moot.memory.retrieval.dates import asks_when, query_keys
-from moot.memory.retrieval.index import HybridIndex
+from moot.memory.retrieval.index import HybridIndex, clean_query
 from moot.memory.retrieval.links import link_scores, text_keys
 from moot.memory.retrieval.shard import Filters, Shard
 from moot.memory.retrieval.pack import Packer, Recall
@@ -99,6 +99,7 @@ class Retriever:
         (a value, or a list of accepted values). Another user's items are never read.
         """
         started = time.perf_counter()
+        query = clean_query(query)
         empty = Recall(items=[], text="", tokens=0, budget=budget_tokens)
         index = self.index
         with index.lock:
