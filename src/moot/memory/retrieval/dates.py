@@ -56,7 +56,7 @@ _ABSOLUTE = re.compile(
     rf"\b(?:(?P<d1>{_DAYNUM}) (?:of )?(?P<m1>{_MONTH})\.?,? ?(?P<y1>{_YEAR})?"
     rf"|(?P<m2>{_MONTH})\.? (?P<d2>{_DAYNUM})(?!\d)(?:,? (?P<y2>{_YEAR}))?"
     rf"|(?P<m3>{_MONTH}),? (?P<y3>{_YEAR})"
-    rf"|(?i:in|of|since|during|until|by|early|late|mid) (?P<m4>{_MONTH})\b"
+    rf"|(?i:in|of|since|during|until|by|early|late|mid) (?P<m4>{_MONTH})\b(?!,? ?{_YEAR})"
     rf"|(?i:in|of|since|during|until|by|summer|winter|spring|fall|autumn) (?P<y5>{_YEAR})"
     rf")\b"
 )
