@@ -60,6 +60,9 @@ _ABSOLUTE = re.compile(
     rf"|(?i:in|of|since|during|until|by|summer|winter|spring|fall|autumn) (?P<y5>{_YEAR})"
     rf")\b"
 )
+_TIME_WORDS = ("day", "week", "month", "year", "tonight", "tomorrow", "night", "morning", "afternoon", "evening")
+"""one of these is in every relative expression (weekdays end in "day"): a cheap test first"""
+_MONTH_WORDS = tuple(m.capitalize() for m in MONTHS)
 _WHEN = re.compile(r"\b(?:when|what (?:date|day|year|month|time)|which (?:year|month|day)|how long ago)\b",
                    re.IGNORECASE)
 _DATE_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d, %Y", "%Y-%m-%d", "%d %B, %Y")
@@ -161,7 +164,9 @@ def _ago(anchor: date, n: int, unit: str, sign: int) -> Span:
 def resolve(text: str, anchor: date) -> list[Span]:
     """The times `text` names, relative ones resolved against `anchor` (the day it was said)."""
     spans: list[Span] = []
-    for m in _RELATIVE.finditer(text):
+    lower = text.lower()
+    relative = _RELATIVE.finditer(text) if any(word in lower for word in _TIME_WORDS) else ()
+    for m in relative:
         g = {k: v.lower() for k, v in m.groupdict().items() if v}
         if "dbefore" in g:
             spans.append(Span(anchor - timedelta(2), "day"))
@@ -188,6 +193,8 @@ def resolve(text: str, anchor: date) -> list[Span]:
 def _absolute(text: str, anchor: date | None) -> list[Span]:
     """Absolute dates; a day or month without a year is the latest one not after `anchor`."""
     spans: list[Span] = []
+    if not any(ch.isdigit() for ch in text) and not any(month in text for month in _MONTH_WORDS):
+        return spans
     for m in _ABSOLUTE.finditer(text):
         g = {k: v for k, v in m.groupdict().items() if v}
         month_word = g.get("m1") or g.get("m2") or g.get("m3") or g.get("m4")

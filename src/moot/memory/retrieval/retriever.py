@@ -6,11 +6,19 @@ A query goes through these steps, all array arithmetic over the asking user's sh
    word, e.g. "Melanie" in "What activities does Melanie partake in?", raise the rows that carry
    them: facts about a person are mostly said by that person. The name is then left out of the
    embedded query, which would otherwise pull in every line that merely addresses Melanie.
+   A question that lists several people ("What do Jon and Gina both like?") is ranked once per
+   person and the rankings merged: boosting both at once would boost nobody.
+   **Dates.** Rows said on, or naming, a date the query names ("on 16 June, 2023", "in July")
+   are raised, and rows that name a time when the query asks "when" (`dates.py`: relative
+   times were resolved against each item's date at ingest).
 2. **First hop.** Cosine and BM25 over the user's rows (after filters), fused by score.
 3. **Second hop** (multi-hop). The first hop's best rows drive a second query: their mean
    vector pulls the dense query towards what was found, and their rarest words that the query
    lacks join the BM25 query. Evidence spread over several sessions rarely shares the
    question's wording, but it shares words and topics with the evidence that does.
+   **Links.** Rows that share rare names, word pairs or resolved dates with the first hop's
+   best rows (or with the question) gain a link score (`links.py`): the same things, named in
+   another session.
 4. **Context.** A row gains a share of its session's best score and of its neighbours' scores
    (the previous and next item of the same session): the answer to a question usually sits in
    the conversation where the topic came up, next to the line that names it. The best rows then
