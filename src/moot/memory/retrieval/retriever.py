@@ -7,7 +7,8 @@ A query goes through these steps, all array arithmetic over the asking user's sh
    them: facts about a person are mostly said by that person. The name is then left out of the
    embedded query, which would otherwise pull in every line that merely addresses Melanie.
    A question that lists several people ("What do Jon and Gina both like?") is ranked once per
-   person and the rankings merged: boosting both at once would boost nobody.
+   person and the rankings, each scaled to its best row, summed: boosting both at once lets the
+   person whose lines score higher take the whole budget.
    **Dates.** Rows said on, or naming, a date the query names ("on 16 June, 2023", "in July")
    are raised, and rows that name a time when the query asks "when" (`dates.py`: relative
    times were resolved against each item's date at ingest).
@@ -83,8 +84,8 @@ class RecallConfig:
     when_boost: float = 0.2
     """rows that name a time get x(1 + this) when the query asks when"""
     split_mentions: bool = True
-    """a question about several people ("What do Jon and Gina both like?") is ranked per person,
-    and the rankings merged, instead of boosting both at once (which boosts nobody)"""
+    """a question that lists people ("What do Jon and Gina both like?") is ranked per person and
+    the scaled rankings summed, instead of boosting both at once"""
     candidates: int = 200
     """ranked rows handed to the packer"""
     full_scan_limit: int = 20_000
@@ -137,8 +138,9 @@ class Retriever:
               mentions: dict[str, list[int]]) -> np.ndarray:
         """Relevance of every row (0 outside `mask`); `qvec` embeds the query without mentions.
 
-        A question about several people is ranked once per person (`split_mentions`) and each
-        row keeps its best share of a ranking, so each person's evidence gets its place.
+        A question about several people is ranked once per person (`split_mentions`); each
+        ranking is scaled to its best row and the rankings summed, so each person's evidence
+        keeps its weight. (Keeping each row's best share instead lost a LoCoMo question.)
         """
         parts = split_mentions(query, shard, mentions) if self.config.split_mentions else [mentions]
         if len(parts) == 1:

@@ -95,7 +95,7 @@ def strip_words(text: str, words: set[str]) -> str:
     return re.sub(r"\s{2,}", " ", _WORD.sub(keep, text)).strip()
 
 
-_TOGETHER = re.compile(r"\b(?:together|between|each other|one another|with)\b", re.IGNORECASE)
+_TOGETHER = re.compile(r"\b(?:together|between|each other|one another)\b", re.IGNORECASE)
 """a question about what people did with each other asks about one thing, not one per person"""
 
 
