@@ -59,11 +59,11 @@ def test_reads_nothing_it_cannot_resolve_exactly(text: str) -> None:
 
 
 def test_keys_cover_every_day_of_a_week_and_the_months_it_spans() -> None:
-    keys = Span(date(2023, 4, 24), "week").keys()
+    keys = Span(date(2023, 4, 24), "week").index_keys()
     assert keys[:7] == [f"2023-04-{d}" for d in range(24, 31)]
     assert set(keys[7:]) == {"2023-04", "2023", "m04"}
-    assert Span(date(2023, 5, 31), "weekend").keys()[:2] == ["2023-05-31", "2023-06-01"]
-    assert Span(date(2022, 1, 1), "year").keys() == ["2022"]
+    assert Span(date(2023, 5, 31), "weekend").index_keys()[:2] == ["2023-05-31", "2023-06-01"]
+    assert Span(date(2022, 1, 1), "year").index_keys() == ["2022"]
 
 
 def test_anchor_is_the_meta_date_else_the_day_of_ts() -> None:

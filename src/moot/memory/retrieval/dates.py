@@ -75,7 +75,7 @@ class Span:
     start: date
     grain: Grain
 
-    def keys(self) -> list[str]:
+    def index_keys(self) -> list[str]:
         """Index keys: every day it covers (up to a week), its months and years, bare months."""
         if self.grain == "year":
             return [f"{self.start.year}"]

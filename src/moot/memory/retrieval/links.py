@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -78,7 +79,7 @@ def text_keys(text: str) -> list[str]:
                 keys["n:" + " ".join(run)] = None
                 run = []
         content = [(w.lower(), w.lower() not in STOP_WORDS and (len(w) > 2 or w.isdigit())) for w, _ in words]
-        for (a, ok_a), (b, ok_b) in zip(content, content[1:]):
+        for (a, ok_a), (b, ok_b) in pairwise(content):
             if ok_a and ok_b:
                 keys[f"p:{stem(a)} {stem(b)}"] = None
     return list(keys)
@@ -91,8 +92,8 @@ def item_keys(item: MemoryItem) -> list[str]:
     anchor = anchor_of(item.meta.get("date"), item.ts) if item.session_id or item.meta.get("date") else None
     if anchor is not None:
         for span in resolve(text, anchor):
-            keys.extend("t:" + key for key in span.keys())
-        keys.extend("s:" + key for key in Span(anchor, "day").keys())
+            keys.extend("t:" + key for key in span.index_keys())
+        keys.extend("s:" + key for key in Span(anchor, "day").index_keys())
     return list(dict.fromkeys(keys))
 
 

@@ -41,9 +41,9 @@ from moot.memory.embedder import embed_query
 from moot.memory.retrieval.dates import asks_when, query_keys
 from moot.memory.retrieval.index import HybridIndex, clean_query
 from moot.memory.retrieval.links import link_scores, text_keys
-from moot.memory.retrieval.shard import Filters, Shard
 from moot.memory.retrieval.pack import Packer, Recall
 from moot.memory.retrieval.rank import fuse_scores, rrf, top_rows
+from moot.memory.retrieval.shard import Filters, Shard
 from moot.memory.retrieval.text import joined, mentioned, strip_words, terms
 
 
