@@ -154,3 +154,25 @@ def test_an_empty_text_never_poisons_the_scores() -> None:
     shard = index.shard("u")
     assert shard is not None and np.isfinite(shard.vecs[: shard.n]).all()
     assert Retriever(index).recall("u", "train", 1000).ids[0] == "s:0"
+
+
+def test_keys_survive_removal_compaction_and_snapshots(embedder: Embedder) -> None:
+    rng = np.random.default_rng(3)
+    n = 2_200
+    vectors = rng.normal(size=(n, embedder.dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    items = [MemoryItem(id=f"m{i}", layer="episodic", user_id="u", session_id=f"u/s{i // 20}",
+                        text=f"Ana: note {i} about the Lisbon flat" if i % 500 else "Ana: I sold my Lisbon flat to Rui",
+                        ts=T0 + (i // 20) * DAY + i % 20, meta={"seq": i % 20, "speaker": "Ana"}) for i in range(n)]
+    index = HybridIndex(embedder)
+    index.add(items, vectors=vectors)
+    index.remove([f"m{i}" for i in range(1, 1_300)], user_id="u")  # over COMPACT_MIN_DEAD: the shard is rebuilt
+    shard = index.shard("u")
+    assert shard is not None and shard.n == n - 1_299  # compacted: the keys were rebuilt with the rows
+    rui = shard.key_ids["n:rui"]
+    rows = shard.key_postings[rui].rows[: shard.key_postings[rui].n]
+    assert sorted(shard.items[r].id for r in rows) == ["m0", "m1500", "m2000"]  # m500, m1000 removed
+    restored = HybridIndex.from_arrays(embedder, index.to_arrays())
+    again = restored.shard("u")
+    assert again is not None and again.key_ids.keys() == shard.key_ids.keys()
+    assert link_scores(again, [again.ids["m0"]], [], again.mask(), 20)[again.ids["m1500"]] > 0
