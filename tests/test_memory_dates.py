@@ -46,16 +46,24 @@ def days(text: str, anchor: date) -> list[tuple[str, str]]:
     ("back in March", MON_8_MAY, [("2023-03-01", "month")]),
     ("in December", MON_8_MAY, [("2022-12-01", "month")]),  # the last December before it was said
     ("since 2019", MON_8_MAY, [("2019-01-01", "year")]),
+    ("on February 29", date(2024, 5, 8), [("2024-02-29", "day")]),
 ])
 def test_resolves_common_expressions(text: str, anchor: date, expected: list[tuple[str, str]]) -> None:
     assert days(text, anchor) == expected
 
 
 @pytest.mark.parametrize("text", [
-    "I may go", "on Saturday we went out", "February 31 does not exist", "a few days ago", "", "\udce9",
+    "I may go", "on Saturday we went out", "February 31 does not exist", "on February 29", "a few days ago", "", "\udce9",
 ])
 def test_reads_nothing_it_cannot_resolve_exactly(text: str) -> None:
     assert resolve(text, MON_8_MAY) == []
+
+
+def test_dates_at_the_ends_of_the_calendar_are_skipped_not_raised() -> None:
+    text = "last year, yesterday, this week, next year, tomorrow, in 5 years, 3 days ago, on 1 May"
+    for anchor in (date.min, date.max):
+        for span in resolve(text, anchor):
+            assert span.index_keys()
 
 
 def test_keys_cover_every_day_of_a_week_and_the_months_it_spans() -> None:

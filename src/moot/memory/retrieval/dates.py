@@ -83,7 +83,7 @@ class Span:
             days = [self.start]
         else:
             length = {"day": 1, "weekend": 2, "week": 7}[self.grain]
-            days = [self.start + timedelta(d) for d in range(length)]
+            days = [self.start + timedelta(d) for d in range(min(length, (date.max - self.start).days + 1))]
         keys: list[str] = [] if self.grain == "month" else [d.isoformat() for d in days]
         for d in days:
             for key in (f"{d.year}-{d.month:02d}", f"{d.year}", f"m{d.month:02d}"):
@@ -167,27 +167,33 @@ def resolve(text: str, anchor: date) -> list[Span]:
     lower = text.lower()
     relative = _RELATIVE.finditer(text) if any(word in lower for word in _TIME_WORDS) else ()
     for m in relative:
-        g = {k: v.lower() for k, v in m.groupdict().items() if v}
-        if "dbefore" in g:
-            spans.append(Span(anchor - timedelta(2), "day"))
-        elif "dafter" in g:
-            spans.append(Span(anchor + timedelta(2), "day"))
-        elif "yesterday" in g:
-            spans.append(Span(anchor - timedelta(1), "day"))
-        elif "today" in g:
-            spans.append(Span(anchor, "day"))
-        elif "tomorrow" in g:
-            spans.append(Span(anchor + timedelta(1), "day"))
-        elif "wday" in g:
-            spans.append(Span(_weekday(anchor, WEEKDAYS[g["wday"]], g["wrel"]), "day"))
-        elif "unit" in g:
-            spans.append(_unit(anchor, g["unit"], g["urel"]))
-        elif "count" in g:
-            spans.append(_ago(anchor, _count(g["count"]), g["cunit"], -1 if g["dir"] == "ago" else 1))
-        elif "incount" in g:
-            spans.append(_ago(anchor, _count(g["incount"]), g["inunit"], 1))
+        try:
+            spans.append(_relative({k: v.lower() for k, v in m.groupdict().items() if v}, anchor))
+        except (ValueError, OverflowError):  # before year 1 or after 9999: nothing to index
+            continue
     spans.extend(_absolute(text, anchor))
     return spans
+
+
+def _relative(g: dict[str, str], anchor: date) -> Span:
+    """The span of one match of `_RELATIVE` (its named groups that matched, lowercased)."""
+    if "dbefore" in g:
+        return Span(anchor - timedelta(2), "day")
+    if "dafter" in g:
+        return Span(anchor + timedelta(2), "day")
+    if "yesterday" in g:
+        return Span(anchor - timedelta(1), "day")
+    if "today" in g:
+        return Span(anchor, "day")
+    if "tomorrow" in g:
+        return Span(anchor + timedelta(1), "day")
+    if "wday" in g:
+        return Span(_weekday(anchor, WEEKDAYS[g["wday"]], g["wrel"]), "day")
+    if "unit" in g:
+        return _unit(anchor, g["unit"], g["urel"])
+    if "count" in g:
+        return _ago(anchor, _count(g["count"]), g["cunit"], -1 if g["dir"] == "ago" else 1)
+    return _ago(anchor, _count(g["incount"]), g["inunit"], 1)
 
 
 def _absolute(text: str, anchor: date | None) -> list[Span]:
@@ -202,14 +208,16 @@ def _absolute(text: str, anchor: date | None) -> list[Span]:
         year_text = g.get("y1") or g.get("y2") or g.get("y3") or g.get("y5")
         day_text = g.get("d1") or g.get("d2")
         day_num = int(re.sub(r"\D", "", day_text)) if day_text else 1
-        if day_num > calendar.monthrange(int(year_text) if year_text else 2000, month)[1]:
-            continue
         if year_text:
             year = int(year_text)
         elif anchor is not None:
             year = anchor.year if (month, day_num) <= (anchor.month, anchor.day) else anchor.year - 1
         else:
-            spans.append(Span(date(2000, month, day_num), "month"))  # no year known: bare month only
+            year = 2000  # no year known (a question): a bare month only; 2000 admits 29 February
+        if not 1 <= year <= 9999 or day_num > calendar.monthrange(year, month)[1]:
+            continue  # "31 April"; "29 February" of a year without one; before the calendar
+        if not year_text and anchor is None:
+            spans.append(Span(date(2000, month, day_num), "month"))
             continue
         grain: Grain = "day" if day_text else ("month" if month_word else "year")
         spans.append(Span(date(year, month, day_num), grain))
