@@ -79,6 +79,7 @@ def test_anchor_is_the_meta_date_else_the_day_of_ts() -> None:
     assert anchor_of("2023-05-08", 0.0) == MON_8_MAY
     assert anchor_of("not a date", 1_683_504_000.0) == MON_8_MAY
     assert anchor_of(None, 0.0) is None
+    assert anchor_of(None, 1e30) is None and anchor_of(None, float("nan")) is None
 
 
 def test_query_keys_and_when_questions() -> None:

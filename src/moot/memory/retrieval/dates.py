@@ -102,8 +102,11 @@ def anchor_of(meta_date: object, ts: float) -> date | None:
             except ValueError:
                 continue
     if ts > 0:
-        day = time.gmtime(ts)
-        return date(day.tm_year, day.tm_mon, day.tm_mday)
+        try:
+            day = time.gmtime(ts)
+            return date(day.tm_year, day.tm_mon, day.tm_mday)
+        except (OverflowError, OSError, ValueError):  # a ts no calendar day has: no anchor
+            return None
     return None
 
 
