@@ -1,0 +1,236 @@
+"""Fact keys: which (subject, attribute) a statement sets, read by a small set of patterns.
+
+A new value supersedes an old one only when both set the same attribute of the same subject
+("I live in Lisbon", later "I moved to Porto": both set the speaker's `home`). Finding that key
+must not need a model (the embedded chat model has 135M parameters and tests have none), so it
+is done here by regular expressions over a normalised sentence, in four families:
+
+- **verbs of state**: live / reside / am based in, moved / relocated to → `home`; work at / for,
+  joined → `employer`; cancelled / booked / confirmed the X → `X booking`;
+- **possessives**: "my X is / are / is now / has changed to Y" → attribute `X`, for any X that is a
+  short noun phrase (favourite airline, budget, phone number, ...), with synonyms folded
+  (`address` and `city` are `home`, `favorite` and `preferred` are `favourite`);
+- **states**: "I'm vegetarian now", "I am vegan" → `diet` (a small lexicon of diets and of
+  relationship states);
+- **third person**, for memories written about the user (LangMem's facts read "User lives in
+  Porto", "The user's budget is 1500 EUR"): the same verbs and possessives with "the user" as
+  subject.
+
+First-person statements are about the speaker: `subject` is the speaker's name, lowercased
+(the MemoryManager passes it; semantic facts use "user"). Only the first statement per attribute
+in a sentence is kept. The patterns were written against their own examples
+(`tests/test_memory_fact_keys.py`), apart from the generator of `bench/memory/updates.py`, whose
+held-out templates were never run against them during development.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_SCAN = 2_000
+"""Characters of a text that are scanned: statements sit in ordinary turns, not in pasted files."""
+
+
+@dataclass(frozen=True, order=True)
+class FactKey:
+    """What a statement sets: an attribute of a subject, both lowercase."""
+
+    subject: str
+    attribute: str
+
+    def __str__(self) -> str:
+        return f"{self.subject}|{self.attribute}"
+
+    @classmethod
+    def parse(cls, text: str) -> FactKey:
+        """The inverse of `str(key)` (keys travel in JSON metadata as strings)."""
+        subject, _, attribute = text.partition("|")
+        return cls(subject, attribute)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement found in a text: its key and the value it sets (as written)."""
+
+    key: FactKey
+    value: str
+
+
+SYNONYMS: dict[str, str] = {
+    "address": "home", "home address": "home", "city": "home", "home city": "home", "residence": "home",
+    "place": "home", "home town": "home", "hometown": "home", "current city": "home", "location": "home",
+    "job": "employer", "company": "employer", "workplace": "employer", "work": "employer", "office": "employer",
+    "phone": "phone number", "number": "phone number", "mobile": "phone number", "mobile number": "phone number",
+    "cell": "phone number", "cell number": "phone number", "telephone number": "phone number",
+    "email address": "email", "e-mail": "email", "e-mail address": "email", "mail": "email",
+    "travel budget": "budget", "trip budget": "budget", "total budget": "budget", "max budget": "budget",
+    "eating": "diet", "food preference": "diet", "dietary preference": "diet",
+}
+"""Attribute names that mean the same thing, folded to one (after `favourite` spelling is folded)."""
+
+TRIGGERS: dict[str, tuple[str, ...]] = {
+    "home": ("live", "lives", "living", "home", "address", "city", "moved", "reside", "based", "where"),
+    "employer": ("work", "works", "working", "employer", "job", "company"),
+    "diet": ("diet", "eat", "eats", "vegetarian", "vegan", "food"),
+    "phone number": ("phone", "number", "call"),
+    "email": ("email", "mail"),
+    "relationship": ("relationship", "married", "single", "partner"),
+}
+"""Words of a question that ask about an attribute without naming it ("where does Ana live")."""
+
+DIETS = (
+    "vegetarian", "vegan", "pescatarian", "pescetarian", "flexitarian", "omnivore", "omnivorous",
+    "gluten-free", "gluten free", "lactose-free", "lactose intolerant", "keto", "on a keto diet", "halal", "kosher",
+)
+RELATIONSHIP = ("married", "single", "engaged", "divorced", "widowed", "in a relationship")
+
+_FILLER = re.compile(
+    r"^(?:(?:well|so|oh|ok|okay|hey|hi|btw|by the way|fyi|actually|also|anyway|quick update|update|news|"
+    r"just so you know|just to let you know|heads up|small change|one more thing|oh and|and)[\s,:;!-]+)+",
+    re.I,
+)
+_END = r"(?=\s*(?:[.,;!?)]|\s(?:and|but|because|since|so|which|where|who|as of|from now|starting|until|for now|"
+_END += r"with|now|again|anymore|these days|at the moment|currently|nowadays|instead|too|though)\b|$))"
+_VALUE = r"(?P<value>[^\s.,;!?][^.,;!?]{0,60}?)" + _END
+_WE = r"(?:i|we)"
+_HAVE = r"(?:'ve|\s+have|\s+had)?"
+_ADV = r"(?:\s+(?:just|recently|finally|now|currently|still|actually|officially|already|also))*"
+_THIRD = r"(?:the\s+)?user"
+
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("home", re.compile(rf"\b(?P<subj>{_WE}|{_THIRD}){_HAVE}{_ADV}\s+(?:moved|relocated|moving|relocating|"
+                        rf"moves|relocates)(?:\s+(?:back|over|house|home))?\s+(?:to|into)\s+(?:the\s+)?{_VALUE}", re.I)),
+    ("home", re.compile(rf"\b(?P<subj>{_WE}|{_THIRD})(?:'m|'re|\s+am|\s+are|\s+is)?{_ADV}\s+(?:live|lives|living|"
+                        rf"reside|resides|residing|based|settled|located)\s+(?:now\s+)?in\s+{_VALUE}", re.I)),
+    ("employer", re.compile(rf"\b(?P<subj>{_WE}|{_THIRD})(?:'m|\s+am|\s+is)?{_ADV}\s+(?:work|works|working)"
+                            rf"(?:\s+now)?\s+(?:at|for)\s+{_VALUE}", re.I)),
+    ("employer", re.compile(rf"\b(?P<subj>{_WE}|{_THIRD}){_HAVE}{_ADV}\s+(?:joined|joins|started\s+(?:working\s+)?at|"
+                            rf"started\s+a\s+(?:new\s+)?job\s+at|took\s+a\s+(?:new\s+)?job\s+at)\s+{_VALUE}", re.I)),
+    ("diet", re.compile(rf"\b(?P<subj>i|{_THIRD})(?:'m|\s+am|\s+is){_ADV}(?:\s+(?:a|an|fully|strictly|now))*\s+"
+                        rf"(?P<value>{'|'.join(re.escape(d) for d in DIETS)})\b", re.I)),
+    ("relationship", re.compile(rf"\b(?P<subj>i|{_THIRD})(?:'m|\s+am|\s+is|\s+got|'ve\s+got|\s+have\s+got){_ADV}\s+"
+                                rf"(?P<value>{'|'.join(re.escape(r) for r in RELATIONSHIP)})\b", re.I)),
+]
+"""(attribute, pattern) for statements whose attribute the verb names."""
+
+_BOOKING = re.compile(
+    rf"\b(?P<subj>{_WE}|{_THIRD}){_HAVE}{_ADV}\s+(?P<value>cancell?ed|booked|rebooked|confirmed|reserved|postponed|"
+    rf"rescheduled|called off|dropped)\s+(?:the|my|our|their|his|her)\s+(?P<attr>[a-z][a-z -]{{1,30}}?)"
+    rf"(?:\s+(?:booking|reservation))?{_END}",
+    re.I,
+)
+_POSSESSIVE = re.compile(
+    rf"\b(?P<subj>my|our|(?:the\s+)?user's)\s+(?:new\s+|current\s+|updated\s+|present\s+)?(?P<attr>[a-z][a-z -]{{1,30}}?)"
+    rf"\s+(?:is|are|'s|has\s+(?:now\s+)?(?:changed|switched|moved)\s+to|has\s+become|became|changed\s+to|"
+    rf"switched\s+to|will\s+be|is\s+going\s+to\s+be)\s+(?:now\s+|actually\s+|officially\s+|no\s+longer\s+\S+\s+but\s+)*"
+    rf"(?:in\s+|at\s+)?{_VALUE}",
+    re.I,
+)
+_SWITCH = re.compile(
+    rf"\b(?P<subj>{_WE}|{_THIRD}){_HAVE}{_ADV}\s+(?:switched|changed|moved|updated)\s+(?:my|our|the|their)\s+"
+    rf"(?P<attr>[a-z][a-z -]{{1,30}}?)\s+to\s+{_VALUE}",
+    re.I,
+)
+
+_NOT_ATTRIBUTES = frozenset(
+    "day week weekend trip flight time life mood head back coffee tea dog cat kid kids son daughter wife husband "
+    "friend friends sister brother mother father mom dad mum parents family boss team plan plans idea question "
+    "point guess feeling opinion problem issue bad fault pleasure turn".split()
+)
+"""Possessive heads that name a thing or a person, not an attribute ("my sister is visiting")."""
+_NOT_VALUES = re.compile(
+    r"^(?:so|very|really|too|quite|a bit|kind of|sort of|getting|going|not|great|good|fine|ok|okay|nice|bad|"
+    r"terrible|awesome|amazing|lovely|late|early|cold|hot|busy|tired|broken|delayed|over|done|that|this|it|"
+    r"[a-z]+ing)\b",
+    re.I,
+)
+_SPACES = re.compile(r"\s+")
+_PLACE = re.compile(r"\s+(?:in|at|for|on|with|from|to|near)\s.*$", re.I)
+"""what follows the thing booked ("the hotel in Faro" books the hotel)"""
+_SENTENCES = re.compile(r"(?<=[.!?;])\s+|\n+")
+_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.I)
+
+
+def normalise(text: str) -> str:
+    """One line, curly quotes straightened, leading fillers ("btw,", "quick update:") removed."""
+    text = text[:MAX_SCAN].replace("’", "'").replace("‘", "'").replace("`", "'")
+    return _FILLER.sub("", _SPACES.sub(" ", text).strip())
+
+
+def canonical_attribute(attr: str) -> str:
+    """`attr` lowercased, single-spaced, favourite spelled one way, synonyms folded."""
+    attr = _SPACES.sub(" ", attr.lower().strip(" -"))
+    attr = re.sub(r"\b(?:favorite|preferred|fave|fav)\b", "favourite", attr)
+    return SYNONYMS.get(attr, attr)
+
+
+def value_norm(value: str) -> str:
+    """A value as compared for equality: lowercase, single-spaced, no leading article."""
+    return _ARTICLE.sub("", _SPACES.sub(" ", value.lower()).strip())
+
+
+def _subject(word: str, speaker: str) -> str:
+    word = word.lower()
+    return "user" if "user" in word else speaker
+
+
+def _clean_value(value: str) -> str:
+    return _ARTICLE.sub("", value.strip(" '\"-")).strip()
+
+
+def extract(text: str, speaker: str = "user") -> list[Statement]:
+    """The statements of `text` said by `speaker` (first person means the speaker), in order.
+
+    At most one statement per attribute of a sentence; a value that reads as a passing state
+    ("my flight is delayed", "my coffee is getting cold") is not a fact and is skipped.
+    """
+    speaker = speaker.strip().lower() or "user"
+    found: list[Statement] = []
+    for sentence in _SENTENCES.split(normalise(text)):
+        sentence = normalise(sentence)
+        if not sentence or sentence.endswith("?"):
+            continue  # a question asks, it does not state
+        seen: set[str] = set()
+        for attribute, value, subject in _matches(sentence):
+            key = FactKey(_subject(subject, speaker), attribute)
+            if attribute in seen or not value:
+                continue
+            seen.add(attribute)
+            found.append(Statement(key, value))
+    return found
+
+
+def _matches(sentence: str) -> list[tuple[str, str, str]]:
+    """(attribute, value, subject word) of every pattern that matches, verbs of state first."""
+    out: list[tuple[str, str, str]] = []
+    for attribute, pattern in _PATTERNS:
+        m = pattern.search(sentence)
+        if m:
+            out.append((attribute, _clean_value(m.group("value")), m.group("subj")))
+    m = _BOOKING.search(sentence)
+    if m:
+        attr = canonical_attribute(_PLACE.sub("", re.sub(r"\s+(?:booking|reservation)$", "", m.group("attr"))))
+        out.append((f"{attr} booking", m.group("value").lower().replace("canceled", "cancelled"), m.group("subj")))
+    for pattern in (_SWITCH, _POSSESSIVE):
+        for m in pattern.finditer(sentence):
+            attr = canonical_attribute(m.group("attr"))
+            value = _clean_value(m.group("value"))
+            if not attr or attr in _NOT_ATTRIBUTES or len(attr.split()) > 3 or _NOT_VALUES.match(value):
+                continue
+            out.append((attr, value, m.group("subj")))
+    return out
+
+
+def attribute_terms(attribute: str) -> set[str]:
+    """Words a question may use for `attribute`: its own words and its trigger words."""
+    words = set(re.findall(r"[a-z]+", attribute)) | set(TRIGGERS.get(attribute, ()))
+    if attribute.endswith(" booking"):
+        words |= {"booking", "booked", "reservation", "cancelled", "status"}
+    return words - {"favourite"} if len(words) > 1 else words
+
+
+__all__ = [
+    "DIETS", "MAX_SCAN", "RELATIONSHIP", "SYNONYMS", "TRIGGERS", "FactKey", "Statement", "attribute_terms",
+    "canonical_attribute", "extract", "normalise", "value_norm",
+]
