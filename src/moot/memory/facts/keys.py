@@ -90,9 +90,10 @@ _FILLER = re.compile(
     r"just so you know|just to let you know|heads up|small change|one more thing|oh and|and)[\s,:;!-]+)+",
     re.I,
 )
-_END = r"(?=\s*(?:[.,;!?)]|\s(?:and|but|because|since|so|which|where|who|as of|from now|starting|until|for now|"
+_END = r"(?=\s*(?:[.,;!?)](?!\w)|\s(?:and|but|because|since|so|which|where|who|as of|from now|starting|until|for now|"
 _END += r"with|now|again|anymore|these days|at the moment|currently|nowadays|instead|too|though)\b|$))"
-_VALUE = r"(?P<value>[^\s.,;!?][^.,;!?]{0,60}?)" + _END
+_VALUE = r"(?P<value>[^\s.,;!?](?:[^.,;!?]|[.,](?=\w)){0,60}?)" + _END
+"""a value ends at a clause boundary; a dot or comma inside a word (an email, 1,500) does not end it"""
 _WE = r"(?:i|we)"
 _HAVE = r"(?:'ve|\s+have|\s+had)?"
 _ADV = r"(?:\s+(?:just|recently|finally|now|currently|still|actually|officially|already|also))*"
@@ -140,11 +141,18 @@ _NOT_ATTRIBUTES = frozenset(
 )
 """Possessive heads that name a thing or a person, not an attribute ("my sister is visiting")."""
 _NOT_VALUES = re.compile(
-    r"^(?:so|very|really|too|quite|a bit|kind of|sort of|getting|going|not|great|good|fine|ok|okay|nice|bad|"
-    r"terrible|awesome|amazing|lovely|late|early|cold|hot|busy|tired|broken|delayed|over|done|that|this|it|"
-    r"[a-z]+ing)\b",
-    re.I,
+    r"^(?:so|very|really|too|quite|almost|nearly|about to|a bit|kind of|sort of|out of|getting|going|not|great|good|"
+    r"fine|ok|okay|nice|bad|terrible|awesome|amazing|lovely|late|early|cold|hot|busy|tired|broken|delayed|over|"
+    r"done|that|this|it|[a-z]+ing)\b"
 )
+"""Values that read as a passing state, not a fact ("my coffee is getting cold"); lowercase only,
+so names ending in -ing ("Vueling", "Beijing") are still values."""
+SHAPES: dict[str, re.Pattern[str]] = {
+    "phone number": re.compile(r"(?:\d\D?){5,}"),
+    "email": re.compile(r"\S@\S"),
+    "budget": re.compile(r"\d"),
+}
+"""What a value of these attributes must look like ("my phone is almost out of battery" is not a number)."""
 _SPACES = re.compile(r"\s+")
 _PLACE = re.compile(r"\s+(?:in|at|for|on|with|from|to|near)\s.*$", re.I)
 """what follows the thing booked ("the hotel in Faro" books the hotel)"""
@@ -219,7 +227,7 @@ def _matches(sentence: str) -> list[tuple[str, str, str]]:
             if not attr or attr in _NOT_ATTRIBUTES or len(attr.split()) > 3 or _NOT_VALUES.match(value):
                 continue
             out.append((attr, value, m.group("subj")))
-    return out
+    return [(attr, value, subj) for attr, value, subj in out if attr not in SHAPES or SHAPES[attr].search(value)]
 
 
 def attribute_terms(attribute: str) -> set[str]:
@@ -231,6 +239,6 @@ def attribute_terms(attribute: str) -> set[str]:
 
 
 __all__ = [
-    "DIETS", "MAX_SCAN", "RELATIONSHIP", "SYNONYMS", "TRIGGERS", "FactKey", "Statement", "attribute_terms",
+    "DIETS", "MAX_SCAN", "RELATIONSHIP", "SHAPES", "SYNONYMS", "TRIGGERS", "FactKey", "Statement", "attribute_terms",
     "canonical_attribute", "extract", "normalise", "value_norm",
 ]
