@@ -104,6 +104,27 @@ HELD_OUT: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                       ("Our hotel booking got {v}.", "We've {v} our hotel reservation.")),
 }
 
+HELD_OUT_2: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "home": (("My place is in {v}.", "I call {v} home.", "I'm living in {v} at present."),
+             ("We packed up and now live in {v}.", "I've just finished moving to {v}.", "Our new home is in {v}.")),
+    "employer": (("I'm an engineer at {v}.", "I've been with {v} for five years.", "I'm on the payroll at {v}."),
+                 ("Starting Monday I work at {v}.", "I left my old job and joined {v}.", "My new employer is {v}.")),
+    "diet": (("I follow a {v} diet.", "I've been {v} since college."),
+             ("I went {v} last month.", "I switched to a {v} diet.", "Nowadays I'm {v}.")),
+    "budget": (("We have {v} to spend on the trip.", "The most I can pay is {v}."),
+               ("Let's say {v} for the budget now.", "We increased the budget to {v}.", "Make that {v} for the whole trip budget.")),
+    "favourite airline": (("I love flying {v}, they're my favourite.", "My go-to airline is {v}."),
+                          ("{v} is now my favourite airline.", "I now prefer {v} over any other airline.")),
+    "phone number": (("My number: {v}.", "You can text me at {v}."),
+                     ("New phone, new number: {v}.", "Please update my phone to {v}.")),
+    "email": (("Send the tickets to {v}.", "I use {v} for email."),
+              ("My email is different now: {v}.", "Write to {v} from now on.")),
+    "hotel booking": (("The hotel is {v}.", "Hotel status: {v}."),
+                      ("Just so you know, the hotel got {v}.", "We had to get the hotel booking {v}.")),
+}
+"""A second held-out set, written after the patterns were widened on seeing `HELD_OUT`'s result,
+and committed before they were run on it."""
+
 _CHATTER = (
     "I watched a documentary about {t} yesterday.", "The weather has been {w} all week.",
     "I tried a new recipe with {f} last night.", "I'm reading a book about {t}.", "We went hiking near the river.",
@@ -122,6 +143,9 @@ NEAR_MISSES = {
     "held-out": ("My email inbox is a mess.", "My home office is too small.", "I work best in the morning.",
                  "My diet went out the window at the party.", "I moved the sofa to the other wall.",
                  "My budget app crashed again.", "We booked a table for Friday."),
+    "held-out-2": ("My number one priority is rest.", "I moved the meeting to Friday.", "The budget airlines are so cramped.",
+                   "My favourite season is here.", "I called the hotel to ask about parking.", "I could spend 200 hours on this game.",
+                   "My mail carrier is very friendly."),
 }
 _TOPICS = ("whales", "volcanoes", "jazz", "chess", "bees", "glaciers", "origami", "the Roman empire")
 _WEATHER = ("rainy", "sunny", "windy", "foggy", "mild")
@@ -181,9 +205,9 @@ def _chatter(rng: random.Random, templates: str) -> str:
 
 
 def generate(seed: int = 16, templates: str = "dev", users: int = USERS) -> list[Dialogue]:
-    """`users` dialogues with their facts; `templates` is "dev" or "held-out"."""
+    """`users` dialogues with their facts; `templates` names a set of `TEMPLATES`."""
     rng = random.Random(f"{seed}:{templates}")
-    sets = DEV if templates == "dev" else HELD_OUT
+    sets = TEMPLATES[templates]
     start = date(2023, 1, 9)
     dialogues = []
     for name in NAMES[:users]:
@@ -213,4 +237,6 @@ def generate(seed: int = 16, templates: str = "dev", users: int = USERS) -> list
     return dialogues
 
 
-__all__ = ["DEV", "HELD_OUT", "QUESTIONS", "Dialogue", "Fact", "Turn", "generate"]
+TEMPLATES = {"dev": DEV, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2}
+
+__all__ = ["DEV", "HELD_OUT", "HELD_OUT_2", "TEMPLATES", "QUESTIONS", "Dialogue", "Fact", "Turn", "generate"]

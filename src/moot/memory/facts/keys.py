@@ -91,25 +91,27 @@ _FILLER = re.compile(
     re.I,
 )
 _END = r"(?=\s*(?:[.,;!?)](?!\w)|\s(?:and|but|because|since|so|which|where|who|as of|from now|starting|until|for now|"
-_END += r"with|now|again|anymore|these days|at the moment|currently|nowadays|instead|too|though)\b|$))"
+_END += r"with|for|as|now|again|anymore|these days|at the moment|currently|nowadays|instead|too|though)\b|$))"
 _VALUE = r"(?P<value>[^\s.,;!?](?:[^.,;!?]|[.,](?=\w)){0,60}?)" + _END
 """a value ends at a clause boundary; a dot or comma inside a word (an email, 1,500) does not end it"""
 _WE = r"(?:i|we)"
-_HAVE = r"(?:'ve|\s+have|\s+had)?"
+_HAVE = r"(?:'ve|\s+have|\s+had)?(?:\s+been)?"
 _ADV = r"(?:\s+(?:just|recently|finally|now|currently|still|actually|officially|already|also))*"
 _THIRD = r"(?:the\s+)?user"
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("home", re.compile(rf"\b(?P<subj>{_WE}|{_THIRD}){_HAVE}{_ADV}\s+(?:moved|relocated|moving|relocating|"
                         rf"moves|relocates)(?:\s+(?:back|over|house|home))?\s+(?:to|into)\s+(?:the\s+)?{_VALUE}", re.I)),
-    ("home", re.compile(rf"\b(?P<subj>{_WE}|{_THIRD})(?:'m|'re|\s+am|\s+are|\s+is)?{_ADV}\s+(?:live|lives|living|"
+    ("home", re.compile(rf"\b(?P<subj>{_WE}|{_THIRD})(?:'m|'re|\s+am|\s+are|\s+is)?{_HAVE}{_ADV}\s+(?:live|lives|living|"
                         rf"reside|resides|residing|based|settled|located)\s+(?:now\s+)?in\s+{_VALUE}", re.I)),
-    ("employer", re.compile(rf"\b(?P<subj>{_WE}|{_THIRD})(?:'m|\s+am|\s+is)?{_ADV}\s+(?:work|works|working)"
-                            rf"(?:\s+now)?\s+(?:at|for)\s+{_VALUE}", re.I)),
+    ("employer", re.compile(rf"\b(?P<subj>{_WE}|{_THIRD})(?:'m|\s+am|\s+is|\s+got|\s+was|\s+were|\s+get)?{_HAVE}{_ADV}\s+(?:work|works|working|"
+                            rf"employed|hired)(?:\s+now)?\s+(?:at|for|by|with)\s+{_VALUE}", re.I)),
     ("employer", re.compile(rf"\b(?P<subj>{_WE}|{_THIRD}){_HAVE}{_ADV}\s+(?:joined|joins|started\s+(?:working\s+)?at|"
-                            rf"started\s+a\s+(?:new\s+)?job\s+at|took\s+a\s+(?:new\s+)?job\s+at)\s+{_VALUE}", re.I)),
+                            rf"(?:started|took|got|accepted|landed)\s+a\s+(?:new\s+)?(?:job|position|role)\s+(?:at|with))\s+{_VALUE}", re.I)),
     ("diet", re.compile(rf"\b(?P<subj>i|{_THIRD})(?:'m|\s+am|\s+is){_ADV}(?:\s+(?:a|an|fully|strictly|now))*\s+"
                         rf"(?P<value>{'|'.join(re.escape(d) for d in DIETS)})\b", re.I)),
+    ("favourite airline", re.compile(rf"\b(?P<subj>{_WE}|{_THIRD}){_ADV}(?:\s+(?:always|usually|mostly|only))?\s+"
+                                     rf"(?:fly|flies|prefer\s+flying|prefers\s+flying)\s+(?:with\s+)?(?P<value>[A-Z][\w&-]*(?:\s[A-Z][\w&-]*)*)", re.I)),
     ("relationship", re.compile(rf"\b(?P<subj>i|{_THIRD})(?:'m|\s+am|\s+is|\s+got|'ve\s+got|\s+have\s+got){_ADV}\s+"
                                 rf"(?P<value>{'|'.join(re.escape(r) for r in RELATIONSHIP)})\b", re.I)),
 ]
@@ -128,11 +130,32 @@ _POSSESSIVE = re.compile(
     rf"(?:in\s+|at\s+)?{_VALUE}",
     re.I,
 )
+_INVERTED = re.compile(
+    rf"(?P<value>\b[A-Z][\w&.@-]*(?:\s[A-Z][\w&.@-]*)*)\s+(?:is|are)\s+(?:now\s+|still\s+)?(?P<subj>my|our|the\s+user's)\s+"
+    rf"(?:new\s+)?(?P<attr>[a-z][a-z -]{{1,30}}?){_END}"
+)
+"""'TAP is my favourite airline': the value first (a name, capitalised), then the possessive."""
 _SWITCH = re.compile(
     rf"\b(?P<subj>{_WE}|{_THIRD}){_HAVE}{_ADV}\s+(?:switched|changed|moved|updated)\s+(?:my|our|the|their)\s+"
     rf"(?P<attr>[a-z][a-z -]{{1,30}}?)\s+to\s+{_VALUE}",
     re.I,
 )
+
+_MONEY = (r"(?:[$€£]\s?\d[\d,.]*k?|\d[\d,.]*\s?k?\s?(?:eur|euros?|usd|dollars?|gbp|pounds?|chf)\b|\d{3,}[\d,.]*)")
+_CUES: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = [
+    ("phone number", re.compile(r"\b(?:phone|number|mobile|cell|call me|text me|reach me|whatsapp)\b", re.I),
+     re.compile(r"\+?\d[\d ()-]{6,}\d")),
+    ("email", re.compile(r"\b(?:e-?mail|mail|reach me|contact me|write to me|write me)\b", re.I),
+     re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
+    ("budget", re.compile(r"\b(?:budget|spend|afford)\b", re.I), re.compile(_MONEY, re.I)),
+    ("diet", re.compile(r"\b(?:i|i'm|i've|me|my|we|we're)\b", re.I),
+     re.compile(rf"\b(?:{'|'.join(re.escape(d) for d in DIETS)})\b", re.I)),
+]
+"""Typed attributes found by a cue word and a value of the right shape anywhere in the sentence
+("call me on +351 912 ...", "I can spend up to 2400 EUR", "I eat a vegan diet"), for
+phrasings the verb patterns do not know. The shape keeps the cue honest: "my email inbox is a
+mess" has no address in it."""
+_NEGATED = re.compile(r"\b(?:not|no longer|n't|never|stopped being|quit being|gave up being)\b", re.I)
 
 _NOT_ATTRIBUTES = frozenset(
     "day week weekend trip flight time life mood head back coffee tea dog cat kid kids son daughter wife husband "
@@ -220,13 +243,18 @@ def _matches(sentence: str) -> list[tuple[str, str, str]]:
     if m:
         attr = canonical_attribute(_PLACE.sub("", re.sub(r"\s+(?:booking|reservation)$", "", m.group("attr"))))
         out.append((f"{attr} booking", m.group("value").lower().replace("canceled", "cancelled"), m.group("subj")))
-    for pattern in (_SWITCH, _POSSESSIVE):
+    for pattern in (_SWITCH, _POSSESSIVE, _INVERTED):
         for m in pattern.finditer(sentence):
             attr = canonical_attribute(m.group("attr"))
             value = _clean_value(m.group("value"))
             if not attr or attr in _NOT_ATTRIBUTES or len(attr.split()) > 3 or _NOT_VALUES.match(value):
                 continue
             out.append((attr, value, m.group("subj")))
+    third = "user" if re.search(r"\buser\b", sentence, re.I) else "i"
+    for attr, cue, shape in _CUES:
+        value_at = shape.search(sentence)
+        if value_at and cue.search(sentence) and not _NEGATED.search(sentence[: value_at.start()]):
+            out.append((attr, value_at.group().strip(), third))
     return [(attr, value, subj) for attr, value, subj in out if attr not in SHAPES or SHAPES[attr].search(value)]
 
 
