@@ -18,6 +18,7 @@ keep one value per fact whatever the model does:
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -46,10 +47,18 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def fact_key(kind: str, text: str) -> FactKey | None:
-    """The key a memory's text states, if it is a keyed kind and states exactly one."""
+def fact_key(kind: str, text: str, names: frozenset[str] = frozenset()) -> FactKey | None:
+    """The key a memory's text states, if it is a keyed kind and states exactly one.
+
+    Facts are about the user, often by name ("Ana lives in Porto"): a leading word that is one
+    of the user's `names` (their id, their profile's first name) reads as "User". Any other
+    name ("Rita lives in Porto") is someone else, and states no key of the user's.
+    """
     if kind not in KEYED_KINDS:
         return None
+    first = re.match(r"\s*([A-Z][\w-]*)(?:'s)?\b", text)
+    if first and first.group(1).lower() in names:
+        text = "User" + text[first.end(1):]
     keys = {statement.key for statement in extract(text, "user")}
     return keys.pop() if len(keys) == 1 else None
 
@@ -67,6 +76,10 @@ class Writer:
         self.items = {item.key: item for item in existing}
         self.changes: list[Change] = []
         self._vectors: dict[str, np.ndarray] = {}
+        profile = next((item for item in existing if item.value.get("kind") == PROFILE_KIND), None)
+        name = str((profile.value.get("content") or {}).get("name") or "") if profile else ""
+        self.names = frozenset(n for n in (user_id.lower(), *name.lower().split()[:1]) if n)
+        """how the user may be named at the start of a fact"""
 
     async def apply(self, memory_id: str, content: Any, *, key: FactKey | None = None) -> None:
         if isinstance(content, BaseModel) and kind_of(content) == "RemoveDoc":
@@ -93,7 +106,7 @@ class Writer:
             await self._put((*self.namespace, SUBSPACES[kind]), PROFILE_KEY, kind, data, None, None)
             return
         text = render(kind, data)
-        key = key or fact_key(kind, text)
+        key = key or fact_key(kind, text, self.names)
         twin = (await self._same_key(kind, key) if key is not None else None) or self._twin(kind, text)
         if twin is not None:
             if data != twin.value["content"]:
@@ -108,7 +121,7 @@ class Writer:
             if item.value.get("kind") != kind:
                 continue
             stored = item.value.get("fact_key")
-            if (stored == str(key)) or (stored is None and fact_key(kind, item.value.get("text", "")) == key):
+            if stored == str(key) or (stored is None and fact_key(kind, item.value.get("text", ""), self.names) == key):
                 return item
         subspace = (*self.namespace, SUBSPACES.get(kind, kind.lower()))
         found = await self.store.asearch(subspace, filter={"fact_key": str(key)}, limit=1)
@@ -135,7 +148,7 @@ class Writer:
                    fact: FactKey | None) -> None:
         text = render(kind, data)
         now = _now()
-        fact = fact or fact_key(kind, text)
+        fact = fact or fact_key(kind, text, self.names)
         previous = list(old.value.get("previous", [])) if old else []
         if old is not None and old.value.get("text") and old.value.get("text") != text:
             previous = [{"text": old.value["text"], "until": now}, *previous][:MAX_PREVIOUS]
