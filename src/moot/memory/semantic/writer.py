@@ -21,17 +21,15 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
-from langgraph.store.base import Item
+from langgraph.store.base import BaseStore, Item
 from pydantic import BaseModel
 
 from moot.memory.facts.keys import FactKey, extract
 from moot.memory.semantic.kinds import PROFILE_KEY, PROFILE_KIND, SUBSPACES, Change, render
-
-if TYPE_CHECKING:
-    from moot.memory.semantic.memory import SemanticMemory
+from moot.memory.types import Embedder
 
 KEYED_KINDS = frozenset({"Fact"})
 """Kinds whose memories carry a fact key (a preference of a category may rightly have many values)."""
@@ -63,10 +61,21 @@ def fact_key(kind: str, text: str, names: frozenset[str] = frozenset()) -> FactK
     return keys.pop() if len(keys) == 1 else None
 
 
+class Owner(Protocol):
+    """What a Writer needs of its SemanticMemory (a Protocol: the memory imports the writer)."""
+
+    store: BaseStore
+    duplicate_threshold: float
+
+    def namespace(self, user_id: str) -> tuple[str, ...]: ...
+
+    def embedder(self) -> Embedder: ...
+
+
 class Writer:
     """Turns the manager's answer (or one direct memory) into store writes; see the module docstring."""
 
-    def __init__(self, memory: SemanticMemory, user_id: str, session_id: str, source: str, existing: list[Item]) -> None:
+    def __init__(self, memory: Owner, user_id: str, session_id: str, source: str, existing: list[Item]) -> None:
         self.memory = memory
         self.store = memory.store
         self.namespace = memory.namespace(user_id)
