@@ -51,12 +51,13 @@ def test_first_person_statements_set_the_speakers_attribute(text: str, attribute
         "Where do you live?",
         "I'm not vegan anymore.",
         "I have 3 kids and spend 20 minutes on budget",
+        "I always fly with my family.",
         "",
         "   ",
     ],
 )
 def test_passing_states_questions_and_negations_set_nothing(text: str) -> None:
-    assert [str(s.key) for s in extract(text, "ana") if s.key.attribute in ("home", "phone number", "diet", "budget")] == []
+    assert [str(s.key) for s in extract(text, "ana") if s.key.attribute in ("home", "phone number", "diet", "budget", "favourite airline")] == []
 
 
 def test_memories_written_about_the_user_use_the_user_as_subject() -> None:

@@ -99,21 +99,31 @@ _HAVE = r"(?:'ve|\s+have|\s+had)?(?:\s+been)?"
 _ADV = r"(?:\s+(?:just|recently|finally|now|currently|still|actually|officially|already|also))*"
 _THIRD = r"(?:the\s+)?user"
 
+_BE = r"(?:'m|'re|\s+am|\s+are|\s+is)"
+_DIET = "|".join(re.escape(d) for d in DIETS)
+_NAME = r"(?-i:[A-Z][\w&-]*(?:\s[A-Z][\w&-]*)*)"
+"""a proper name, capitalised even in a case-blind pattern"""
+
+
+def _verb(attribute: str, subject: str, before: str, verbs: str, after: str) -> tuple[str, re.Pattern[str]]:
+    """`<subject><before><adverbs> <verbs><after>`: one statement whose verb names the attribute."""
+    return attribute, re.compile(rf"\b(?P<subj>{subject}){before}{_ADV}\s+(?:{verbs}){after}", re.I)
+
+
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("home", re.compile(rf"\b(?P<subj>{_WE}|{_THIRD}){_HAVE}{_ADV}\s+(?:moved|relocated|moving|relocating|"
-                        rf"moves|relocates)(?:\s+(?:back|over|house|home))?\s+(?:to|into)\s+(?:the\s+)?{_VALUE}", re.I)),
-    ("home", re.compile(rf"\b(?P<subj>{_WE}|{_THIRD})(?:'m|'re|\s+am|\s+are|\s+is)?{_HAVE}{_ADV}\s+(?:live|lives|living|"
-                        rf"reside|resides|residing|based|settled|located)\s+(?:now\s+)?in\s+{_VALUE}", re.I)),
-    ("employer", re.compile(rf"\b(?P<subj>{_WE}|{_THIRD})(?:'m|\s+am|\s+is|\s+got|\s+was|\s+were|\s+get)?{_HAVE}{_ADV}\s+(?:work|works|working|"
-                            rf"employed|hired)(?:\s+now)?\s+(?:at|for|by|with)\s+{_VALUE}", re.I)),
-    ("employer", re.compile(rf"\b(?P<subj>{_WE}|{_THIRD}){_HAVE}{_ADV}\s+(?:joined|joins|started\s+(?:working\s+)?at|"
-                            rf"(?:started|took|got|accepted|landed)\s+a\s+(?:new\s+)?(?:job|position|role)\s+(?:at|with))\s+{_VALUE}", re.I)),
-    ("diet", re.compile(rf"\b(?P<subj>i|{_THIRD})(?:'m|\s+am|\s+is){_ADV}(?:\s+(?:a|an|fully|strictly|now))*\s+"
-                        rf"(?P<value>{'|'.join(re.escape(d) for d in DIETS)})\b", re.I)),
-    ("favourite airline", re.compile(rf"\b(?P<subj>{_WE}|{_THIRD}){_ADV}(?:\s+(?:always|usually|mostly|only))?\s+"
-                                     rf"(?:fly|flies|prefer\s+flying|prefers\s+flying)\s+(?:with\s+)?(?P<value>[A-Z][\w&-]*(?:\s[A-Z][\w&-]*)*)", re.I)),
-    ("relationship", re.compile(rf"\b(?P<subj>i|{_THIRD})(?:'m|\s+am|\s+is|\s+got|'ve\s+got|\s+have\s+got){_ADV}\s+"
-                                rf"(?P<value>{'|'.join(re.escape(r) for r in RELATIONSHIP)})\b", re.I)),
+    _verb("home", rf"{_WE}|{_THIRD}", _HAVE, r"moved|relocated|moving|relocating|moves|relocates",
+          rf"(?:\s+(?:back|over|house|home))?\s+(?:to|into)\s+(?:the\s+)?{_VALUE}"),
+    _verb("home", rf"{_WE}|{_THIRD}", f"{_BE}?{_HAVE}", r"live|lives|living|reside|resides|residing|based|settled|located",
+          rf"\s+(?:now\s+)?in\s+{_VALUE}"),
+    _verb("employer", rf"{_WE}|{_THIRD}", rf"(?:'m|\s+am|\s+is|\s+got|\s+was|\s+were|\s+get)?{_HAVE}",
+          r"work|works|working|employed|hired", rf"(?:\s+now)?\s+(?:at|for|by|with)\s+{_VALUE}"),
+    _verb("employer", rf"{_WE}|{_THIRD}", _HAVE, r"joined|joins|started\s+(?:working\s+)?at|(?:started|took|got|accepted|"
+          r"landed)\s+a\s+(?:new\s+)?(?:job|position|role)\s+(?:at|with)", rf"\s+{_VALUE}"),
+    _verb("diet", rf"i|{_THIRD}", r"(?:'m|\s+am|\s+is)", rf"(?:(?:a|an|fully|strictly|now)\s+)*(?P<value>{_DIET})", r"\b"),
+    _verb("favourite airline", rf"{_WE}|{_THIRD}", r"(?:\s+(?:always|usually|mostly|only))?",
+          r"fly|flies|prefer\s+flying|prefers\s+flying", rf"\s+(?:with\s+)?(?P<value>{_NAME})"),
+    _verb("relationship", rf"i|{_THIRD}", r"(?:'m|\s+am|\s+is|\s+got|'ve\s+got|\s+have\s+got)",
+          f"(?P<value>{'|'.join(re.escape(r) for r in RELATIONSHIP)})", r"\b"),
 ]
 """(attribute, pattern) for statements whose attribute the verb names."""
 
