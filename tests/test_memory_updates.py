@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from conftest import scripted_runtime
 from redistools import redis_namespace
 from test_memory_semantic import call, provider
 
@@ -129,6 +130,21 @@ async def test_a_snapshot_keeps_what_is_current_and_the_history(embedder: Any, t
     found = await restarted.recall("s4", "ana", "Where does Ana live?", 300)
     assert "Oslo" in found.text and stale_free(found.text, "Lisbon", "Porto")
     assert [item.id for item in restarted.history("ana")] == ["t1", "t2"]
+
+
+async def test_agents_see_the_current_fact_first_with_its_date(embedder: Any, classic_script: dict[str, Any]) -> None:
+    """`{memory}` in a deliberation prompt: the current budget first, dated, the old one marked."""
+    manager = MemoryManager(embedder=embedder)
+    manager.add_turn("ana", "s1", "Ana", "My budget is 1500 EUR.", ts=T0, date="2023-05-07")
+    manager.add_turn("ana", "s2", "Ana", "My budget is now 1800 EUR for the Lisbon trip.", ts=T0 + DAY, date="2023-05-08")
+    runtime, model = scripted_runtime(classic_script)
+    runtime.memory = manager
+    await runtime.orchestrator().run("Plan a 3-day trip to Lisbon", user_id="ana")
+    prompt = next(c["messages"][-1].content for c in model.calls if c["agent"] == "optimistic")
+    recalled = prompt[prompt.index(FACTS_HEADER):]
+    assert recalled.splitlines()[1] == (
+        "- [2023-05-08] Ana: My budget is now 1800 EUR for the Lisbon trip. (was: 1500 EUR, until 2023-05-08)")
+    assert "My budget is 1500 EUR." not in prompt
 
 
 # -- the episodic stores (record, rebuild) -----------------------------------------------------
