@@ -80,3 +80,16 @@ def test_questions_reach_attributes_by_their_words() -> None:
 
 def test_a_huge_turn_is_scanned_only_at_its_start() -> None:
     assert [s.value for s in extract("I live in Lisbon. " + "blah " * 200_000 + "I moved to Porto.", "ana")] == ["Lisbon"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Last weekend I joined a mentorship program for LGBTQ youth.",
+        "I made vegan ice cream last Friday and shared it.",
+        "I joined a nearby church.",
+    ],
+)
+def test_memberships_and_dishes_are_not_jobs_or_diets(text: str) -> None:
+    """Seen on LoCoMo: 'joined a club' is not an employer, 'vegan ice cream' is not a diet."""
+    assert extract(text, "ana") == []

@@ -15,10 +15,11 @@ retriever's packed context from the index. Every read and write is keyed by `use
 call path returns another user's memory.
 
 Knowledge updates (issue 16): every indexed turn is read for statements ("I moved to Porto"
-sets the speaker's `home`); a statement that supersedes an earlier one of the same key takes
-the earlier item out of the recall index, into the fact ledger's history (and marks its
-episodic record `superseded_by` / `valid_until`), so recall never offers a stale value as
-current. `rebuild(user_id)` refills the index from the episodic store with the same outcome.
+sets the speaker's `home`); a statement that supersedes an earlier one of the same key marks
+the earlier value where it stands, `(was: Lisbon, until 2023-06-01)`, in the index, keeps the
+earlier item in the fact ledger's history, and marks its episodic record `superseded_by` /
+`valid_until`, so recall never offers a stale value as current (`moot.memory.facts.tracker`).
+`rebuild(user_id)` refills the index from the episodic store with the same outcome.
 """
 
 from __future__ import annotations
@@ -137,7 +138,8 @@ class MemoryManager:
         )
         item = self.facts.annotate(item, speaker, explicit=[explicit_statement(f) for f in facts])
         self.index.add([item])
-        self._retire(self.facts.track([item]))
+        superseded, touched = self.facts.track([item])
+        self.facts.mark(self.index, superseded, touched)
         return item
 
     async def record(self, records: list[EpisodicRecord]) -> None:
@@ -149,8 +151,9 @@ class MemoryManager:
             await self.episodic.record(records)
         items = [self._item(r) for r in records]
         self.index.add(items)
-        retired = self._retire(self.facts.track(items))
-        await self._mark(retired)
+        superseded, touched = self.facts.track(items)
+        self.facts.mark(self.index, superseded, touched)
+        await self._mark(superseded)
 
     def _item(self, r: EpisodicRecord) -> MemoryItem:
         item = MemoryItem(
@@ -166,12 +169,6 @@ class MemoryManager:
         explicit = [given] if isinstance(given, Mapping) else list(given) if isinstance(given, list) else []
         return self.facts.annotate(item, r.agent, explicit=[explicit_statement(f) for f in explicit],
                                    read_text=r.kind in TURN_KINDS)
-
-    def _retire(self, superseded: list[Superseded]) -> list[Superseded]:
-        """Take superseded items out of the recall index (the ledger keeps them as history)."""
-        for user_id in {s.item.user_id for s in superseded}:
-            self.index.remove([s.item.id for s in superseded if s.item.user_id == user_id], user_id=user_id)
-        return superseded
 
     async def _mark(self, superseded: list[Superseded]) -> None:
         """Write `superseded_by` and `valid_until` into the superseded records of the episodic store."""
@@ -190,7 +187,8 @@ class MemoryManager:
         """Refill the index with the user's records from the episodic store (after a restart).
 
         Supersession is decided again from the statements, in time order, so it comes out as it
-        was; records not yet marked in the store are marked now. Returns the items indexed.
+        was (stale values marked in the index); records not yet marked in the store are marked
+        now. Returns the items in the index.
         """
         _require(user_id)
         if self.episodic is None:
@@ -198,13 +196,12 @@ class MemoryManager:
         records = await self.episodic.query(user_id, limit=10**9)
         items = [self._item(r) for r in records]
         self.facts.forget(user_id)
-        retired = self.facts.track(sorted(items, key=lambda item: item.ts))
-        gone = {s.item.id for s in retired}
         self.index.remove_user(user_id)
-        current = [item for item in items if item.id not in gone]
-        self.index.add(current)
-        await self._mark(retired)
-        return len(current)
+        self.index.add(items)
+        superseded, touched = self.facts.track(sorted(items, key=lambda item: item.ts))
+        self.facts.mark(self.index, superseded, touched)
+        await self._mark(superseded)
+        return self.index.count(user_id)
 
     def history(self, user_id: str) -> list[MemoryItem]:
         """The user's superseded items, oldest first, with `superseded_by` and `valid_until`."""
@@ -332,7 +329,7 @@ class MemoryManager:
         facts_header = count(FACTS_HEADER) + 2
         cap, spent = int((budget_tokens - used) * self.facts_share) - facts_header, 0
         for key, version in asked(ledger, user_id, query):
-            line = fact_line(ledger, user_id, key, version)
+            line = fact_line(ledger, user_id, key, version, self._text(user_id, version.item))
             cost = count(line) + 1
             if spent + cost <= cap and all(version.item.id != item.id for _, item in facts):
                 facts.append((line, version.item))
@@ -342,7 +339,7 @@ class MemoryManager:
         episodic = list(packed.items) if packed is not None else []
         for key, version in found(ledger, user_id, episodic):
             if all(version.item.id != item.id for _, item in facts):
-                facts.append((fact_line(ledger, user_id, key, version), version.item))
+                facts.append((fact_line(ledger, user_id, key, version, self._text(user_id, version.item)), version.item))
         shown = {item.id for _, item in facts}
         episodic = [item for item in episodic if item.id not in shown]
         while True:
@@ -362,6 +359,11 @@ class MemoryManager:
         if packed is not None:
             timings.update({f"episodic_{k}": v for k, v in packed.timings.items()})
         return MemoryRecall(text=text, tokens=tokens, budget=budget_tokens, items=items, timings=timings)
+
+    def _text(self, user_id: str, item: MemoryItem) -> str:
+        """An item's text as the index has it now (its ended values marked), else as it was added."""
+        indexed = self.index.get(user_id, item.id)
+        return item.text if indexed is None else indexed.text
 
     async def _semantic(self, user_id: str, query: str, budget_tokens: int) -> tuple[str, list[MemoryItem], int]:
         """The semantic memories nearest to `query` within `semantic_share` of the budget."""

@@ -80,9 +80,10 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
 """Words of a question that ask about an attribute without naming it ("where does Ana live")."""
 
 DIETS = (
-    "vegetarian", "vegan", "pescatarian", "pescetarian", "flexitarian", "omnivore", "omnivorous",
-    "gluten-free", "gluten free", "lactose-free", "lactose intolerant", "keto", "on a keto diet", "halal", "kosher",
+    "vegetarian", "vegan", "pescatarian", "pescetarian", "flexitarian", "omnivore", "omnivorous", "keto", "paleo",
 )
+"""Diets, one at a time (restrictions such as gluten-free or kosher can hold beside one, so they
+are not values of `diet`)."""
 RELATIONSHIP = ("married", "single", "engaged", "divorced", "widowed", "in a relationship")
 
 _FILLER = re.compile(
@@ -117,7 +118,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
           rf"\s+(?:now\s+)?in\s+{_VALUE}"),
     _verb("employer", rf"{_WE}|{_THIRD}", rf"(?:'m|\s+am|\s+is|\s+got|\s+was|\s+were|\s+get)?{_HAVE}",
           r"work|works|working|employed|hired", rf"(?:\s+now)?\s+(?:at|for|by|with)\s+{_VALUE}"),
-    _verb("employer", rf"{_WE}|{_THIRD}", _HAVE, r"joined|joins|started\s+(?:working\s+)?at|(?:started|took|got|accepted|"
+    _verb("employer", rf"{_WE}|{_THIRD}", _HAVE, r"joined|joins", rf"\s+(?P<value>{_NAME})"),
+    _verb("employer", rf"{_WE}|{_THIRD}", _HAVE, r"started\s+(?:working\s+)?at|(?:started|took|got|accepted|"
           r"landed)\s+a\s+(?:new\s+)?(?:job|position|role)\s+(?:at|with)", rf"\s+{_VALUE}"),
     _verb("diet", rf"i|{_THIRD}", r"(?:'m|\s+am|\s+is)", rf"(?:(?:a|an|fully|strictly|now)\s+)*(?P<value>{_DIET})", r"\b"),
     _verb("favourite airline", rf"{_WE}|{_THIRD}", r"(?:\s+(?:always|usually|mostly|only))?",
@@ -159,12 +161,15 @@ _CUES: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = [
      re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
     ("budget", re.compile(r"\b(?:budget|spend|afford)\b", re.I), re.compile(_MONEY, re.I)),
     ("diet", re.compile(r"\b(?:i|i'm|i've|me|my|we|we're)\b", re.I),
-     re.compile(rf"\b(?:{'|'.join(re.escape(d) for d in DIETS)})\b", re.I)),
+     re.compile(rf"\b(?:(?:been|being|become|became|gone|went|turned|stay|stayed|eat|eats|eating|follow|follows|"
+                rf"following|on)\s+(?:a\s+|an\s+)?(?:(?:strict|strictly|fully|mostly)\s+)?(?P<value>{_DIET})\b|"
+                rf"(?P<diet>{_DIET})\s+(?:diet|lifestyle)\b)", re.I)),
 ]
 """Typed attributes found by a cue word and a value of the right shape anywhere in the sentence
 ("call me on +351 912 ...", "I can spend up to 2400 EUR", "I eat a vegan diet"), for
 phrasings the verb patterns do not know. The shape keeps the cue honest: "my email inbox is a
-mess" has no address in it."""
+mess" has no address in it; a diet needs a verb of being, becoming or eating before it ("I made
+vegan ice cream" is about ice cream)."""
 _NEGATED = re.compile(r"\b(?:not|no longer|n't|never|stopped being|quit being|gave up being)\b", re.I)
 
 _NOT_ATTRIBUTES = frozenset(
@@ -264,7 +269,8 @@ def _matches(sentence: str) -> list[tuple[str, str, str]]:
     for attr, cue, shape in _CUES:
         value_at = shape.search(sentence)
         if value_at and cue.search(sentence) and not _NEGATED.search(sentence[: value_at.start()]):
-            out.append((attr, value_at.group().strip(), third))
+            named = [value_at.group(g) for g in shape.groupindex if value_at.group(g)]
+            out.append((attr, (named[0] if named else value_at.group()).strip(), third))
     return [(attr, value, subj) for attr, value, subj in out if attr not in SHAPES or SHAPES[attr].search(value)]
 
 

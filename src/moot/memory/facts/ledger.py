@@ -70,8 +70,12 @@ class FactLedger:
         self._users: dict[str, _UserFacts] = {}
         self._arrivals = itertools.count()
 
-    def add(self, item: MemoryItem, statements: Iterable[tuple[FactKey, str]]) -> list[Superseded]:
-        """Record the statements `item` makes; returns the items this newly supersedes (maybe itself)."""
+    def add(self, item: MemoryItem, statements: Iterable[tuple[FactKey, str]]) -> tuple[list[Superseded], set[str]]:
+        """Record the statements `item` makes.
+
+        Returns the items this newly supersedes (maybe itself), and the ids of every item whose
+        versions may have changed status (to mark their ended values, see `ended`).
+        """
         user = self._users.setdefault(item.user_id, _UserFacts())
         order = (item.ts, next(self._arrivals))
         touched: set[str] = set()
@@ -84,7 +88,7 @@ class FactLedger:
             versions.insert(at, version)
             user.keys_of.setdefault(item.id, set()).add(key)
             touched.update(v.item.id for v in versions[: at + 1])
-        return [s for s in (self._check(user, item_id) for item_id in touched) if s is not None]
+        return [s for s in (self._check(user, item_id) for item_id in touched) if s is not None], touched
 
     def _check(self, user: _UserFacts, item_id: str) -> Superseded | None:
         """Mark `item_id` superseded if none of its keys holds it as current (and it was not yet)."""
@@ -123,6 +127,24 @@ class FactLedger:
         for at in range(len(versions) - 2, -1, -1):
             if not versions[at].same_value(versions[-1]):
                 return versions[at], versions[at + 1].date
+        return None
+
+    def ended(self, user_id: str, item_id: str) -> list[tuple[Version, str]]:
+        """The versions `item_id` states that are no longer current, each with the date it ended."""
+        out = []
+        for key in self.keys_of(user_id, item_id):
+            versions = self._users[user_id].versions[key]
+            at = next(i for i, v in enumerate(versions) if v.item.id == item_id)
+            if at < len(versions) - 1 and not versions[at].same_value(versions[-1]):
+                out.append((versions[at], versions[at + 1].date))
+        return out
+
+    def original(self, user_id: str, item_id: str) -> MemoryItem | None:
+        """The item as it was added (before any value in it was marked as history)."""
+        for key in self.keys_of(user_id, item_id):
+            for version in self._users[user_id].versions[key]:
+                if version.item.id == item_id:
+                    return version.item
         return None
 
     def keys_of(self, user_id: str, item_id: str) -> set[FactKey]:

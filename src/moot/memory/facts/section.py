@@ -32,9 +32,13 @@ def history_mark(value: str, until: str) -> str:
     return f" (was: {value.replace('(', '[').replace(')', ']')}, until {until})"
 
 
-def fact_line(ledger: FactLedger, user_id: str, key: FactKey, version: Version) -> str:
-    """`- [date] text`, and the previous value, marked, if the fact had one."""
-    line = f"- [{version.date}] {version.item.text}"
+def fact_line(ledger: FactLedger, user_id: str, key: FactKey, version: Version, text: str | None = None) -> str:
+    """`- [date] text`, and the previous value, marked, if the fact had one.
+
+    `text` is the item's text as the index has it now (other values in it may have ended and
+    been marked since it was added); the ledger's copy otherwise.
+    """
+    line = f"- [{version.date}] {version.item.text if text is None else text}"
     previous = ledger.previous(user_id, key)
     if previous is not None:
         line += history_mark(*[previous[0].value, previous[1]])
