@@ -125,6 +125,27 @@ HELD_OUT_2: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 """A second held-out set, written after the patterns were widened on seeing `HELD_OUT`'s result,
 and committed before they were run on it."""
 
+HELD_OUT_3: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "home": (("I'm from {v} and still live there.", "My flat is in {v}.", "We live just outside {v}."),
+             ("We finally made the move to {v}.", "As of this month, home is {v}.", "I now live in {v}.")),
+    "employer": (("I'm a designer at {v}.", "I work in marketing at {v}."),
+                 ("I've accepted an offer from {v}.", "Next week I start at {v}.", "I now work for {v}.")),
+    "diet": (("I don't eat meat, I'm {v}.", "I've been a {v} for a while."),
+             ("I decided to become {v}.", "These days I eat {v}.", "I'm trying a {v} diet now.")),
+    "budget": (("Our budget for the holiday is {v}.", "I'd like to stay under {v}."),
+               ("We can now afford {v}.", "New budget: {v}.", "Budget's gone up to {v}.")),
+    "favourite airline": (("{v} is the airline I like best.", "I mostly fly {v}."),
+                          ("My favourite airline these days is {v}.", "I've become a fan of {v}, my new favourite airline.")),
+    "phone number": (("Here's my number: {v}.", "My phone number, in case you need it, is {v}."),
+                     ("I changed my number to {v}.", "Use {v} to call me from now on.")),
+    "email": (("My email address is {v}, by the way.", "You can email me at {v}."),
+              ("I have a new email: {v}.", "Please switch to {v} for emails.")),
+    "hotel booking": (("I've {v} our hotel.", "The hotel booking is {v}."),
+                      ("Update on the hotel: it's {v}.", "Our hotel reservation has been {v}.")),
+}
+"""A third held-out set, written after the LoCoMo precision fixes and committed before the
+patterns were run on it."""
+
 _CHATTER = (
     "I watched a documentary about {t} yesterday.", "The weather has been {w} all week.",
     "I tried a new recipe with {f} last night.", "I'm reading a book about {t}.", "We went hiking near the river.",
@@ -146,6 +167,9 @@ NEAR_MISSES = {
     "held-out-2": ("My number one priority is rest.", "I moved the meeting to Friday.", "The budget airlines are so cramped.",
                    "My favourite season is here.", "I called the hotel to ask about parking.", "I could spend 200 hours on this game.",
                    "My mail carrier is very friendly."),
+    "held-out-3": ("My phone bill was huge this month.", "I live for weekends like this.", "My favourite part was the dessert.",
+                   "I work out three times a week.", "We cancelled our gym plans because of rain.",
+                   "My budget meeting ran late.", "I moved my desk closer to the window."),
 }
 _TOPICS = ("whales", "volcanoes", "jazz", "chess", "bees", "glaciers", "origami", "the Roman empire")
 _WEATHER = ("rainy", "sunny", "windy", "foggy", "mild")
@@ -237,6 +261,6 @@ def generate(seed: int = 16, templates: str = "dev", users: int = USERS) -> list
     return dialogues
 
 
-TEMPLATES = {"dev": DEV, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2}
+TEMPLATES = {"dev": DEV, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3}
 
-__all__ = ["DEV", "HELD_OUT", "HELD_OUT_2", "TEMPLATES", "QUESTIONS", "Dialogue", "Fact", "Turn", "generate"]
+__all__ = ["DEV", "HELD_OUT", "HELD_OUT_2", "HELD_OUT_3", "TEMPLATES", "QUESTIONS", "Dialogue", "Fact", "Turn", "generate"]
