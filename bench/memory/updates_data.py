@@ -163,12 +163,12 @@ NEAR_MISSES = {
             "The airline food was bland.", "My coffee is getting cold.", "Where do you live, by the way?"),
     "held-out": ("My email inbox is a mess.", "My home office is too small.", "I work best in the morning.",
                  "My diet went out the window at the party.", "I moved the sofa to the other wall.",
-                 "My budget app crashed again.", "We booked a table for Friday."),
+                 "My budget app crashed again.", "We reserved a table for Friday."),
     "held-out-2": ("My number one priority is rest.", "I moved the meeting to Friday.", "The budget airlines are so cramped.",
                    "My favourite season is here.", "I called the hotel to ask about parking.", "I could spend 200 hours on this game.",
                    "My mail carrier is very friendly."),
     "held-out-3": ("My phone bill was huge this month.", "I live for weekends like this.", "My favourite part was the dessert.",
-                   "I work out three times a week.", "We cancelled our gym plans because of rain.",
+                   "I work out three times a week.", "We called off our gym plans because of rain.",
                    "My budget meeting ran late.", "I moved my desk closer to the window."),
 }
 _TOPICS = ("whales", "volcanoes", "jazz", "chess", "bees", "glaciers", "origami", "the Roman empire")
