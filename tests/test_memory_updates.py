@@ -13,7 +13,8 @@ import pytest
 import pytest_asyncio
 from conftest import scripted_runtime
 from redistools import redis_namespace
-from test_memory_semantic import call, provider
+from langgraph.store.base import BaseStore
+from test_memory_semantic import call, postgres_dsn, provider, store  # noqa: F401 (fixtures)
 
 from moot.errors import UsageError
 from moot.memory.embedder import get_embedder
@@ -225,8 +226,9 @@ async def test_semantic_memory_updates_a_fact_with_the_same_key_instead_of_addin
     assert [p["text"] for p in stored.value["previous"]] == ["Ana lives in Porto."]
 
 
-async def test_semantic_memory_finds_the_keyed_fact_even_when_search_does_not(embedder: Any) -> None:
-    memory = SemanticMemory(memory_store(embedder=embedder), None, embedder=embedder, existing_limit=1)
+async def test_semantic_memory_finds_the_keyed_fact_even_when_search_does_not(embedder: Any, store: BaseStore) -> None:
+    """On every store (in memory, SQLite, PostgreSQL): the stored key is found by a filter."""
+    memory = SemanticMemory(store, None, embedder=embedder, existing_limit=1)
     await memory.remember("ana", "The user's budget is 1500 EUR.")
     for i in range(8):
         await memory.remember("ana", f"Ana collects stamps from country number {i}.")
