@@ -226,7 +226,7 @@ async def test_semantic_memory_updates_a_fact_with_the_same_key_instead_of_addin
     assert [p["text"] for p in stored.value["previous"]] == ["Ana lives in Porto."]
 
 
-async def test_semantic_memory_finds_the_keyed_fact_even_when_search_does_not(embedder: Any, store: BaseStore) -> None:
+async def test_semantic_memory_finds_the_keyed_fact_even_when_search_does_not(embedder: Any, store: BaseStore) -> None:  # noqa: F811
     """On every store (in memory, SQLite, PostgreSQL): the stored key is found by a filter."""
     memory = SemanticMemory(store, None, embedder=embedder, existing_limit=1)
     await memory.remember("ana", "The user's budget is 1500 EUR.")
