@@ -21,7 +21,7 @@ from moot.memory.embedder import get_embedder
 from moot.memory.episodic import EpisodicStore, InProcessEpisodic
 from moot.memory.episodic.redis import RedisEpisodic
 from moot.memory.facts import FACTS_HEADER, HISTORY_MARK, FactKey, Statement
-from moot.memory.manager import EPISODIC_HEADER, MemoryManager
+from moot.memory.manager import EPISODIC_HEADER, SEMANTIC_HEADER, MemoryManager
 from moot.memory.semantic import SemanticMemory
 from moot.memory.stores import memory_store
 from moot.memory.types import EpisodicRecord
@@ -224,6 +224,16 @@ async def test_semantic_memory_updates_a_fact_with_the_same_key_instead_of_addin
     stored = await memory.store.aget(tuple(item.meta["namespace"]), item.id)
     assert stored is not None and stored.value["fact_key"] == "user|home"
     assert [p["text"] for p in stored.value["previous"]] == ["Ana lives in Porto."]
+
+
+async def test_semantic_memories_in_recall_carry_the_date_they_were_last_updated(embedder: Any) -> None:
+    memory = SemanticMemory(memory_store(embedder=embedder), None, embedder=embedder)
+    await memory.remember("ana", "User lives in Porto.")
+    await memory.remember("ana", "User moved to Lisbon.")
+    manager = MemoryManager(embedder=embedder, semantic=memory)
+    found = await manager.recall("s", "ana", "Where does the user live?", 300)
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    assert f"{SEMANTIC_HEADER}\n[{today}] User moved to Lisbon." in found.text and "Porto" not in found.text
 
 
 async def test_semantic_memory_finds_the_keyed_fact_even_when_search_does_not(embedder: Any, store: BaseStore) -> None:  # noqa: F811

@@ -41,7 +41,7 @@ from moot.errors import UsageError
 from moot.events import Event, EventBus
 from moot.memory.episodic import EpisodicStore
 from moot.memory.facts.keys import Statement
-from moot.memory.facts.ledger import Superseded
+from moot.memory.facts.ledger import Superseded, item_date
 from moot.memory.facts.section import FACTS_HEADER, asked, fact_line, found, render_items
 from moot.memory.facts.tracker import TURN_KINDS, FactTracker, explicit_statement
 from moot.memory.inputs import check_budget, clean_text
@@ -375,10 +375,11 @@ class MemoryManager:
         spent = self.embedder.count_tokens(SEMANTIC_HEADER)
         items: list[MemoryItem] = []
         for item in found_items:
-            cost = self.embedder.count_tokens(item.text) + 1
+            line = f"[{item_date(item)}] {item.text}"  # the day it was last updated: facts carry dates
+            cost = self.embedder.count_tokens(line) + 1
             if spent + cost > share:
                 break
-            lines.append(item.text)
+            lines.append(line)
             items.append(item)
             spent += cost
         return ("\n".join(lines), items, spent) if items else ("", [], 0)
