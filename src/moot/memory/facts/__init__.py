@@ -2,9 +2,9 @@
 
 `keys.py` finds (subject, attribute) and value in a statement by patterns, no model;
 `ledger.py` keeps every value of each fact in time order (the last is current); `tracker.py`
-is what the MemoryManager calls at ingest (annotate, track, retire superseded items from the
-index); `section.py` renders the current facts first in a recalled context, dated, with the
-previous value marked as history.
+is what the MemoryManager calls at ingest (annotate, track, mark each stale value where it
+stands in the index); `section.py` renders the current facts first in a recalled context,
+dated, with the previous value marked as history.
 """
 
 from moot.memory.facts.keys import FactKey, Statement, attribute_terms, canonical_attribute, extract, normalise
