@@ -13,6 +13,7 @@ from moot.errors import PolicyViolation, UsageError
 from moot.events import EventBus
 from moot.memory.embedder import get_embedder
 from moot.memory.episodic import InProcessEpisodic
+from moot.memory.facts.section import FACTS_HEADER
 from moot.memory.manager import EPISODIC_HEADER, SEMANTIC_HEADER, MemoryManager
 from moot.memory.semantic import SemanticMemory
 from moot.memory.stores import memory_store
@@ -75,7 +76,9 @@ async def test_semantic_memories_come_first_in_a_bounded_share(embedder: Any) ->
     await semantic.remember("zoe", "Zoe only flies business class")
     manager = _manager(embedder, semantic=semantic, semantic_share=0.3)
     found = await manager.recall("s9", "ana", "What does Ana eat and when does she fly?", 300)
-    assert found.text.startswith(SEMANTIC_HEADER) and "Ana is vegetarian" in found.text
+    # current facts the query names come first (issue 16), then the semantic share, then episodes
+    assert found.text.startswith(FACTS_HEADER) and "Ana is vegetarian" in found.text
+    assert found.text.index(FACTS_HEADER) < found.text.index(SEMANTIC_HEADER) < found.text.index(EPISODIC_HEADER)
     assert "business class" not in found.text
     assert found.sources.get("semantic", 0) >= 1 and found.sources.get("episodic", 0) >= 1
     assert found.tokens <= 300

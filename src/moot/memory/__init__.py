@@ -11,7 +11,9 @@ memory/
 ├── semantic/       facts, preferences, profile kept by LangMem, and LangMem's memory tools
 ├── procedural.py   per-agent rules, versioned (rules.py: how they join a prompt)
 ├── stores/         the LangGraph stores semantic and procedural memory live in
-└── retrieval/      the per-user hybrid index and recall within a budget
+├── retrieval/      the per-user hybrid index and recall within a budget
+├── facts/          knowledge updates: fact keys, the ledger of values, current facts first in recall
+└── inputs.py       what callers hand memory, checked at the door (UTF-8 text, budgets)
 ```
 
 This face re-exports only the records and the seams, which import nothing heavy: agents

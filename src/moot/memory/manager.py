@@ -9,15 +9,25 @@ It owns the process's embedder and hybrid index and fronts the three layers:
 - **procedural**: per-agent rules (`ProceduralMemory`), which shape prompts rather than recall.
 
 `recall(session, user, query, budget_tokens)` returns what fits the budget, with its sources:
-first the user's semantic memories (a bounded share of the budget: they are dense), then the
-hybrid retriever's packed context from the index. Every read and write is keyed by `user_id`,
-so no call path returns another user's memory.
+first the current value of each fact the query touches, dated (`moot.memory.facts`), then the
+user's semantic memories (a bounded share of the budget: they are dense), then the hybrid
+retriever's packed context from the index. Every read and write is keyed by `user_id`, so no
+call path returns another user's memory.
+
+Knowledge updates (issue 16): every indexed turn is read for statements ("I moved to Porto"
+sets the speaker's `home`); a statement that supersedes an earlier one of the same key marks
+the earlier value where it stands, `(was: Lisbon, until 2023-06-01)`, in the index, keeps the
+earlier item in the fact ledger's history, and marks its episodic record `superseded_by` /
+`valid_until`, so recall never offers a stale value as current (`moot.memory.facts.tracker`).
+`rebuild(user_id)` refills the index from the episodic store with the same outcome.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,9 +40,15 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from moot.errors import UsageError
 from moot.events import Event, EventBus
 from moot.memory.episodic import EpisodicStore
+from moot.memory.facts.keys import Statement
+from moot.memory.facts.ledger import Superseded, item_date
+from moot.memory.facts.section import FACTS_HEADER, asked, fact_line, found, render_items
+from moot.memory.facts.tracker import TURN_KINDS, FactTracker, explicit_statement
+from moot.memory.inputs import check_budget, clean_text
 from moot.memory.retrieval.index import HybridIndex
 from moot.memory.episodic.recorder import EpisodicRecorder
 from moot.memory.retrieval import RecallConfig, Retriever
+from moot.memory.retrieval.pack import Recall
 from moot.memory.types import Embedder, EpisodicRecord, MemoryItem, MemoryRecall
 from moot.telemetry.metrics import recall_took
 from moot import telemetry
@@ -63,6 +79,7 @@ class MemoryManager:
         config: RecallConfig | None = None,
         semantic_share: float = 0.3,
         semantic_limit: int = 5,
+        facts_share: float = 0.4,
         record_linger_s: float = 0.1,
     ) -> None:
         if embedder is None:
@@ -77,6 +94,9 @@ class MemoryManager:
         self.procedural = procedural
         self.semantic_share = semantic_share
         self.semantic_limit = semantic_limit
+        self.facts_share = facts_share
+        """most of the budget the facts a query names may take before the retriever has its say"""
+        self.facts = FactTracker()
         self.record_linger_s = record_linger_s
         """How long a run's history entries gather before one write (EpisodicRecorder.linger_s)."""
 
@@ -91,9 +111,19 @@ class MemoryManager:
         ts: float | None = None,
         date: str | None = None,
         turn_id: str | None = None,
+        facts: Sequence[Statement | Mapping[str, Any]] = (),
     ) -> MemoryItem:
-        """Index one dialogue turn of a session (what later questions will ask about)."""
+        """Index one dialogue turn of a session (what later questions will ask about).
+
+        The turn's statements about the speaker (or `facts` a caller gives with their key)
+        supersede earlier values of the same facts (see the module docstring). `text` may be
+        bytes or carry undecodable characters: invalid UTF-8 becomes U+FFFD rather than an
+        error deep in the tokenizer or Redis. An empty turn is refused: there is nothing to recall.
+        """
         _require(user_id)
+        text = clean_text(text)
+        if not text.strip():
+            raise UsageError(f"memory: turn {turn_id or '(new)'} of session {session_id!r} is empty; nothing to remember")
         meta: dict[str, Any] = {"speaker": speaker}
         if date:
             meta["date"] = date
@@ -106,33 +136,82 @@ class MemoryManager:
             ts=ts if ts is not None else time.time(),
             meta=meta,
         )
+        item = self.facts.annotate(item, speaker, explicit=[explicit_statement(f) for f in facts])
         self.index.add([item])
+        superseded, touched = self.facts.track([item])
+        self.facts.mark(self.index, superseded, touched)
         return item
 
     async def record(self, records: list[EpisodicRecord]) -> None:
         """Record run entries in the episodic store and index them for recall."""
         for record in records:
             _require(record.user_id)
+        records = [replace(r, id=r.id or f"ep-{uuid.uuid4().hex[:12]}", text=clean_text(r.text)) for r in records]
         if self.episodic is not None:
             await self.episodic.record(records)
-        self.index.add(
-            [
-                MemoryItem(
-                    id=r.id or f"ep-{uuid.uuid4().hex[:12]}",
-                    layer="episodic",
-                    text=r.text,
-                    user_id=r.user_id,
-                    session_id=r.session_id,
-                    ts=r.ts,
-                    meta={"speaker": r.agent, "kind": r.kind, "stage": r.stage, "run_id": r.run_id},
-                )
-                for r in records
-            ]
+        items = [self._item(r) for r in records]
+        self.index.add(items)
+        superseded, touched = self.facts.track(items)
+        self.facts.mark(self.index, superseded, touched)
+        await self._mark(superseded)
+
+    def _item(self, r: EpisodicRecord) -> MemoryItem:
+        item = MemoryItem(
+            id=r.id,
+            layer="episodic",
+            text=r.text,
+            user_id=r.user_id,
+            session_id=r.session_id,
+            ts=r.ts,
+            meta={"speaker": r.agent, "kind": r.kind, "stage": r.stage, "run_id": r.run_id},
         )
+        given = r.data.get("fact") if isinstance(r.data, Mapping) else None
+        explicit = [given] if isinstance(given, Mapping) else list(given) if isinstance(given, list) else []
+        return self.facts.annotate(item, r.agent, explicit=[explicit_statement(f) for f in explicit],
+                                   read_text=r.kind in TURN_KINDS)
+
+    async def _mark(self, superseded: list[Superseded]) -> None:
+        """Write `superseded_by` and `valid_until` into the superseded records of the episodic store."""
+        if self.episodic is None:
+            return
+        for s in superseded:
+            item = s.item
+            near = await self.episodic.query(item.user_id, session_id=item.session_id, since=item.ts - 1e-3,
+                                             until=item.ts + 1e-3, limit=1000)
+            for record in near:
+                if record.id == item.id and record.data.get("superseded_by") != s.by:
+                    data = {**record.data, "superseded_by": s.by, "valid_until": s.until}
+                    await self.episodic.record([replace(record, data=data)])
+
+    async def rebuild(self, user_id: str) -> int:
+        """Refill the index with the user's records from the episodic store (after a restart).
+
+        Supersession is decided again from the statements, in time order, so it comes out as it
+        was (stale values marked in the index); records not yet marked in the store are marked
+        now. Returns the items in the index.
+        """
+        _require(user_id)
+        if self.episodic is None:
+            raise UsageError("memory: rebuild needs an episodic store (this MemoryManager has none)")
+        records = await self.episodic.query(user_id, limit=10**9)
+        items = [self._item(r) for r in records]
+        self.facts.forget(user_id)
+        self.index.remove_user(user_id)
+        self.index.add(items)
+        superseded, touched = self.facts.track(sorted(items, key=lambda item: item.ts))
+        self.facts.mark(self.index, superseded, touched)
+        await self._mark(superseded)
+        return self.index.count(user_id)
+
+    def history(self, user_id: str) -> list[MemoryItem]:
+        """The user's superseded items, oldest first, with `superseded_by` and `valid_until`."""
+        _require(user_id)
+        return self.facts.history(user_id)
 
     def forget_user(self, user_id: str) -> int:
         """Drop a user's items from the index (the stores delete their own: `delete_user`)."""
         _require(user_id)
+        self.facts.forget(user_id)
         return self.index.remove_user(user_id)
 
     def observe(self, bus: EventBus) -> EpisodicRecorder:
@@ -205,7 +284,7 @@ class MemoryManager:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, **self.index.to_arrays())
+        np.savez(tmp, **self.index.to_arrays(), fact_history=np.array(self.facts.dump_history(), dtype=str))
         os.replace(tmp, path)  # a crash mid-write leaves the previous snapshot whole
 
     def load(self, path: str | Path) -> bool:
@@ -214,14 +293,19 @@ class MemoryManager:
         if not path.is_file():
             return False
         with np.load(path, allow_pickle=False) as arrays:
-            self.index = HybridIndex.from_arrays(self.embedder, dict(arrays))
+            saved = dict(arrays)
+        self.index = HybridIndex.from_arrays(self.embedder, saved)
         self.retriever = Retriever(self.index, self.retriever.config)
+        history = FactTracker.load_history([str(row) for row in saved.get("fact_history", [])])
+        users = {str(u) for u in saved["user_ids"]} | {item.user_id for item in history}
+        self.facts.rebuild([*history, *(item for user in users for item in self.index.items(user))])
         return True
 
     # -- reading ----------------------------------------------------------------------------
     async def recall(self, session_id: str, user_id: str, query: str, budget_tokens: int = 1000) -> MemoryRecall:
         """The user's most relevant memories for `query`, within `budget_tokens` (a hard cap)."""
         _require(user_id)
+        check_budget(budget_tokens)
         with telemetry.retrieval("memory", budget_tokens) as span:
             found = await self._recall(user_id, query, budget_tokens)
             telemetry.recalled(span, len(found.items), found.tokens)
@@ -229,38 +313,76 @@ class MemoryManager:
         return found
 
     async def _recall(self, user_id: str, query: str, budget_tokens: int) -> MemoryRecall:
+        """Current facts the query names, then semantic memories, then the retriever's context.
+
+        The facts a query names by their attribute take at most `facts_share` of what the
+        semantic layer leaves; facts stated by items the retriever found move up into the
+        facts part. If the parts together exceed the budget, the lowest-ranked episodic items
+        go first, then the last facts.
+        """
         started = time.perf_counter()
-        parts: list[str] = []
-        items: list[MemoryItem] = []
-        used = 0
-        if self.semantic is not None and budget_tokens > 0:
-            share = int(budget_tokens * self.semantic_share)
-            found = await self.semantic.search(user_id, query, limit=self.semantic_limit)
-            lines = [SEMANTIC_HEADER]
-            spent = self.embedder.count_tokens(SEMANTIC_HEADER)
-            for item in found:
-                cost = self.embedder.count_tokens(item.text) + 1
-                if spent + cost > share:
-                    break
-                lines.append(item.text)
-                items.append(item)
-                spent += cost
-            if len(lines) > 1:
-                parts.append("\n".join(lines))
-                used = spent
+        semantic, semantic_items, used = await self._semantic(user_id, query, budget_tokens)
         searched = time.perf_counter()
-        header_cost = self.embedder.count_tokens(EPISODIC_HEADER) + 2
-        rest = budget_tokens - used - header_cost
-        packed = self.retriever.recall(user_id, query, rest) if rest > 0 else None
-        if packed is not None and packed.items:
-            parts.append(f"{EPISODIC_HEADER}\n{packed.text}")
-            items.extend(packed.items)
-            used += packed.tokens + header_cost
-        text = "\n\n".join(parts)
+        count = self.embedder.count_tokens
+        ledger = self.facts.ledger
+        facts: list[tuple[str, MemoryItem]] = []
+        facts_header = count(FACTS_HEADER) + 2
+        cap, spent = int((budget_tokens - used) * self.facts_share) - facts_header, 0
+        for key, version in asked(ledger, user_id, query):
+            line = fact_line(ledger, user_id, key, version, self._text(user_id, version.item))
+            cost = count(line) + 1
+            if spent + cost <= cap and all(version.item.id != item.id for _, item in facts):
+                facts.append((line, version.item))
+                spent += cost
+        rest = budget_tokens - used - (spent + facts_header if facts else 0) - count(EPISODIC_HEADER) - 2
+        packed: Recall | None = self.retriever.recall(user_id, query, rest) if rest > 0 else None
+        episodic = list(packed.items) if packed is not None else []
+        for key, version in found(ledger, user_id, episodic):
+            if all(version.item.id != item.id for _, item in facts):
+                facts.append((fact_line(ledger, user_id, key, version, self._text(user_id, version.item)), version.item))
+        shown = {item.id for _, item in facts}
+        episodic = [item for item in episodic if item.id not in shown]
+        while True:
+            parts = [f"{FACTS_HEADER}\n" + "\n".join(line for line, _ in facts)] if facts else []
+            parts += [semantic] if semantic else []
+            parts += [f"{EPISODIC_HEADER}\n{render_items(episodic)}"] if episodic else []
+            text = "\n\n".join(parts)
+            tokens = count(text) if text else 0
+            if tokens <= budget_tokens or not (episodic or facts):
+                break
+            if episodic:
+                episodic.remove(min(episodic, key=lambda item: item.score))
+            else:
+                facts.pop()
+        items = [item for _, item in facts] + semantic_items + episodic
         timings = {"semantic": searched - started, "total": time.perf_counter() - started}
         if packed is not None:
             timings.update({f"episodic_{k}": v for k, v in packed.timings.items()})
-        return MemoryRecall(text=text, tokens=used if text else 0, budget=budget_tokens, items=items, timings=timings)
+        return MemoryRecall(text=text, tokens=tokens, budget=budget_tokens, items=items, timings=timings)
+
+    def _text(self, user_id: str, item: MemoryItem) -> str:
+        """An item's text as the index has it now (its ended values marked), else as it was added."""
+        indexed = self.index.get(user_id, item.id)
+        return item.text if indexed is None else indexed.text
+
+    async def _semantic(self, user_id: str, query: str, budget_tokens: int) -> tuple[str, list[MemoryItem], int]:
+        """The semantic memories nearest to `query` within `semantic_share` of the budget."""
+        if self.semantic is None or budget_tokens <= 0:
+            return "", [], 0
+        share = int(budget_tokens * self.semantic_share)
+        found_items = await self.semantic.search(user_id, query, limit=self.semantic_limit)
+        lines = [SEMANTIC_HEADER]
+        spent = self.embedder.count_tokens(SEMANTIC_HEADER)
+        items: list[MemoryItem] = []
+        for item in found_items:
+            line = f"[{item_date(item)}] {item.text}"  # the day it was last updated: facts carry dates
+            cost = self.embedder.count_tokens(line) + 1
+            if spent + cost > share:
+                break
+            lines.append(line)
+            items.append(item)
+            spent += cost
+        return ("\n".join(lines), items, spent) if items else ("", [], 0)
 
 
 def _require(user_id: str) -> None:

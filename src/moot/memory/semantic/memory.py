@@ -23,10 +23,8 @@ import uuid
 import weakref
 from collections import deque
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langgraph.store.base import BaseStore, Item
@@ -34,6 +32,7 @@ from langmem import create_memory_manager
 from pydantic import BaseModel
 
 from moot.errors import UsageError
+from moot.memory.semantic.writer import Writer, kind_of
 from moot.memory.semantic.kinds import (
     INSTRUCTIONS,
     PROFILE_KEY,
@@ -45,19 +44,12 @@ from moot.memory.semantic.kinds import (
     render,
     user_key,
 )
+from moot.memory.facts.keys import FactKey
 from moot.memory.types import Embedder, MemoryItem
 
 log = logging.getLogger(__name__)
 
 ROOT = "memories"
-
-
-def _kind(model: BaseModel) -> str:
-    return type(model).__name__
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 def _as_messages(messages: Sequence[BaseMessage | dict[str, Any]] | str, outcome: str | None) -> list[Any]:
@@ -190,7 +182,7 @@ class SemanticMemory:
             {"messages": messages, "existing": [(item.key, item.value["kind"], item.value["content"]) for item in existing]},
             config={"run_name": "moot-semantic-memory", "metadata": {"moot_agent": "semantic-memory"}},
         )
-        writer = _Writer(self, user_id, session_id, source, existing)
+        writer = Writer(self, user_id, session_id, source, existing)
         for memory in extracted:
             await writer.apply(memory.id, memory.content)
         return writer.changes
@@ -207,16 +199,20 @@ class SemanticMemory:
 
     # -- direct writes ----------------------------------------------------------------------
 
-    async def remember(self, user_id: str, memory: BaseModel | str, *, session_id: str = "") -> Change | None:
+    async def remember(
+        self, user_id: str, memory: BaseModel | str, *, session_id: str = "", key: FactKey | None = None
+    ) -> Change | None:
         """Store one memory without the model (a `str` is a `Fact`).
 
-        A near-duplicate of a memory the user has updates it; `None` means it was already there.
+        A near-duplicate of a memory the user has updates it, and so does a fact with the same
+        key (`key`, for a caller who knows it, else the one its text states: "User moved to
+        Porto" sets the user's `home`); `None` means it was already there.
         """
         content = Fact(content=memory) if isinstance(memory, str) else memory
         namespace = self.namespace(user_id)
-        existing = await self._existing(namespace, render(_kind(content), content.model_dump(mode="json")))
-        writer = _Writer(self, user_id, session_id, "direct", existing)
-        await writer.apply(str(uuid.uuid4()), content)
+        existing = await self._existing(namespace, render(kind_of(content), content.model_dump(mode="json")))
+        writer = Writer(self, user_id, session_id, "direct", existing)
+        await writer.apply(str(uuid.uuid4()), content, key=key)
         return writer.changes[-1] if writer.changes else None
 
     # -- reading ----------------------------------------------------------------------------
@@ -286,90 +282,6 @@ class SemanticMemory:
 
 def _is_ours(item: Item, kinds: set[str]) -> bool:
     return isinstance(item.value.get("content"), dict) and item.value.get("kind") in kinds
-
-
-class _Writer:
-    """Turns the manager's answer into store writes: patches overwrite, inserts dedupe."""
-
-    def __init__(self, memory: SemanticMemory, user_id: str, session_id: str, source: str, existing: list[Item]) -> None:
-        self.memory = memory
-        self.store = memory.store
-        self.namespace = memory.namespace(user_id)
-        self.user_id = user_id
-        self.session_id = session_id
-        self.source = source
-        self.items = {item.key: item for item in existing}
-        self.changes: list[Change] = []
-        self._vectors: dict[str, np.ndarray] = {}
-
-    async def apply(self, memory_id: str, content: Any) -> None:
-        if isinstance(content, BaseModel) and _kind(content) == "RemoveDoc":
-            key = getattr(content, "json_doc_id", memory_id)
-            if (old := self.items.pop(key, None)) is not None:
-                await self.store.adelete(old.namespace, old.key)
-                self.changes.append(Change("delete", key, old.value["kind"], old.value.get("text", "")))
-            return
-        if not isinstance(content, BaseModel):
-            return  # trustcall hands back the memories it did not touch as they came: no change
-        if memory_id in self.items:
-            old = self.items[memory_id]
-            kind, data = _kind(content), content.model_dump(mode="json")
-            if data != old.value["content"] or kind != old.value["kind"]:
-                await self._put(old.namespace, old.key, kind, data, old)
-            return
-        kind, data = _kind(content), content.model_dump(mode="json")
-        if kind == PROFILE_KIND:
-            old = next((item for item in self.items.values() if item.value.get("kind") == PROFILE_KIND), None)
-            if old is not None:  # a second profile is an update of the first: merge its fields in
-                data = {**old.value["content"], **{k: v for k, v in data.items() if v not in (None, "")}}
-                if data != old.value["content"]:
-                    await self._put(old.namespace, old.key, kind, data, old)
-                return
-            await self._put((*self.namespace, SUBSPACES[kind]), PROFILE_KEY, kind, data, None)
-            return
-        twin = self._twin(kind, render(kind, data))
-        if twin is not None:
-            if data != twin.value["content"]:
-                await self._put(twin.namespace, twin.key, kind, data, twin)
-            return
-        subspace = SUBSPACES.get(kind, kind.lower())
-        await self._put((*self.namespace, subspace), str(uuid.uuid4()), kind, data, None)
-
-    def _twin(self, kind: str, text: str) -> Item | None:
-        """An existing memory of the same kind that says nearly the same thing, if any."""
-        same = [item for item in self.items.values() if item.value.get("kind") == kind]
-        if not same:
-            return None
-        exact = next((item for item in same if item.value.get("text", "").strip().lower() == text.strip().lower()), None)
-        if exact is not None or self.memory.duplicate_threshold > 1.0:
-            return exact
-        embedder = self.memory.embedder()
-        missing = [item for item in same if item.key not in self._vectors]
-        if missing:
-            for item, vector in zip(missing, embedder.embed([item.value.get("text", "") for item in missing]), strict=True):
-                self._vectors[item.key] = vector
-        query = embedder.embed([text])[0]
-        best = max(same, key=lambda item: float(self._vectors[item.key] @ query))
-        return best if float(self._vectors[best.key] @ query) >= self.memory.duplicate_threshold else None
-
-    async def _put(self, namespace: tuple[str, ...], key: str, kind: str, data: dict[str, Any], old: Item | None) -> None:
-        text = render(kind, data)
-        now = _now()
-        value = {
-            "kind": kind,
-            "content": data,
-            "text": text,
-            "user_id": self.user_id,
-            "session_id": self.session_id or (old.value.get("session_id", "") if old else ""),
-            "source": self.source,
-            "created": old.value.get("created", now) if old else now,
-            "updated": now,
-        }
-        await self.store.aput(namespace, key, value, index=["text"])
-        self._vectors.pop(key, None)
-        stamp = datetime.now(UTC)
-        self.items[key] = Item(value=value, key=key, namespace=namespace, created_at=stamp, updated_at=stamp)
-        self.changes.append(Change("update" if old else "insert", key, kind, text))
 
 
 __all__ = ["ROOT", "SemanticMemory"]
