@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -34,8 +34,25 @@ from moot.memory.retrieval.dates import MONTHS, WEEKDAYS, Span, anchor_of, resol
 from moot.memory.retrieval.text import STOP_WORDS, stem
 from moot.memory.types import MemoryItem
 
-if TYPE_CHECKING:
-    from moot.memory.retrieval.shard import Shard
+
+
+class _Rows(Protocol):
+    """A postings list: its first `n` entries of `rows` are the rows holding the term or key."""
+
+    n: int
+    rows: np.ndarray
+
+
+class KeyedRows(Protocol):
+    """What `link_scores` reads of a shard (moot.memory.retrieval.shard.Shard). A protocol, not
+    an import: the shard imports this module to key its items at ingest."""
+
+    n: int
+    postings: Mapping[str, _Rows]
+    key_ids: Mapping[str, int]
+    key_names: Sequence[str]
+    key_postings: Sequence[_Rows]
+    row_keys: Sequence[np.ndarray]
 
 _CLAUSE = re.compile(r"([.!?;:,()\[\]\"“”—–]+|\s-\s)")
 _SENTENCE_END = re.compile(r"[.!?:]")
@@ -100,13 +117,13 @@ def item_keys(item: MemoryItem) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
-def _idf(shard: Shard, term: str, mask: np.ndarray, total: int) -> float:
+def _idf(shard: KeyedRows, term: str, mask: np.ndarray, total: int) -> float:
     postings = shard.postings.get(term)
     df = int(mask[postings.rows[: postings.n]].sum()) if postings else 0
     return math.log(1.0 + (total - df + 0.5) / (df + 0.5))
 
 
-def link_scores(shard: Shard, seeds: Iterable[int], extra: Iterable[str], mask: np.ndarray,
+def link_scores(shard: KeyedRows, seeds: Iterable[int], extra: Iterable[str], mask: np.ndarray,
                 max_rows: int) -> np.ndarray:
     """Per row, how much it shares with the `seeds` rows' keys and the `extra` (query) keys.
 
@@ -144,4 +161,4 @@ def link_scores(shard: Shard, seeds: Iterable[int], extra: Iterable[str], mask: 
     return np.minimum(scores, 1.0)
 
 
-__all__ = ["KEY_CHARS", "LINK_PREFIXES", "item_keys", "link_scores", "text_keys"]
+__all__ = ["KEY_CHARS", "LINK_PREFIXES", "KeyedRows", "item_keys", "link_scores", "text_keys"]
