@@ -14,7 +14,7 @@ so the five folds and the all-five run share every (config, conversation) they h
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -198,13 +198,17 @@ class Loo:
                          f"keep them")
 
 
-def leave_one_out(scorer: Scorer, convs: Sequence[str], space: Space, start: Any, passes: int = 3) -> Loo:
+def leave_one_out(scorer: Scorer, convs: Sequence[str], space: Space, start: Any, passes: int = 3,
+                  progress: Callable[[str], None] | None = None) -> Loo:
     """Five searches on four conversations each, every choice scored on the fifth; then one on all."""
     folds = []
     for held in convs:
         train = [c for c in convs if c != held]
         tuned = tune(scorer, train, space, start, passes)
         folds.append(Fold(held, tuned, scorer.score(tuned.config, held), scorer.score(start, held)))
+        if progress:
+            progress(f"fold {held}: train {tuned.train.objective():.4f}, held out {folds[-1].held.objective():.4f} "
+                     f"(defaults {folds[-1].default_held.objective():.4f}); {_diff_text(tuned.config, start)}")
     full = tune(scorer, convs, space, start, passes)
     return Loo(folds, full, {c: scorer.score(full.config, c) for c in convs})
 
