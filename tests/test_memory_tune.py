@@ -83,24 +83,36 @@ def test_a_config_that_helps_only_the_training_folds_is_not_credited_held_out() 
     assert loo.default_mean()["overall"] == pytest.approx(0.5)
 
 
+class Losing(ScriptedScorer):
+    """overfit gains 4 single-hop questions on c1 and c2 and loses 3 on c3 and c4: +2 pooled."""
+
+    def score(self, config: Knobs, conv: str) -> Outcome:
+        out = super().score(dataclasses.replace(config, overfit=0), conv)
+        delta = {"c1": 4, "c2": 4, "c3": -3, "c4": -3}[conv] if config.overfit else 0
+        ok = out.ok.copy()
+        flip = np.flatnonzero((out.cats == 4) & (ok == (delta < 0)))[: abs(delta)]
+        ok[flip] = delta > 0
+        return Outcome(out.cats, ok)
+
+
 def test_the_start_config_stays_when_tuning_loses_held_out() -> None:
-    class Losing(ScriptedScorer):
-        """overfit gains 4 single-hop questions on c1 and c2 and loses 3 on c3 and c4: +2 pooled."""
-
-        def score(self, config: Knobs, conv: str) -> Outcome:
-            out = super().score(dataclasses.replace(config, overfit=0), conv)
-            delta = {"c1": 4, "c2": 4, "c3": -3, "c4": -3}[conv] if config.overfit else 0
-            ok = out.ok.copy()
-            flip = np.flatnonzero((out.cats == 4) & (ok == (delta < 0)))[: abs(delta)]
-            ok[flip] = delta > 0
-            return Outcome(out.cats, ok)
-
     loo = leave_one_out(Memo(Losing()), CONVS, {"overfit": (0, 1)}, Knobs())
     assert loo.in_sample.config == Knobs(overfit=1)  # in-sample it wins ...
     assert [f.tuned.config.overfit for f in loo.folds] == [0, 0, 1, 1]  # ... each fold's choice loses
     assert loo.held_out_mean()["objective"] < loo.default_mean()["objective"]
     chosen, why = loo.recommended(Knobs())
     assert chosen == Knobs() and "keep" in why
+
+
+def test_the_gain_a_move_must_beat_is_chosen_held_out_too() -> None:
+    loo = leave_one_out(Memo(Losing()), CONVS, {"overfit": (0, 1)}, Knobs(), min_gains=(0.0, 0.2))
+    # on all four, a gain of 0 loses held-out (folds above): 0.2 is chosen and nothing moves
+    assert loo.in_sample.min_gain == 0.2 and loo.in_sample.config == Knobs()
+    assert loo.in_sample.gain_scores[0.2] > loo.in_sample.gain_scores[0.0]
+    # inside c2-c4, overfit loses on c3 and c4 held out: 0.2; inside c1, c2, c4 it wins on c1 and
+    # c2 held out (+8 against -3): 0, and c3, held out by neither step, pays for it
+    assert [f.tuned.min_gain for f in loo.folds] == [0.2, 0.2, 0.0, 0.0]
+    assert [f.tuned.config.overfit for f in loo.folds] == [0, 0, 1, 1]
 
 
 def test_memo_shares_scorings_between_folds() -> None:

@@ -110,15 +110,19 @@ class Tuned:
     """each accepted change, in order, with the objective it reached"""
     failures: tuple[str, ...] = ()
     """candidates whose scoring raised (scored as -inf, reported, never chosen)"""
+    min_gain: float = 0.0
+    gain_scores: Mapping[float, float] = field(default_factory=dict)
+    """when min_gain was itself chosen: each candidate's held-out mean objective on `convs`"""
 
 
-def tune(scorer: Scorer, convs: Sequence[str], space: Space, start: Any, passes: int = 3) -> Tuned:
+def tune(scorer: Scorer, convs: Sequence[str], space: Space, start: Any, passes: int = 3,
+         min_gain: float = 0.0) -> Tuned:
     """Coordinate ascent on the questions of `convs` pooled, from `start`.
 
     Each pass tries every candidate of every field with the other fields fixed and keeps the
-    best; a value replaces the current one only if it scores strictly higher, so ties keep what
-    was there (the default, at first): a change must earn its place on the training questions.
-    It stops after `passes` passes or after a pass that changed nothing.
+    best; a value replaces the current one only if it beats it by more than `min_gain`, so
+    ties keep what was there (the default, at first): a change must earn its place on the
+    training questions. It stops after `passes` passes or after a pass that changed nothing.
     """
     failures: list[str] = []
 
@@ -143,12 +147,35 @@ def tune(scorer: Scorer, convs: Sequence[str], space: Space, start: Any, passes:
                     continue
                 candidate = dataclasses.replace(best, **{name: value})
                 j, out = objective(candidate)
-                if out is not None and j > best_j + 1e-12:
+                if out is not None and j > best_j + min_gain + 1e-12:
                     best, best_j, best_out, moved = candidate, j, out, True
                     moves.append(f"{name}={value!r} -> {j:.4f}")
         if not moved:
             break
-    return Tuned(best, best_out, tuple(convs), tuple(moves), tuple(dict.fromkeys(failures)))
+    return Tuned(best, best_out, tuple(convs), tuple(moves), tuple(dict.fromkeys(failures)), min_gain)
+
+
+def tune_gated(scorer: Scorer, convs: Sequence[str], space: Space, start: Any, passes: int = 3,
+               min_gains: Sequence[float] = (0.0,)) -> Tuned:
+    """`tune` with its `min_gain` chosen by leave-one-out inside `convs` (nested, so the
+    conversation an outer fold holds out is not read to choose it either).
+
+    A move that wins by one or two questions on the training set is as likely noise as
+    signal; how large a gain to trust is itself a choice that must be made held-out. Each
+    candidate gain is scored by the mean held-out objective of its own leave-one-out on
+    `convs`; ties go to the larger gain (fewer moves).
+    """
+    if len(min_gains) == 1 or len(convs) < 3:
+        return tune(scorer, convs, space, start, passes, min_gains[0])
+    scores = {}
+    for gain in min_gains:
+        held = []
+        for out in convs:
+            tuned = tune(scorer, [c for c in convs if c != out], space, start, passes, gain)
+            held.append(scorer.score(tuned.config, out).objective())
+        scores[gain] = float(np.mean(held))
+    best = max(min_gains, key=lambda g: (round(scores[g], 9), g))
+    return dataclasses.replace(tune(scorer, convs, space, start, passes, best), gain_scores=scores)
 
 
 @dataclass(frozen=True)
@@ -161,6 +188,8 @@ class Fold:
     """the chosen config on the held-out conversation"""
     default_held: Outcome
     """the starting config on the held-out conversation, for comparison"""
+    default_train: Outcome
+    """the starting config on the training conversations: what the search gained there"""
 
 
 @dataclass(frozen=True)
@@ -199,17 +228,23 @@ class Loo:
 
 
 def leave_one_out(scorer: Scorer, convs: Sequence[str], space: Space, start: Any, passes: int = 3,
-                  progress: Callable[[str], None] | None = None) -> Loo:
-    """Five searches on four conversations each, every choice scored on the fifth; then one on all."""
+                  min_gains: Sequence[float] = (0.0,), progress: Callable[[str], None] | None = None) -> Loo:
+    """Five searches on four conversations each, every choice scored on the fifth; then one on all.
+
+    With several `min_gains`, each search first chooses its gain by leave-one-out on its own
+    training conversations (`tune_gated`); the held-out conversation is read by neither step.
+    """
     folds = []
     for held in convs:
         train = [c for c in convs if c != held]
-        tuned = tune(scorer, train, space, start, passes)
-        folds.append(Fold(held, tuned, scorer.score(tuned.config, held), scorer.score(start, held)))
+        tuned = tune_gated(scorer, train, space, start, passes, min_gains)
+        folds.append(Fold(held, tuned, scorer.score(tuned.config, held), scorer.score(start, held),
+                          Outcome.pool([scorer.score(start, c) for c in train])))
         if progress:
             progress(f"fold {held}: train {tuned.train.objective():.4f}, held out {folds[-1].held.objective():.4f} "
-                     f"(defaults {folds[-1].default_held.objective():.4f}); {_diff_text(tuned.config, start)}")
-    full = tune(scorer, convs, space, start, passes)
+                     f"(defaults {folds[-1].default_held.objective():.4f}); min gain {tuned.min_gain}; "
+                     f"{_diff_text(tuned.config, start)}")
+    full = tune_gated(scorer, convs, space, start, passes, min_gains)
     return Loo(folds, full, {c: scorer.score(full.config, c) for c in convs})
 
 
@@ -233,4 +268,4 @@ def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
     return out
 
 
-__all__ = ["Fold", "Loo", "Memo", "Outcome", "Scorer", "Space", "Tuned", "diff", "leave_one_out", "tune"]
+__all__ = ["Fold", "Loo", "Memo", "Outcome", "Scorer", "Space", "Tuned", "diff", "leave_one_out", "tune", "tune_gated"]

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from locomo import parse_overrides
 from locomo_data import CATEGORIES, Conversation, evidence_hits, load
-from loo import Loo, Memo, Outcome, Space, diff, leave_one_out
+from loo import Loo, Memo, Outcome, Space, Tuned, diff, leave_one_out
 
 from moot.memory.embedder import count_tokens_batch, embed_query, get_embedder
 from moot.memory.retrieval import HybridIndex, RecallConfig, Retriever, session_header
@@ -212,6 +212,14 @@ def _cells(summary: dict[str, float]) -> str:
     return " ".join(f"{summary[k]:>{max(7, len(k))}.3f}" for k in COLUMNS)
 
 
+def _gains(tuned: Tuned) -> str:
+    """The min gain a search used, and how each candidate gain scored held-out if it was chosen."""
+    if not tuned.gain_scores:
+        return f" (min gain {tuned.min_gain})"
+    return f" (min gain {tuned.min_gain}, chosen held-out: " + ", ".join(
+        f"{g}: {v:.4f}" for g, v in tuned.gain_scores.items()) + ")"
+
+
 def python_code(config: RecallConfig) -> str:
     changed = diff(config, RecallConfig())
     if not changed:
@@ -228,10 +236,13 @@ def report(loo: Loo, memo: Memo, space: Space, auto: list[str], start: RecallCon
         print(f"  {name:20} {', '.join(map(repr, values))}{'   auto' if name in auto else ''}")
     print(f"\nper fold (tuned on the other {len(loo.folds) - 1}; train = pooled training questions):")
     for fold in loo.folds:
-        t = fold.tuned.train.summary()
-        print(f"- held out {fold.held_out}: chose {diff(fold.tuned.config, start) or '(the start config)'}")
-        print(f"  train objective {t['objective']:.3f} (overall {t['overall']:.3f}, multi-hop {t['multi-hop']:.3f}, "
-              f"{int(t['n'])} questions)")
+        t, d = fold.tuned.train.summary(), fold.default_train.summary()
+        h, dh = fold.held.objective(), fold.default_held.objective()
+        print(f"- held out {fold.held_out}: chose {diff(fold.tuned.config, start) or '(the start config)'}"
+              f"{_gains(fold.tuned)}")
+        print(f"  train objective {t['objective']:.4f} (start {d['objective']:.4f}, {t['objective'] - d['objective']:+.4f}; "
+              f"overall {t['overall']:.3f}, multi-hop {t['multi-hop']:.3f}, {int(t['n'])} questions); "
+              f"held out {h:.4f} (start {dh:.4f}, {h - dh:+.4f})")
         for fail in fold.tuned.failures:
             print(f"  failed candidate: {fail}")
     print(f"\n{'held-out score':24} {head}")
@@ -258,20 +269,22 @@ def report(loo: Loo, memo: Memo, space: Space, auto: list[str], start: RecallCon
               f"all five {getattr(loo.in_sample.config, name)!r}")
     chosen, why = loo.recommended(start)
     print(f"\nrecommended ({why}):\n{python_code(chosen)}")
-    print(f"\nall-five search moves: {'; '.join(loo.in_sample.moves) or 'none'}")
+    print(f"\nall-five search moves: {'; '.join(loo.in_sample.moves) or 'none'}{_gains(loo.in_sample)}")
     print(f"time: ingest {timings['ingest']:.0f} s, search {timings['search']:.0f} s; "
           f"{len(memo.outcomes)} (config, conversation) scorings, {memo.hits} answered from the memo")
     return {
-        "budget": args.budget, "embedder": args.embedder, "passes": args.passes,
+        "budget": args.budget, "embedder": args.embedder, "passes": args.passes, "min_gain": args.min_gain,
         "objective": "mean of overall and multi-hop all-evidence recall, pooled over the training questions",
         "space": {k: list(v) for k, v in space.items()}, "auto": auto, "excluded": EXCLUDED,
         "start": dataclasses.asdict(start),
         "folds": [{"held_out": f.held_out, "chosen": diff(f.tuned.config, start), "moves": list(f.tuned.moves),
-                   "train": f.tuned.train.summary(), "held_out_score": f.held.summary(),
+                   "min_gain": f.tuned.min_gain, "gain_scores": f.tuned.gain_scores, "train": f.tuned.train.summary(),
+                   "defaults_train": f.default_train.summary(), "held_out_score": f.held.summary(),
                    "defaults_held_out": f.default_held.summary(), "failures": list(f.tuned.failures)}
                   for f in loo.folds],
         "mean": means, "pooled": pooled,
         "in_sample": {"chosen": diff(loo.in_sample.config, start), "moves": list(loo.in_sample.moves),
+                      "min_gain": loo.in_sample.min_gain, "gain_scores": loo.in_sample.gain_scores,
                       "per_conversation": {c: o.summary() for c, o in loo.in_sample_per_conv.items()}},
         "recommended": {"config": dataclasses.asdict(chosen), "why": why, "python": python_code(chosen)},
         "timings": timings, "scorings": len(memo.outcomes), "memo_hits": memo.hits,
@@ -284,6 +297,8 @@ def main() -> None:
     parser.add_argument("--embedder", default="minilm")
     parser.add_argument("--fields", default="", help="comma-separated RecallConfig fields to search (default: all)")
     parser.add_argument("--passes", type=int, default=3, help="coordinate-ascent passes at most")
+    parser.add_argument("--min-gain", default="0", help="gain a move must beat; several (0,0.005,0.01): "
+                        "each search chooses among them by leave-one-out on its own training conversations")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="start from these overrides")
     parser.add_argument("--cache", type=Path, help="save and reuse the turn vectors in this folder")
     parser.add_argument("--json", type=Path, help="write every number here")
@@ -299,7 +314,8 @@ def main() -> None:
     print(f"LoCoMo: {len(convs)} conversations, {sum(len(c.questions) for c in convs)} questions, budget "
           f"{args.budget} tokens, embedder {scorer.embedder.name}; objective: mean of overall and multi-hop "
           f"all-evidence recall; coordinate ascent, at most {args.passes} passes")
-    loo = leave_one_out(memo, [c.sample_id for c in convs], space, start, args.passes,
+    min_gains = [float(g) for g in args.min_gain.split(",") if g]
+    loo = leave_one_out(memo, [c.sample_id for c in convs], space, start, args.passes, min_gains,
                         progress=lambda line: print(f"[{time.perf_counter() - began:4.0f} s] {line}", flush=True))
     timings = {"ingest": ingested - began, "search": time.perf_counter() - ingested}
     out = report(loo, memo, space, auto, start, timings, args)
