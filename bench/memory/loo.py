@@ -201,13 +201,13 @@ class Loo:
 
     def held_out_mean(self) -> dict[str, float]:
         """The mean over folds of each fold's held-out summary (the issue's 'mean of the five')."""
-        return _mean([f.held.summary() for f in self.folds])
+        return mean_of([f.held.summary() for f in self.folds])
 
     def default_mean(self) -> dict[str, float]:
-        return _mean([f.default_held.summary() for f in self.folds])
+        return mean_of([f.default_held.summary() for f in self.folds])
 
     def in_sample_mean(self) -> dict[str, float]:
-        return _mean([o.summary() for o in self.in_sample_per_conv.values()])
+        return mean_of([o.summary() for o in self.in_sample_per_conv.values()])
 
     def recommended(self, default: Any) -> tuple[Any, str]:
         """What ships: the all-conversation choice if the procedure beats the start held-out.
@@ -222,9 +222,9 @@ class Loo:
         tuned, start = self.held_out_mean()["objective"], self.default_mean()["objective"]
         if tuned > start:
             return self.in_sample.config, (f"tuning generalises: held-out objective {tuned:.4f} > "
-                                           f"{start:.4f} for the current defaults; ship the all-five choice")
-        return default, (f"tuning does not beat the current defaults held-out ({tuned:.4f} <= {start:.4f}); "
-                         f"keep them")
+                                           f"{start:.4f} for the start config; ship the all-five choice")
+        return default, (f"tuning does not beat the start config held-out ({tuned:.4f} <= {start:.4f}); "
+                         f"keep it")
 
 
 def leave_one_out(scorer: Scorer, convs: Sequence[str], space: Space, start: Any, passes: int = 3,
@@ -258,7 +258,7 @@ def _diff_text(config: Any, base: Any) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in diff(config, base).items()) or "(defaults)"
 
 
-def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
+def mean_of(rows: list[dict[str, float]]) -> dict[str, float]:
     """Each key's mean over the rows that have it (a conversation without open-domain questions
     has nan there)."""
     out = {}
@@ -268,4 +268,4 @@ def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
     return out
 
 
-__all__ = ["Fold", "Loo", "Memo", "Outcome", "Scorer", "Space", "Tuned", "diff", "leave_one_out", "tune", "tune_gated"]
+__all__ = ["Fold", "Loo", "Memo", "Outcome", "Scorer", "Space", "Tuned", "diff", "leave_one_out", "mean_of", "tune", "tune_gated"]
