@@ -242,7 +242,7 @@ def leave_one_out(scorer: Scorer, convs: Sequence[str], space: Space, start: Any
                           Outcome.pool([scorer.score(start, c) for c in train])))
         if progress:
             progress(f"fold {held}: train {tuned.train.objective():.4f}, held out {folds[-1].held.objective():.4f} "
-                     f"(defaults {folds[-1].default_held.objective():.4f}); min gain {tuned.min_gain}; "
+                     f"(start {folds[-1].default_held.objective():.4f}); min gain {tuned.min_gain}; "
                      f"{_diff_text(tuned.config, start)}")
     full = tune_gated(scorer, convs, space, start, passes, min_gains)
     return Loo(folds, full, {c: scorer.score(full.config, c) for c in convs})
