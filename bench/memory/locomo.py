@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from locomo_data import CATEGORIES, Conversation, load
+from locomo_data import CATEGORIES, Conversation, evidence_hits, load
 from systems import DenseSystem, Mem0System, MootSystem, RagSystem, StoreSystem, System
 
 from moot.memory.embedder import get_embedder
@@ -115,8 +115,7 @@ def main() -> None:
                 start = time.perf_counter()
                 ids, tokens = system.recall(conv.sample_id, q.text, args.budget)
                 elapsed = time.perf_counter() - start
-                got = set(ids)
-                hit = sum(e in got for e in q.evidence)
+                hit = evidence_hits(q, ids)
                 results[system.name].append({
                     "conv": conv.sample_id, "cat": q.category, "all": hit == len(q.evidence), "hit": hit,
                     "need": len(q.evidence), "ms": elapsed * 1e3, "tokens": tokens,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +37,12 @@ class Conversation:
     sample_id: str
     sessions: list[list[MemoryItem]]
     questions: list[Question]
+
+
+def evidence_hits(question: Question, ids: Iterable[str]) -> int:
+    """How many of the question's evidence turns are among the recalled `ids`."""
+    got = set(ids)
+    return sum(e in got for e in question.evidence)
 
 
 def data_path() -> Path:
@@ -95,4 +102,4 @@ def _conversation(sample: dict) -> Conversation:
     return Conversation(sid, sessions, questions)
 
 
-__all__ = ["CATEGORIES", "Conversation", "Question", "data_path", "load", "parse_date", "turn_text"]
+__all__ = ["CATEGORIES", "Conversation", "Question", "data_path", "evidence_hits", "load", "parse_date", "turn_text"]
