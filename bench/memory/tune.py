@@ -61,6 +61,12 @@ SPACE: dict[str, tuple[Any, ...]] = {
     "neighbour_top": (0, 1, 2, 3),
     "neighbour_discount": (0.4, 0.6, 0.8),
     "candidates": (100, 200, 400),
+    "link_weight": (0.0, 0.05, 0.1, 0.15, 0.2),
+    "link_seeds": (3, 5, 8),
+    "link_max_rows": (10, 20, 40, 80),
+    "date_boost": (1.0, 1.25, 1.5, 2.0),
+    "when_boost": (0.0, 0.1, 0.2, 0.4),
+    "split_mentions": (True, False),
 }
 """The one place the search space is declared: candidates of each tuned field (defaults included)."""
 
