@@ -1,0 +1,175 @@
+"""Later-said updates without patterns: same topic, later date, different value (issue 16).
+
+The fact patterns of `keys.py` are precise where they fire, but they only fire on phrasings
+someone wrote a pattern for: "Write to ana@x.pt from now on" or "The hotel is confirmed" get no
+key, and the older value stays on show as if current. This module is the second signal, with
+no patterns and no model: at recall time, among the items about to be shown, an item is
+*possibly superseded* when the same person said, on a later day, something about the same
+thing with a different value:
+
+- **same person**: both are turns of one speaker who is not the assistant (`NOT_THE_USER`);
+  statements, not questions;
+- **same topic**: the cosine of their vectors (the index's own, nothing is embedded again) is
+  at least `TopicConfig.values_cos` when they differ in a value of one shape, else at least
+  `TopicConfig.words_cos` (see below);
+- **different value**: each has a value the other lacks, of the same shape: a name (a
+  capitalised word not opening a sentence, or an all-capital or mixed-case one such as KLM or
+  easyJet), a number (digits only compared, so "+351 912 ..." is one number; up to six digits
+  and longer ones are two shapes) or an email address. Values with no shape ("vegan", "cancelled") are caught by words instead: the two
+  share a content word and each has one the other lacks, with the higher cosine bar. The same
+  text said twice is a repetition, not an update.
+
+The older item is not dropped (marking never removes evidence from a recall): it is shown in
+a history mark, `(was: Ana said "I live in Lisbon.", until 2023-06-06, when a later turn said
+otherwise)`, the form `section.HISTORY_MARK` matches, so a reader, or the updates
+benchmark, never takes it for current. The thresholds were chosen on the `dev` templates of
+`bench/memory/updates.py` only (see bench/README.md, "Issue 16: knowledge updates").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from moot.memory.facts.ledger import item_date
+from moot.memory.types import MemoryItem
+
+NOT_THE_USER = frozenset({"assistant", "ai", "bot", "system", "moot", "memory", "summary", "tool"})
+"""Speakers whose turns state nothing about the person the memory is about (as in `tracker`)."""
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_NUMBER = re.compile(r"\+?\d(?:[\d,.]|\s(?=\d))*")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_OPENER = re.compile(r"(?:^|[.!?:;]\s+|[\"“(]\s*)$")
+STOPWORDS = frozenset(
+    "a about above after again all also am an and any are as at be been being but by can could did do does "
+    "doing for from had has have having he her here hers him his how i i'd i'll i'm i've if in into is it it's "
+    "its just me more most my no not now of off on once only or other our ours out over own same she should so "
+    "some still such than that the their them then there these they this those through to too under until up "
+    "very was we we're we've were what when where which while who why will with would you you're your yours "
+    "yet really got get gets one new well oh yeah yes hey hi thanks thank like lot much many way "
+    "today days day lately currently anymore ago since these always never ever".split()
+)
+"""Words that say nothing of a topic (the content-word overlap ignores them)."""
+
+
+@dataclass(frozen=True)
+class TopicConfig:
+    """When two turns of one person count as the same topic with different values."""
+
+    values_cos: float = 0.65
+    """cosine bar when the two differ in a value of the same shape (name, number, email)"""
+    words_cos: float = 0.6
+    """cosine bar when no shaped value differs: they must share a content word and differ in one"""
+    words_max: int = 2
+    """at most this many content words of each that the other lacks: one slot refilled, not a new topic"""
+    enabled: bool = True
+
+
+def _body(item: MemoryItem) -> str:
+    """The turn's text without its `Speaker: ` prefix."""
+    speaker = str(item.meta.get("speaker") or "")
+    prefix = f"{speaker}: "
+    return item.text[len(prefix):] if speaker and item.text.startswith(prefix) else item.text
+
+
+def values(text: str) -> set[tuple[str, str]]:
+    """The shaped values of `text`: ("email", ...), ("number", digits), ("name", word)."""
+    out: set[tuple[str, str]] = set()
+
+    def email(match: re.Match[str]) -> str:
+        out.add(("email", match.group().lower()))
+        return " "
+
+    def number(match: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", match.group())
+        if digits:  # an amount and a phone number are not one slot
+            out.add(("number" if len(digits) <= 6 else "long number", digits))
+        return " "
+
+    rest = _NUMBER.sub(number, _EMAIL.sub(email, text))
+    for match in _WORD.finditer(rest):
+        word = match.group()
+        if word.lower() in STOPWORDS or word.islower():
+            continue
+        mixed = any(c.isupper() for c in word[1:])
+        if mixed or not _OPENER.search(rest[: match.start()]):
+            out.add(("name", word))
+    return out
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words that are not stopwords (a crude topic: no stemming, no lexicon)."""
+    return {w for w in (m.group().lower().strip("'-") for m in _WORD.finditer(_EMAIL.sub(" ", text))) if w and w not in STOPWORDS}
+
+
+def differs(older: str, newer: str, cos: float, config: TopicConfig = TopicConfig()) -> bool:
+    """Do two same-person texts of similarity `cos` say different values of one thing?"""
+    if older.strip().lower() == newer.strip().lower():
+        return False  # said again: a repetition, not an update
+    va, vb = values(older), values(newer)
+    shapes = {shape for shape, _ in va - vb} & {shape for shape, _ in vb - va}
+    if shapes:
+        return cos >= config.values_cos
+    if va != vb:
+        return False  # a value only one of them has, or values of other shapes: not one slot
+    wa, wb = content_words(older), content_words(newer)
+    pa, pb = wa - wb, wb - wa
+    one_slot = 0 < len(pa) <= config.words_max and 0 < len(pb) <= config.words_max and (
+        bool(wa & wb) or len(pa) == len(pb) == 1)
+    return one_slot and cos >= config.words_cos
+
+
+def _speaks(item: MemoryItem) -> str | None:
+    speaker = str(item.meta.get("speaker") or "").strip()
+    if item.layer != "episodic" or not speaker or speaker.lower() in NOT_THE_USER:
+        return None
+    return speaker
+
+
+def later_said(items: Sequence[MemoryItem], vectors: Mapping[str, np.ndarray],
+               config: TopicConfig = TopicConfig()) -> dict[str, MemoryItem]:
+    """For each item some later item possibly supersedes: the newest such item, by id.
+
+    Only `items` are compared (what a recall is about to show), pairwise, so the cost is a
+    few dozen dot products. Items without a vector in `vectors` are left alone.
+    """
+    if not config.enabled:
+        return {}
+    said = [(item, _speaks(item), item_date(item)) for item in items]
+    said = [(item, who, day) for item, who, day in said
+            if who is not None and item.id in vectors and not _body(item).rstrip().endswith("?")]
+    out: dict[str, MemoryItem] = {}
+    for old, who, day in said:
+        body = _body(old)
+        for new, who2, day2 in said:
+            if who2 != who or not day < day2 or new.id == old.id:
+                continue
+            cos = float(np.dot(vectors[old.id], vectors[new.id]))
+            if differs(body, _body(new), cos, config):
+                best = out.get(old.id)
+                if best is None or (new.ts, new.id) > (best.ts, best.id):
+                    out[old.id] = new
+    return out
+
+
+def _plain(text: str) -> str:
+    return text.replace("(", "[").replace(")", "]").replace('"', "'")
+
+
+def earlier_mark(item: MemoryItem, newer: MemoryItem) -> str:
+    """The item as history: `(was: Ana said "...", until <newer's date>, when a later turn said otherwise)`.
+
+    The whole turn is kept (it may say more than the value that changed); the newer turn is in
+    the same recall (only recalled items are compared), under its date, so the mark points to it
+    by date instead of quoting it again (a quote would cost budget that evidence needs).
+    `HISTORY_MARK` matches the mark.
+    """
+    speaker = _plain(str(item.meta.get("speaker") or "someone"))
+    return f'(was: {speaker} said "{_plain(_body(item))}", until {item_date(newer)}, when a later turn said otherwise)'
+
+
+__all__ = ["STOPWORDS", "TopicConfig", "content_words", "differs", "earlier_mark", "later_said", "values"]
