@@ -15,8 +15,9 @@ thing with a different value:
 - **different value**: each has a value the other lacks, of the same shape: a name (a
   capitalised word not opening a sentence, or an all-capital or mixed-case one such as KLM or
   easyJet), a number (digits only compared, so "+351 912 ..." is one number; up to six digits
-  and longer ones are two shapes) or an email address. Values with no shape ("vegan", "cancelled") are caught by words instead: the two
-  share a content word and each has one the other lacks, with the higher cosine bar. The same
+  and longer ones are two shapes) or an email address. Values with no shape ("vegan", "cancelled") are caught by words instead, when
+  neither text has a shaped value: each has one or two content words the other lacks (one
+  slot refilled), and they share one or both lack exactly one, with its own cosine bar. The same
   text said twice is a repetition, not an update.
 
 The older item is not dropped (marking never removes evidence from a recall): it is shown in
@@ -114,8 +115,8 @@ def differs(older: str, newer: str, cos: float, config: TopicConfig = TopicConfi
     shapes = {shape for shape, _ in va - vb} & {shape for shape, _ in vb - va}
     if shapes:
         return cos >= config.values_cos
-    if va != vb:
-        return False  # a value only one of them has, or values of other shapes: not one slot
+    if va or vb:
+        return False  # the same values, or values of other shapes: "a flight to Porto", "a hotel in Porto"
     wa, wb = content_words(older), content_words(newer)
     pa, pb = wa - wb, wb - wa
     one_slot = 0 < len(pa) <= config.words_max and 0 < len(pb) <= config.words_max and (
@@ -146,7 +147,7 @@ def later_said(items: Sequence[MemoryItem], vectors: Mapping[str, np.ndarray],
     for old, who, day in said:
         body = _body(old)
         for new, who2, day2 in said:
-            if who2 != who or not day < day2 or new.id == old.id:
+            if who2 != who or day2 == day or new.ts <= old.ts:  # said later, on another day
                 continue
             cos = float(np.dot(vectors[old.id], vectors[new.id]))
             if differs(body, _body(new), cos, config):
