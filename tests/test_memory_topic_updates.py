@@ -46,7 +46,7 @@ async def test_an_update_no_pattern_knows_shows_the_earlier_value_as_history(emb
     text = (await manager.recall("s9", "ana", "What is the status of Ana's hotel booking?", 400)).text
     assert shown_as_current(text, "cancelled")
     assert not shown_as_current(text, "confirmed")
-    assert '(was: Ana said "The hotel is confirmed.", until 2023-06-17, when a later turn said otherwise)' in text
+    assert "Ana: (was: \"The hotel is confirmed.\", until 2023-06-17)" in text
     # nothing is dropped: the earlier turn is still in the recall, as history
     assert "confirmed" in text
 
@@ -70,7 +70,7 @@ async def test_near_misses_are_not_marked(embedder: Any, first: str, second: str
     manager = MemoryManager(embedder=embedder)
     said(manager, [(0, first), (40, second)])
     found = await manager.recall("s9", "ana", "Tell me about Ana's trip and flights.", 400)
-    assert "when a later turn said otherwise" not in found.text
+    assert "(was: \"" not in found.text
     assert first in found.text
 
 
@@ -80,7 +80,7 @@ async def test_the_assistant_and_other_speakers_supersede_nothing(embedder: Any)
     manager.add_turn("ana", "s1", "Assistant", "The hotel is cancelled.", ts=T0 + 9 * DAY, date="2023-05-16", turn_id="b")
     manager.add_turn("ana", "s2", "Bo", "The hotel got cancelled.", ts=T0 + 19 * DAY, date="2023-05-26", turn_id="c")
     text = (await manager.recall("s9", "ana", "What is the status of the hotel booking?", 400)).text
-    assert "when a later turn said otherwise" not in text
+    assert "(was: \"" not in text
 
 
 def test_same_day_and_questions_are_not_updates() -> None:
@@ -97,7 +97,7 @@ def test_same_day_and_questions_are_not_updates() -> None:
     assert later_said(moved, {"a": v, "b": v})["a"].id == "b"
     assert later_said(moved, {"a": v, "b": v}, TopicConfig(enabled=False)) == {}
     mark = earlier_mark(moved[0], moved[1])
-    assert HISTORY_MARK.fullmatch(" " + mark) and "Lisbon" in mark
+    assert mark.startswith("Ana: ") and HISTORY_MARK.fullmatch(mark.removeprefix("Ana:")) and "Lisbon" in mark
 
 
 def test_values_and_slots() -> None:
@@ -112,3 +112,7 @@ def test_values_and_slots() -> None:
     assert not differs("My phone is +351 912 345 678.", "My budget is 1800 EUR.", 0.9)  # a phone is not an amount
     assert not differs("We booked the hotel.", "It was sunny at the beach.", 0.7)  # two new topics, not a slot
     assert differs("I'm pescatarian.", "I'm vegetarian now.", 0.7)  # one slot refilled
+    assert not differs("Congrats, John! I live in Lisbon.", "Hey Joanna! I live in Lisbon.", 0.9,
+                       ignore=frozenset({("name", "John"), ("name", "Joanna")}))  # names of the speakers
+    assert not differs("I went to Lisbon with my sister and we saw the old castle and the river.",
+                       "I went to Porto for a concert, the band played all night and it was loud.", 0.8)  # long turns

@@ -18,11 +18,12 @@ thing with a different value:
   and longer ones are two shapes) or an email address. Values with no shape ("vegan", "cancelled") are caught by words instead, when
   neither text has a shaped value: each has one or two content words the other lacks (one
   slot refilled), and they share one or both lack exactly one, with its own cosine bar. The same
-  text said twice is a repetition, not an update.
+  text said twice is a repetition, not an update. The speakers' own names ("Congrats, John!")
+  are not values, and when a value differs neither may have more than `values_max_words`
+  content words the other lacks (long turns of one person always differ in some name).
 
 The older item is not dropped (marking never removes evidence from a recall): it is shown in
-a history mark, `(was: Ana said "I live in Lisbon.", until 2023-06-06, when a later turn said
-otherwise)`, the form `section.HISTORY_MARK` matches, so a reader, or the updates
+a history mark, `Ana: (was: "I live in Lisbon.", until 2023-06-06)`, the form `section.HISTORY_MARK` matches, so a reader, or the updates
 benchmark, never takes it for current. The thresholds were chosen on the `dev` templates of
 `bench/memory/updates.py` only (see bench/README.md, "Issue 16: knowledge updates").
 """
@@ -65,6 +66,9 @@ class TopicConfig:
     """cosine bar when the two differ in a value of the same shape (name, number, email)"""
     words_cos: float = 0.6
     """cosine bar when no shaped value differs: they must share a content word and differ in one"""
+    values_max_words: int = 5
+    """at most this many content words of each that the other lacks when a value differs: two
+    long turns always differ in some name; a restated fact differs in its value and phrasing"""
     words_max: int = 2
     """at most this many content words of each that the other lacks: one slot refilled, not a new topic"""
     enabled: bool = True
@@ -107,18 +111,22 @@ def content_words(text: str) -> set[str]:
     return {w for w in (m.group().lower().strip("'-") for m in _WORD.finditer(_EMAIL.sub(" ", text))) if w and w not in STOPWORDS}
 
 
-def differs(older: str, newer: str, cos: float, config: TopicConfig = TopicConfig()) -> bool:
-    """Do two same-person texts of similarity `cos` say different values of one thing?"""
+def differs(older: str, newer: str, cos: float, config: TopicConfig = TopicConfig(),
+            ignore: frozenset[tuple[str, str]] = frozenset()) -> bool:
+    """Do two same-person texts of similarity `cos` say different values of one thing?
+
+    `ignore`: values that are no value (the speakers' names: "Congrats, John!").
+    """
     if older.strip().lower() == newer.strip().lower():
         return False  # said again: a repetition, not an update
-    va, vb = values(older), values(newer)
+    va, vb = values(older) - set(ignore), values(newer) - set(ignore)
     shapes = {shape for shape, _ in va - vb} & {shape for shape, _ in vb - va}
-    if shapes:
-        return cos >= config.values_cos
-    if va or vb:
-        return False  # the same values, or values of other shapes: "a flight to Porto", "a hotel in Porto"
     wa, wb = content_words(older), content_words(newer)
     pa, pb = wa - wb, wb - wa
+    if shapes:
+        return cos >= config.values_cos and max(len(pa), len(pb)) <= config.values_max_words
+    if va or vb:
+        return False  # the same values, or values of other shapes: "a flight to Porto", "a hotel in Porto"
     one_slot = 0 < len(pa) <= config.words_max and 0 < len(pb) <= config.words_max and (
         bool(wa & wb) or len(pa) == len(pb) == 1)
     return one_slot and cos >= config.words_cos
@@ -143,6 +151,7 @@ def later_said(items: Sequence[MemoryItem], vectors: Mapping[str, np.ndarray],
     said = [(item, _speaks(item), item_date(item)) for item in items]
     said = [(item, who, day) for item, who, day in said
             if who is not None and item.id in vectors and not _body(item).rstrip().endswith("?")]
+    speakers = frozenset(("name", who.split()[0]) for _, who, _ in said if who.split())
     out: dict[str, MemoryItem] = {}
     for old, who, day in said:
         body = _body(old)
@@ -150,7 +159,7 @@ def later_said(items: Sequence[MemoryItem], vectors: Mapping[str, np.ndarray],
             if who2 != who or day2 == day or new.ts <= old.ts:  # said later, on another day
                 continue
             cos = float(np.dot(vectors[old.id], vectors[new.id]))
-            if differs(body, _body(new), cos, config):
+            if differs(body, _body(new), cos, config, speakers):
                 best = out.get(old.id)
                 if best is None or (new.ts, new.id) > (best.ts, best.id):
                     out[old.id] = new
@@ -162,15 +171,16 @@ def _plain(text: str) -> str:
 
 
 def earlier_mark(item: MemoryItem, newer: MemoryItem) -> str:
-    """The item as history: `(was: Ana said "...", until <newer's date>, when a later turn said otherwise)`.
+    """The item as history: `Ana: (was: "I live in Lisbon.", until 2023-06-06)`.
 
-    The whole turn is kept (it may say more than the value that changed); the newer turn is in
-    the same recall (only recalled items are compared), under its date, so the mark points to it
-    by date instead of quoting it again (a quote would cost budget that evidence needs).
-    `HISTORY_MARK` matches the mark.
+    The same mark as a superseded fact value (`section.history_mark`, which `HISTORY_MARK`
+    matches), around the whole turn: it may say more than the value that changed, and it is
+    kept. The newer turn is in the same recall (only recalled items are compared), under that
+    date; the mark costs a few tokens, which a full budget takes from its last item.
     """
-    speaker = _plain(str(item.meta.get("speaker") or "someone"))
-    return f'(was: {speaker} said "{_plain(_body(item))}", until {item_date(newer)}, when a later turn said otherwise)'
+    speaker = str(item.meta.get("speaker") or "")
+    prefix = f"{speaker}: " if speaker else ""
+    return f'{prefix}(was: "{_plain(_body(item))}", until {item_date(newer)})'
 
 
 __all__ = ["STOPWORDS", "TopicConfig", "content_words", "differs", "earlier_mark", "later_said", "values"]
