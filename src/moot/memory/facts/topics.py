@@ -53,9 +53,12 @@ STOPWORDS = frozenset(
     "some still such than that the their them then there these they this those through to too under until up "
     "very was we we're we've were what when where which while who why will with would you you're your yours "
     "yet really got get gets one new well oh yeah yes hey hi thanks thank like lot much many way "
-    "today days day lately currently anymore ago since these always never ever".split()
+    "today days day lately currently anymore ago since these always never ever "
+    "bye goodbye see ya soon later around tomorrow take care thanks cheers agreed sure totally alright okay ok "
+    "great awesome cool nice good glad go keep going remember em let us".split()
 )
-"""Words that say nothing of a topic (the content-word overlap ignores them)."""
+"""Words that say nothing of a topic (the content-word overlap ignores them), greetings and
+cheers included: "See you later!" and "Thanks! See you around!" are not one slot refilled."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,8 @@ def differs(older: str, newer: str, cos: float, config: TopicConfig = TopicConfi
         return False  # said again: a repetition, not an update
     va, vb = values(older) - set(ignore), values(newer) - set(ignore)
     shapes = {shape for shape, _ in va - vb} & {shape for shape, _ in vb - va}
-    wa, wb = content_words(older), content_words(newer)
+    names = {value.lower() for _, value in ignore}
+    wa, wb = content_words(older) - names, content_words(newer) - names
     pa, pb = wa - wb, wb - wa
     if shapes:
         return cos >= config.values_cos and max(len(pa), len(pb)) <= config.values_max_words
