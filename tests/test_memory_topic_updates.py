@@ -10,8 +10,15 @@ import numpy as np
 import pytest
 
 from moot.memory.embedder import get_embedder
-from moot.memory.facts import FACTS_HEADER, HISTORY_MARK, extract
-from moot.memory.facts.topics import TopicConfig, content_words, differs, earlier_mark, later_said, values
+from moot.memory.facts import HISTORY_MARK, extract
+from moot.memory.facts.topics import (
+    TopicConfig,
+    content_words,
+    differs,
+    earlier_mark,
+    later_said,
+    values,
+)
 from moot.memory.manager import MemoryManager
 from moot.memory.types import MemoryItem
 

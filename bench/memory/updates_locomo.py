@@ -23,14 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from locomo_data import CATEGORIES, load
 
-import moot.memory.manager as manager_module
+import moot.memory.facts.topics as topics_module
 from moot.memory.embedder import get_embedder
 from moot.memory.facts.topics import TopicConfig
 from moot.memory.manager import MemoryManager
 from moot.memory.types import MemoryItem
 
 pairs: list[tuple[str, str, str, str]] = []
-_mark = manager_module.earlier_mark
+_mark = topics_module.earlier_mark
 
 
 def _recording(item: MemoryItem, newer: MemoryItem) -> str:
@@ -43,7 +43,7 @@ async def main() -> None:
     parser.add_argument("--sample", type=int, default=20)
     parser.add_argument("--embedder", default="minilm")
     args = parser.parse_args()
-    manager_module.earlier_mark = _recording
+    topics_module.earlier_mark = _recording
     convs = load()
     memory = MemoryManager(embedder=get_embedder(args.embedder))
     for conv in convs:

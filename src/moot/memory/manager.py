@@ -26,33 +26,38 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
+from moot import telemetry
 from moot.errors import UsageError
 from moot.events import Event, EventBus
 from moot.memory.episodic import EpisodicStore
+from moot.memory.episodic.recorder import EpisodicRecorder
 from moot.memory.facts.keys import Statement
 from moot.memory.facts.ledger import Superseded, item_date
-from moot.memory.facts.section import FACTS_HEADER, asked, fact_line, found, render_items
-from moot.memory.facts.topics import TopicConfig, earlier_mark, later_said
+from moot.memory.facts.section import (
+    FACTS_HEADER,
+    asked,
+    fact_line,
+    found,
+    render_items,
+)
+from moot.memory.facts.topics import TopicConfig, as_history, later_said
 from moot.memory.facts.tracker import TURN_KINDS, FactTracker, explicit_statement
 from moot.memory.inputs import check_budget, clean_text
-from moot.memory.retrieval.index import HybridIndex
-from moot.memory.episodic.recorder import EpisodicRecorder
 from moot.memory.retrieval import RecallConfig, Retriever
+from moot.memory.retrieval.index import HybridIndex
 from moot.memory.retrieval.pack import Recall
 from moot.memory.types import Embedder, EpisodicRecord, MemoryItem, MemoryRecall
 from moot.telemetry.metrics import recall_took
-from moot import telemetry
 
 if TYPE_CHECKING:
     from moot.memory.procedural import ProceduralMemory
@@ -373,26 +378,10 @@ class MemoryManager:
         whose item is possibly superseded leaves the current facts and joins the episodic
         context, marked; an episodic item is marked where it stands. Nothing is dropped.
         """
-        candidates = [replace(item, text=self._text(user_id, item)) for _, item in facts] + episodic
-        vectors = self._vectors(user_id, [item.id for item in candidates])
-        later = later_said(candidates, vectors, self.topics)
-        if not later:
-            return facts, episodic
-        demoted = [item for item in candidates[: len(facts)] if item.id in later]
-        marked = [replace(item, text=earlier_mark(item, later[item.id])) if item.id in later else item
-                  for item in episodic + demoted]
-        if demoted:
-            marked.sort(key=lambda item: (item.ts, item.id))
-        return [(line, item) for line, item in facts if item.id not in later], marked
-
-    def _vectors(self, user_id: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """The index's vectors of `ids` (those still in it), as stored: unit length."""
-        with self.index.lock:
-            shard = self.index.shard(user_id)
-            if shard is None:
-                return {}
-            rows = {item_id: shard.ids.get(item_id) for item_id in ids}
-            return {item_id: shard.vecs[row].copy() for item_id, row in rows.items() if row is not None}
+        facts = [(line, replace(item, text=self._text(user_id, item))) for line, item in facts]
+        candidates = [item for _, item in facts] + episodic
+        later = later_said(candidates, self.index.vectors(user_id, [item.id for item in candidates]), self.topics)
+        return as_history(facts, episodic, later)
 
     def _text(self, user_id: str, item: MemoryItem) -> str:
         """An item's text as the index has it now (its ended values marked), else as it was added."""

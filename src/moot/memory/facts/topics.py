@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -47,15 +47,7 @@ _NUMBER = re.compile(r"\+?\d(?:[\d,.]|\s(?=\d))*")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _OPENER = re.compile(r"(?:^|[.!?:;]\s+|[\"“(]\s*)$")
 STOPWORDS = frozenset(
-    "a about above after again all also am an and any are as at be been being but by can could did do does "
-    "doing for from had has have having he her here hers him his how i i'd i'll i'm i've if in into is it it's "
-    "its just me more most my no not now of off on once only or other our ours out over own same she should so "
-    "some still such than that the their them then there these they this those through to too under until up "
-    "very was we we're we've were what when where which while who why will with would you you're your yours "
-    "yet really got get gets one new well oh yeah yes hey hi thanks thank like lot much many way "
-    "today days day lately currently anymore ago since these always never ever "
-    "bye goodbye see ya soon later around tomorrow take care thanks cheers agreed sure totally alright okay ok "
-    "great awesome cool nice good glad go keep going remember em let us".split()
+    ["a", "about", "above", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "been", "being", "but", "by", "can", "could", "did", "do", "does", "doing", "for", "from", "had", "has", "have", "having", "he", "her", "here", "hers", "him", "his", "how", "i", "i'd", "i'll", "i'm", "i've", "if", "in", "into", "is", "it", "it's", "its", "just", "me", "more", "most", "my", "no", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "out", "over", "own", "same", "she", "should", "so", "some", "still", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "we're", "we've", "were", "what", "when", "where", "which", "while", "who", "why", "will", "with", "would", "you", "you're", "your", "yours", "yet", "really", "got", "get", "gets", "one", "new", "well", "oh", "yeah", "yes", "hey", "hi", "thanks", "thank", "like", "lot", "much", "many", "way", "today", "days", "day", "lately", "currently", "anymore", "ago", "since", "these", "always", "never", "ever", "bye", "goodbye", "see", "ya", "soon", "later", "around", "tomorrow", "take", "care", "thanks", "cheers", "agreed", "sure", "totally", "alright", "okay", "ok", "great", "awesome", "cool", "nice", "good", "glad", "go", "keep", "going", "remember", "em", "let", "us"]
 )
 """Words that say nothing of a topic (the content-word overlap ignores them), greetings and
 cheers included: "See you later!" and "Thanks! See you around!" are not one slot refilled."""
@@ -187,4 +179,22 @@ def earlier_mark(item: MemoryItem, newer: MemoryItem) -> str:
     return f'{prefix}(was: "{_plain(_body(item))}", until {item_date(newer)})'
 
 
-__all__ = ["STOPWORDS", "TopicConfig", "content_words", "differs", "earlier_mark", "later_said", "values"]
+def as_history(facts: list[tuple[str, MemoryItem]], episodic: list[MemoryItem], later: Mapping[str, MemoryItem]
+               ) -> tuple[list[tuple[str, MemoryItem]], list[MemoryItem]]:
+    """A recall's current-fact lines and episodic items, every item in `later` shown as history.
+
+    A current fact whose item a later turn possibly supersedes leaves the current facts (it is
+    no longer sure to be current) and joins the episodic items, in time order; an episodic item
+    is marked where it stands. Nothing is dropped.
+    """
+    if not later:
+        return facts, episodic
+    demoted = [item for _, item in facts if item.id in later]
+    marked = [replace(item, text=earlier_mark(item, later[item.id])) if item.id in later else item
+              for item in [*episodic, *demoted]]
+    if demoted:
+        marked.sort(key=lambda item: (item.ts, item.id))
+    return [(line, item) for line, item in facts if item.id not in later], marked
+
+
+__all__ = ["STOPWORDS", "TopicConfig", "as_history", "content_words", "differs", "earlier_mark", "later_said", "values"]
