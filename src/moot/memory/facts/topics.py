@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -76,8 +77,10 @@ def _body(item: MemoryItem) -> str:
     return item.text[len(prefix):] if speaker and item.text.startswith(prefix) else item.text
 
 
-def values(text: str) -> set[tuple[str, str]]:
-    """The shaped values of `text`: ("email", ...), ("number", digits), ("name", word)."""
+@lru_cache(maxsize=8192)
+def values(text: str) -> frozenset[tuple[str, str]]:
+    """The shaped values of `text`: ("email", ...), ("number", digits), ("name", word).
+    Cached: a recall compares each of its items with every other."""
     out: set[tuple[str, str]] = set()
 
     def email(match: re.Match[str]) -> str:
@@ -98,12 +101,13 @@ def values(text: str) -> set[tuple[str, str]]:
         mixed = any(c.isupper() for c in word[1:])
         if mixed or not _OPENER.search(rest[: match.start()]):
             out.add(("name", word))
-    return out
+    return frozenset(out)
 
 
-def content_words(text: str) -> set[str]:
+@lru_cache(maxsize=8192)
+def content_words(text: str) -> frozenset[str]:
     """Lower-cased words that are not stopwords (a crude topic: no stemming, no lexicon)."""
-    return {w for w in (m.group().lower().strip("'-") for m in _WORD.finditer(_EMAIL.sub(" ", text))) if w and w not in STOPWORDS}
+    return frozenset({w for w in (m.group().lower().strip("'-") for m in _WORD.finditer(_EMAIL.sub(" ", text))) if w and w not in STOPWORDS})
 
 
 def differs(older: str, newer: str, cos: float, config: TopicConfig = TopicConfig(),
@@ -139,26 +143,38 @@ def later_said(items: Sequence[MemoryItem], vectors: Mapping[str, np.ndarray],
                config: TopicConfig = TopicConfig()) -> dict[str, MemoryItem]:
     """For each item some later item possibly supersedes: the newest such item, by id.
 
-    Only `items` are compared (what a recall is about to show), pairwise, so the cost is a
-    few dozen dot products. Items without a vector in `vectors` are left alone.
+    Only `items` are compared (what a recall is about to show): one matrix product gives every
+    pair's cosine, and only pairs above the lower bar are read. Items without a vector in
+    `vectors` are left alone.
     """
     if not config.enabled:
         return {}
-    said = [(item, _speaks(item), item_date(item)) for item in items]
-    said = [(item, who, day) for item, who, day in said
-            if who is not None and item.id in vectors and not _body(item).rstrip().endswith("?")]
+    said = [(item, who, item_date(item)) for item in items if (who := _speaks(item)) is not None
+            and item.id in vectors and not _body(item).rstrip().endswith("?")]
+    if len(said) < 2:
+        return {}
     speakers = frozenset(("name", who.split()[0]) for _, who, _ in said if who.split())
+    bodies = [_body(item) for item, _, _ in said]
+    matrix = np.stack([vectors[item.id] for item, _, _ in said])
+    cosines = matrix @ matrix.T
+
+    def codes(keys: list[object]) -> np.ndarray:
+        seen: dict[object, int] = {}
+        return np.array([seen.setdefault(key, len(seen)) for key in keys])
+
+    who, day, text = (codes([row[1] for row in said]), codes([row[2] for row in said]),
+                      codes([body.strip().lower() for body in bodies]))
+    ts = np.array([item.ts for item, _, _ in said])
+    pairs = ((cosines >= min(config.values_cos, config.words_cos)) & (who[:, None] == who[None, :])
+             & (day[:, None] != day[None, :]) & (ts[None, :] > ts[:, None])  # said later, on another day
+             & (text[:, None] != text[None, :]))  # said again is no update
     out: dict[str, MemoryItem] = {}
-    for old, who, day in said:
-        body = _body(old)
-        for new, who2, day2 in said:
-            if who2 != who or day2 == day or new.ts <= old.ts:  # said later, on another day
-                continue
-            cos = float(np.dot(vectors[old.id], vectors[new.id]))
-            if differs(body, _body(new), cos, config, speakers):
-                best = out.get(old.id)
-                if best is None or (new.ts, new.id) > (best.ts, best.id):
-                    out[old.id] = new
+    for a, b in zip(*np.nonzero(pairs), strict=True):
+        old, new = said[a][0], said[b][0]
+        if differs(bodies[a], bodies[b], float(cosines[a, b]), config, speakers):
+            best = out.get(old.id)
+            if best is None or (new.ts, new.id) > (best.ts, best.id):
+                out[old.id] = new
     return out
 
 
