@@ -26,32 +26,38 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
+from moot import telemetry
 from moot.errors import UsageError
 from moot.events import Event, EventBus
 from moot.memory.episodic import EpisodicStore
+from moot.memory.episodic.recorder import EpisodicRecorder
 from moot.memory.facts.keys import Statement
 from moot.memory.facts.ledger import Superseded, item_date
-from moot.memory.facts.section import FACTS_HEADER, asked, fact_line, found, render_items
+from moot.memory.facts.section import (
+    FACTS_HEADER,
+    asked,
+    fact_line,
+    found,
+    render_items,
+)
+from moot.memory.facts.topics import TopicConfig, as_history, later_said
 from moot.memory.facts.tracker import TURN_KINDS, FactTracker, explicit_statement
 from moot.memory.inputs import check_budget, clean_text
-from moot.memory.retrieval.index import HybridIndex
-from moot.memory.episodic.recorder import EpisodicRecorder
 from moot.memory.retrieval import RecallConfig, Retriever
+from moot.memory.retrieval.index import HybridIndex
 from moot.memory.retrieval.pack import Recall
 from moot.memory.types import Embedder, EpisodicRecord, MemoryItem, MemoryRecall
 from moot.telemetry.metrics import recall_took
-from moot import telemetry
 
 if TYPE_CHECKING:
     from moot.memory.procedural import ProceduralMemory
@@ -81,6 +87,7 @@ class MemoryManager:
         semantic_limit: int = 5,
         facts_share: float = 0.4,
         record_linger_s: float = 0.1,
+        topics: TopicConfig | None = None,
     ) -> None:
         if embedder is None:
             from moot.memory.embedder import get_embedder
@@ -97,6 +104,8 @@ class MemoryManager:
         self.facts_share = facts_share
         """most of the budget the facts a query names may take before the retriever has its say"""
         self.facts = FactTracker()
+        self.topics = topics or TopicConfig()
+        """when a recalled turn is shown as history because a later one says otherwise (`facts.topics`)"""
         self.record_linger_s = record_linger_s
         """How long a run's history entries gather before one write (EpisodicRecorder.linger_s)."""
 
@@ -342,6 +351,7 @@ class MemoryManager:
                 facts.append((fact_line(ledger, user_id, key, version, self._text(user_id, version.item)), version.item))
         shown = {item.id for _, item in facts}
         episodic = [item for item in episodic if item.id not in shown]
+        facts, episodic = self._mark_earlier(user_id, facts, episodic)
         while True:
             parts = [f"{FACTS_HEADER}\n" + "\n".join(line for line, _ in facts)] if facts else []
             parts += [semantic] if semantic else []
@@ -359,6 +369,19 @@ class MemoryManager:
         if packed is not None:
             timings.update({f"episodic_{k}": v for k, v in packed.timings.items()})
         return MemoryRecall(text=text, tokens=tokens, budget=budget_tokens, items=items, timings=timings)
+
+    def _mark_earlier(self, user_id: str, facts: list[tuple[str, MemoryItem]],
+                      episodic: list[MemoryItem]) -> tuple[list[tuple[str, MemoryItem]], list[MemoryItem]]:
+        """Show as history every recalled turn a later recalled turn possibly supersedes.
+
+        The second, pattern-free update signal (`moot.memory.facts.topics`): a current fact
+        whose item is possibly superseded leaves the current facts and joins the episodic
+        context, marked; an episodic item is marked where it stands. Nothing is dropped.
+        """
+        facts = [(line, replace(item, text=self._text(user_id, item))) for line, item in facts]
+        candidates = [item for _, item in facts] + episodic
+        later = later_said(candidates, self.index.vectors(user_id, [item.id for item in candidates]), self.topics)
+        return as_history(facts, episodic, later)
 
     def _text(self, user_id: str, item: MemoryItem) -> str:
         """An item's text as the index has it now (its ended values marked), else as it was added."""

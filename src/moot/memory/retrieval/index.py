@@ -103,6 +103,16 @@ class HybridIndex:
             row = shard.ids.get(item_id) if shard is not None else None
             return None if row is None else shard.items[row]  # type: ignore[union-attr]
 
+    def vectors(self, user_id: str, ids: Iterable[str]) -> dict[str, np.ndarray]:
+        """The stored (unit) vectors of the user's items `ids` that are in the index, copied:
+        callers compare items without embedding them again."""
+        with self.lock:
+            shard = self.shard(user_id)
+            if shard is None:
+                return {}
+            rows = {item_id: shard.ids.get(item_id) for item_id in ids}
+            return {item_id: shard.vecs[row].copy() for item_id, row in rows.items() if row is not None}
+
     def add(self, items: Sequence[MemoryItem], vectors: np.ndarray | None = None) -> None:
         """Index items (embedding their texts in batches unless `vectors` is given).
 
