@@ -226,7 +226,10 @@ def test_readable_lines() -> None:
 
 
 def test_follow_prints_lines_appended_later_across_rotation(moot_home: Path) -> None:
-    logs = WorkspaceLogs("demo", max_bytes=1024, backups=3)
+    # backups enough to hold all 40 lines (about 8 KiB): the follower must see every rotation,
+    # however late a loaded machine lets it poll (fresh-ci lost lines with 3 while other jobs ran);
+    # several rotations between two polls are the next test's
+    logs = WorkspaceLogs("demo", max_bytes=1024, backups=12)
     logs.logger("orchestrator").info("before")
     proc = subprocess.Popen(
         moot_cmd("logs", "demo", "--follow", "--lines", "5"), env=cli_env(moot_home),
