@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from memorytools import CHATTER, DAY, T0
 
 from moot.memory.embedder import get_embedder
 from moot.memory.facts import HISTORY_MARK, extract
@@ -21,10 +22,6 @@ from moot.memory.facts.topics import (
 )
 from moot.memory.manager import MemoryManager
 from moot.memory.types import MemoryItem
-
-DAY = 86_400.0
-T0 = 1_683_500_000.0  # 2023-05-07
-CHATTER = ["The weather was lovely at the beach.", "I tried a new pumpkin recipe.", "Work has been hectic lately."]
 
 
 @pytest.fixture(scope="module")

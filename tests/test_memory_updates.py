@@ -15,6 +15,7 @@ from conftest import scripted_runtime
 from redistools import redis_namespace
 from langgraph.store.base import BaseStore
 from test_memory_semantic import call, postgres_dsn, provider, store  # noqa: F401 (fixtures)
+from memorytools import CHATTER, DAY, T0
 
 from moot.errors import UsageError
 from moot.memory.embedder import get_embedder
@@ -25,10 +26,6 @@ from moot.memory.manager import EPISODIC_HEADER, SEMANTIC_HEADER, MemoryManager
 from moot.memory.semantic import SemanticMemory
 from moot.memory.stores import memory_store
 from moot.memory.types import EpisodicRecord
-
-DAY = 86_400.0
-T0 = 1_683_500_000.0  # 2023-05-07
-CHATTER = ["The weather was lovely at the beach.", "I tried a new pumpkin recipe.", "Work has been hectic lately."]
 
 
 @pytest.fixture(scope="module")
