@@ -147,8 +147,7 @@ class MemoryManager:
         )
         item = self.facts.annotate(item, speaker, explicit=[explicit_statement(f) for f in facts])
         self.index.add([item])
-        superseded, touched = self.facts.track([item])
-        self.facts.mark(self.index, superseded, touched)
+        self._supersede([item])
         return item
 
     async def record(self, records: list[EpisodicRecord]) -> None:
@@ -160,9 +159,14 @@ class MemoryManager:
             await self.episodic.record(records)
         items = [self._item(r) for r in records]
         self.index.add(items)
+        await self._mark(self._supersede(items))
+
+    def _supersede(self, items: list[MemoryItem]) -> list[Superseded]:
+        """Read the new items' statements and mark the values they end, in the index; returns
+        the items now superseded (for the episodic store's records)."""
         superseded, touched = self.facts.track(items)
         self.facts.mark(self.index, superseded, touched)
-        await self._mark(superseded)
+        return superseded
 
     def _item(self, r: EpisodicRecord) -> MemoryItem:
         item = MemoryItem(
@@ -207,9 +211,7 @@ class MemoryManager:
         self.facts.forget(user_id)
         self.index.remove_user(user_id)
         self.index.add(items)
-        superseded, touched = self.facts.track(sorted(items, key=lambda item: item.ts))
-        self.facts.mark(self.index, superseded, touched)
-        await self._mark(superseded)
+        await self._mark(self._supersede(sorted(items, key=lambda item: item.ts)))
         return self.index.count(user_id)
 
     def history(self, user_id: str) -> list[MemoryItem]:
