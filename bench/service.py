@@ -348,16 +348,19 @@ def rates(latencies: list[float], wall: float, n: int) -> str:
     return f"{len(ms) / wall:5.1f} runs/s ({wall:.1f} s for {n}), latency p50 {pct(ms, 50):.0f} / p95 {pct(ms, 95):.0f} / p99 {pct(ms, 99):.0f} ms"
 
 
-async def bare_load(bare: dict[str, Callable[[int], Awaitable[float]]], kind: str, n: int) -> str:
-    """`n` bare runs at once in this process: the ceiling of one process with no HTTP and no queue."""
+async def bare_load(bare: dict[str, Callable[[int], Awaitable[float]]], kind: str, n: int) -> tuple[str, float]:
+    """`n` bare runs at once in this process: the ceiling of one process with no HTTP and no queue.
+
+    Returns the line to print and the runs per second."""
     t0, cpu0 = time.perf_counter(), time.process_time()
     times = await asyncio.gather(*(bare[kind](100_000 + i) for i in range(n)))
+    wall = time.perf_counter() - t0
     cpu_ms = (time.process_time() - cpu0) * 1000 / n
-    return f"{rates(list(times), time.perf_counter() - t0, n)}; CPU per run {cpu_ms:.0f} ms"
+    return f"{rates(list(times), wall, n)}; CPU per run {cpu_ms:.0f} ms", n / wall
 
 
-async def load(http: httpx.AsyncClient, bench: Bench, n: int, label: str) -> tuple[str, list[str]]:
-    """`n` sessions start a run at once; the line to print and the errors."""
+async def load(http: httpx.AsyncClient, bench: Bench, n: int, label: str) -> tuple[str, list[str], float]:
+    """`n` sessions start a run at once; the line to print, the errors and the runs per second."""
     sessions = await create_sessions(http, bench, n, label)
     t0 = time.perf_counter()
     outs = await asyncio.gather(*(drive(http, bench, s) for s in sessions))
@@ -368,7 +371,7 @@ async def load(http: httpx.AsyncClient, bench: Bench, n: int, label: str) -> tup
         f"{rates([o.latency for o in outs if not o.error], wall, n)}; errors {len(errors)} ({kinds})\n"
         f"    legs: {breakdown(list(outs))}"
     )
-    return line, [o.error for o in errors]
+    return line, [o.error for o in errors], (n - len(errors)) / wall
 
 
 @contextmanager
@@ -431,8 +434,10 @@ async def measure(args: argparse.Namespace, bench: Bench, logs: Path, stack: Asy
     for kind in ("memory", "postgres"):  # warm up: graph, embedder, tools, pool
         for i in range(3):
             await bare[kind](-1 - i)
+    ceiling: dict[str, float] = {}
     for kind in ("memory", "postgres"):
-        print(f"in-process, {args.sessions} at once, {kind:8}:  {await bare_load(bare, kind, args.sessions)}")
+        line, ceiling[kind] = await bare_load(bare, kind, args.sessions)
+        print(f"in-process, {args.sessions} at once, {kind:8}:  {line}")
     max_active = max(1000, 2 * args.sessions)
     limits = httpx.Limits(max_connections=2 * args.sessions + 50, max_keepalive_connections=2 * args.sessions + 50)
     errors: list[str] = []
@@ -456,9 +461,11 @@ async def measure(args: argparse.Namespace, bench: Bench, logs: Path, stack: Asy
             gc.freeze()
             cpu0, own0 = {k: cpu_s(v) for k, v in pids.items()}, time.process_time()
             with yielding(args.clients_nice):
-                line, errs = await load(http, bench, args.sessions, f"load{workers}w-")
+                line, errs, rate = await load(http, bench, args.sessions, f"load{workers}w-")
             errors += errs
             print(f"  {args.sessions} sessions at once: {line}")
+            print(f"    ratio {rate / ceiling['postgres']:.2f} to in-process on PostgreSQL (target >= 0.8), "
+                  f"{rate / ceiling['memory']:.2f} to in-process in memory")
             cpu = ", ".join(f"{k} {(cpu_s(v) - cpu0[k]) * 1000 / args.sessions:.0f}" for k, v in pids.items())
             print(f"    CPU per run: {cpu}, clients (this process) {(time.process_time() - own0) * 1000 / args.sessions:.0f} ms")
             rss = ", ".join(f"{rss_mb(p.pid):.0f}" for p in procs.values())
