@@ -20,6 +20,7 @@ from langgraph.types import Command
 from moot.events import Event, EventBus
 from moot.errors import UsageError
 from moot.graph.approval import check_answer, parse_answer
+from moot.graph.events import EVENT_SINK, loop_sink
 from moot.graph.node import STAGE_ROUTER, finished_data, router_events
 from moot.persistence import FAIL, FINISH, PAUSE, REOPEN, Move, RunTracker, compact_run
 from moot.persistence.records import error_payload
@@ -208,12 +209,21 @@ class Orchestrator:
         values: dict[str, Any] = {}
         interrupted = stepped = False
         running: dict[str, tuple[float, Any]] = {}  # agent → (when, stage) of its agent_started, until its update
+
+        def on_event(event: dict[str, Any]) -> None:  # a node's lifecycle event (graph/events.py)
+            data = dict(event)
+            if data["type"] == "agent_started":
+                running[data["agent"]] = (time.perf_counter(), data.get("stage"))
+            publish(data.pop("type"), stage=data.pop("stage", None), agent=data.pop("agent", None), data=data.get("data", {}))
+
+        config["configurable"][EVENT_SINK] = loop_sink(on_event)
         try:
             async for part in self.graph.astream(
                 start,
                 config,
-                # the last `values` is the run's final state: no checkpoint read after the run
-                stream_mode=["custom", "updates", "values"],
+                # the last `values` is the run's final state: no checkpoint read after the run;
+                # nodes hand their events to `on_event`, not to the `custom` stream (graph/events.py)
+                stream_mode=["updates", "values"],
                 # without a checkpointer there is nothing to make durable (and LangGraph 1.2
                 # fails on a durability setting it cannot honour)
                 durability=self.durability if durable else None,
@@ -224,11 +234,6 @@ class Orchestrator:
                     if self.publish_values:  # the whole state once; later steps are folded from their updates
                         publish("state_step" if stepped else "state_values", stage=values.get("stage"), data={} if stepped else values)
                         stepped = True
-                elif part["type"] == "custom":
-                    data = dict(part["data"])
-                    if data["type"] == "agent_started":
-                        running[data["agent"]] = (time.perf_counter(), data.get("stage"))
-                    publish(data.pop("type"), stage=data.pop("stage", None), agent=data.pop("agent", None), data=data.get("data", {}))
                 elif part["type"] == "updates":
                     for node, update in (part["data"] or {}).items():
                         if node == "__interrupt__":

@@ -4,8 +4,8 @@ The wrapper is where the rules of design §2–4 hold: it gives an agent only th
 in `reads`, checks the agent's whole update against the write policy *before* LangGraph sees it
 (a refused update contributes nothing), stamps provenance on history entries, adds the runtime's
 own bookkeeping (`executed_agents_per_stage`, `usage`), stops the run before an agent once the
-token budget is spent, and emits lifecycle events through LangGraph's `custom` stream. Agents
-therefore never emit lifecycle events themselves.
+token budget is spent, and emits lifecycle events (`events.node_emitter`: the orchestrator's sink,
+or LangGraph's `custom` stream). Agents therefore never emit lifecycle events themselves.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langgraph.config import get_stream_writer
 
 from moot.agents.base import Agent, AgentContext
 from moot.accounting import used_tokens
 from moot.errors import PolicyViolation, TokenBudgetExceeded
 from moot.graph import approval
+from moot.graph.events import node_emitter
 from moot.memory.protocols import Memory
 from moot.policy import HUMAN, WritePolicy
 from moot.stages.router import advance
@@ -47,7 +47,7 @@ def make_agent_node(
     """The LangGraph node that runs `agent` under the write policy."""
 
     async def node(state: MootState) -> dict[str, Any]:
-        emit = get_stream_writer()
+        emit = node_emitter()
         stage = state.get("stage") or plan.initial
         round_ = state.get("round") or 1
         ctx = AgentContext(
@@ -107,8 +107,7 @@ def make_agent_node(
         spent = result.usage.as_dict()
         updates["usage"] = {agent.name: {**spent, "model": result.usage.model, "stages": {stage: spent}}}
         # no `agent_finished` here: the orchestrator reads it from this update on the `updates`
-        # stream (`finished_data`), which costs nothing, where each custom event is a wake-up of
-        # the event loop (LangGraph's writer uses call_soon_threadsafe)
+        # stream (`finished_data`), which costs nothing
         return updates
 
     node.__name__ = agent.name
@@ -138,7 +137,7 @@ def router_events(update: Mapping[str, Any], round_: int) -> list[dict[str, Any]
     """The events of a stage router's update, in order: `stage_entered` for each stage it entered
     (the router resets each entered stage's count, `executed_agents_per_stage: {stage: None}`),
     then `approval_given` when a human answered. Read from the update on the `updates` stream,
-    they cost no `custom` event (each one a wake-up of the event loop)."""
+    they cost no event of their own from the node."""
     round_ = update.get("round", round_)
     events: list[dict[str, Any]] = [
         {"type": "stage_entered", "stage": stage, "agent": None, "data": {"round": round_}}

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
-from langgraph.config import get_config, get_stream_writer
+from langgraph.config import get_config
 
 from moot.errors import MootError, RunError
 from moot.policy import TOOL_RUNTIME, WritePolicy
@@ -23,6 +23,7 @@ from moot.state import MootState
 from moot.history import pending_intents
 from moot.tools.types import ToolOutcome
 from moot import telemetry
+from moot.graph.events import node_emitter
 
 
 class ToolCaller(Protocol):
@@ -41,7 +42,7 @@ def make_tool_node(
     """The LangGraph node that executes pending intents."""
 
     async def tools(state: MootState) -> dict[str, Any]:
-        emit = get_stream_writer()
+        emit = node_emitter()
         stage = state.get("stage") or ""
         round_ = state.get("round") or 1
         # a run that a LangGraph server started (`langgraph dev` on langgraph.json) has no moot
