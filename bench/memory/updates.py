@@ -191,7 +191,7 @@ async def run_set(templates: str, names: list[str], embedder: SharedVectors, bud
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--systems", default="moot,store,dense")
-    parser.add_argument("--templates", default="dev,held-out,held-out-2,held-out-3")
+    parser.add_argument("--templates", default="dev,held-out,held-out-2,held-out-3,held-out-4")
     parser.add_argument("--budget", type=int, default=1000)
     parser.add_argument("--embedder", default="minilm")
     parser.add_argument("--seed", type=int, default=16)

@@ -146,6 +146,28 @@ HELD_OUT_3: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 """A third held-out set, written after the LoCoMo precision fixes and committed before the
 patterns were run on it."""
 
+HELD_OUT_4: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "home": (("Our apartment is in {v}.", "{v} is where I live.", "I've lived in {v} my whole life."),
+             ("We've moved again, to {v} this time.", "After the move, we're in {v}.", "I'm a {v} resident now.")),
+    "employer": (("I'm at {v} in the finance team.", "{v} pays my salary.", "I do software at {v}."),
+                 ("I'm joining {v} next month.", "I got a position at {v}.", "I changed companies and I'm with {v} now.")),
+    "diet": (("I stick to a {v} diet.", "I've always been {v}."),
+             ("I've turned {v}.", "My doctor put me on a {v} diet.", "I eat {v} now.")),
+    "budget": (("I'd rather not go above {v}.", "The budget we agreed on is {v}."),
+               ("We can stretch to {v} now.", "Let's cap it at {v} instead.", "The new ceiling is {v}.")),
+    "favourite airline": (("I prefer {v} to other airlines.", "Whenever I can, I book {v}."),
+                          ("Lately {v} has become my favourite airline.", "My new favourite carrier is {v}.")),
+    "phone number": (("My number is {v} if you need me.", "Ring me at {v}."),
+                     ("I've switched to a new number, {v}.", "From today my phone number is {v}.")),
+    "email": (("My inbox is {v}.", "Email me at {v} please."),
+              ("I moved my email to {v}.", "Contact me at {v} from now on.")),
+    "hotel booking": (("Our room at the hotel is {v}.", "The hotel stay is {v}."),
+                      ("The hotel has now been {v}.", "Heads up: the hotel room is {v}.")),
+}
+"""A fourth held-out set, written blind at the start of the session that followed the
+catch-up (2026-12-07, 13:40), committed before any change to the patterns or the topic signal
+was made or run on it: after held-out-2 and -3 had been looked at, it is the only blind one."""
+
 _CHATTER = (
     "I watched a documentary about {t} yesterday.", "The weather has been {w} all week.",
     "I tried a new recipe with {f} last night.", "I'm reading a book about {t}.", "We went hiking near the river.",
@@ -167,6 +189,10 @@ NEAR_MISSES = {
     "held-out-2": ("My number one priority is rest.", "I moved the meeting to Friday.", "The budget airlines are so cramped.",
                    "My favourite season is here.", "I called the hotel to ask about parking.", "I could spend 200 hours on this game.",
                    "My mail carrier is very friendly."),
+    "held-out-4": ("My apartment needs a new coat of paint.", "I prefer window seats on long trips.",
+                   "My email signature looks odd on phones.", "We skipped the dentist appointment.",
+                   "My salary is paid at the end of the month.", "I eat breakfast at seven.",
+                   "Ring me if the train is late."),
     "held-out-3": ("My phone bill was huge this month.", "I live for weekends like this.", "My favourite part was the dessert.",
                    "I work out three times a week.", "We called off our gym plans because of rain.",
                    "My budget meeting ran late.", "I moved my desk closer to the window."),
@@ -261,6 +287,6 @@ def generate(seed: int = 16, templates: str = "dev", users: int = USERS) -> list
     return dialogues
 
 
-TEMPLATES = {"dev": DEV, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3}
+TEMPLATES = {"dev": DEV, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3, "held-out-4": HELD_OUT_4}
 
-__all__ = ["DEV", "HELD_OUT", "HELD_OUT_2", "HELD_OUT_3", "TEMPLATES", "QUESTIONS", "Dialogue", "Fact", "Turn", "generate"]
+__all__ = ["DEV", "HELD_OUT", "HELD_OUT_2", "HELD_OUT_3", "HELD_OUT_4", "TEMPLATES", "QUESTIONS", "Dialogue", "Fact", "Turn", "generate"]

@@ -20,6 +20,8 @@ the earlier value where it stands, `(was: Lisbon, until 2023-06-01)`, in the ind
 earlier item in the fact ledger's history, and marks its episodic record `superseded_by` /
 `valid_until`, so recall never offers a stale value as current (`moot.memory.facts.tracker`).
 `rebuild(user_id)` refills the index from the episodic store with the same outcome.
+With a shared episodic store (Redis), each recall first indexes what other processes recorded
+for the user (`catch_up.py`), so a restarted worker, or one of several, recalls all of it.
 """
 
 from __future__ import annotations
@@ -34,11 +36,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
 
 from moot import telemetry
 from moot.errors import UsageError
 from moot.events import Event, EventBus
+from moot.memory.catch_up import CatchUp
+from moot.memory.compaction import compact_session
 from moot.memory.episodic import EpisodicStore
 from moot.memory.episodic.recorder import EpisodicRecorder
 from moot.memory.facts.keys import Statement
@@ -63,11 +66,6 @@ if TYPE_CHECKING:
     from moot.memory.procedural import ProceduralMemory
     from moot.memory.semantic import SemanticMemory
 
-COMPACT_PROMPT = (
-    "Summarise this part of a conversation for a memory that later questions will be asked of. "
-    "Keep every fact: names, places, dates, numbers, preferences, plans and decisions. Drop "
-    "greetings and small talk. Answer with the summary only, as short sentences."
-)
 SEMANTIC_HEADER = "Known about the user:"
 EPISODIC_HEADER = "From earlier conversations and runs:"
 
@@ -108,6 +106,8 @@ class MemoryManager:
         """when a recalled turn is shown as history because a later one says otherwise (`facts.topics`)"""
         self.record_linger_s = record_linger_s
         """How long a run's history entries gather before one write (EpisodicRecorder.linger_s)."""
+        self.catch_up = CatchUp()
+        """what a shared episodic store holds that this process has not indexed (`catch_up.py`)"""
 
     # -- writing ----------------------------------------------------------------------------
     def add_turn(
@@ -157,9 +157,25 @@ class MemoryManager:
         records = [replace(r, id=r.id or f"ep-{uuid.uuid4().hex[:12]}", text=clean_text(r.text)) for r in records]
         if self.episodic is not None:
             await self.episodic.record(records)
+        for record in records:
+            self.catch_up.note(record.user_id, [record.id])
         items = [self._item(r) for r in records]
         self.index.add(items)
         await self._mark(self._supersede(items))
+
+    async def _index_fresh(self, user_id: str) -> int:
+        """Index the user's records that other processes wrote to a shared episodic store (a
+        fleet's workers each have their own index; a restarted one starts empty). Returns how many."""
+        if self.episodic is None or not self.episodic.shared:
+            return 0
+        fresh = await self.catch_up.fresh(self.episodic, user_id)
+        replaced = {i for r in fresh if r.kind == "summary" for i in r.data.get("replaces") or ()}
+        items = [self._item(r) for r in fresh if r.id not in replaced]
+        if items:
+            self.index.add(items)
+            self.index.remove(replaced, user_id=user_id)  # compacted by another process
+            await self._mark(self._supersede(items))
+        return len(items)
 
     def _supersede(self, items: list[MemoryItem]) -> list[Superseded]:
         """Read the new items' statements and mark the values they end, in the index; returns
@@ -208,6 +224,7 @@ class MemoryManager:
             raise UsageError("memory: rebuild needs an episodic store (this MemoryManager has none)")
         records = await self.episodic.query(user_id, limit=10**9)
         items = [self._item(r) for r in records]
+        self.catch_up.note(user_id, [r.id for r in records])
         self.facts.forget(user_id)
         self.index.remove_user(user_id)
         self.index.add(items)
@@ -223,6 +240,7 @@ class MemoryManager:
         """Drop a user's items from the index (the stores delete their own: `delete_user`)."""
         _require(user_id)
         self.facts.forget(user_id)
+        self.catch_up.forget(user_id)
         return self.index.remove_user(user_id)
 
     def observe(self, bus: EventBus) -> EpisodicRecorder:
@@ -246,49 +264,10 @@ class MemoryManager:
         return recorder
 
     async def compact(self, user_id: str, session_id: str, model: BaseChatModel, *, keep_recent: int = 20) -> MemoryItem | None:
-        """Fold a session's older items into one summary stored with the session.
-
-        The newest `keep_recent` items stay as they are; the older ones are summarised by
-        `model` (told to keep every name, date, number and preference), the summary is indexed
-        and recorded as an episodic `summary`, and the originals leave the index (the episodic
-        store keeps them). Recall then packs one dense summary instead of many turns, so the
-        prompt does not grow with the dialogue.
-        """
+        """Fold a session's older items into one summary stored with the session (`compaction.py`):
+        recall then packs one dense summary instead of many turns."""
         _require(user_id)
-        items = self.index.items(user_id, session_id)
-        old = items[: max(0, len(items) - keep_recent)]
-        if len(old) < 2:
-            return None
-        transcript = "\n".join(item.text for item in old)
-        answer = await model.ainvoke(
-            [
-                SystemMessage(content=COMPACT_PROMPT),
-                HumanMessage(content=transcript[:24_000]),
-            ]
-        )
-        text = answer.content if isinstance(answer.content, str) else str(answer.content)
-        summary = MemoryItem(
-            id=f"summary-{session_id}-{uuid.uuid4().hex[:8]}",
-            layer="summary",
-            text=f"Summary of earlier turns: {text.strip()}",
-            user_id=user_id,
-            session_id=session_id,
-            ts=old[-1].ts,
-            meta={k: v for k, v in old[-1].meta.items() if k == "date"} | {"speaker": "summary"},
-        )
-        self.index.remove([item.id for item in old], user_id=user_id)
-        self.index.add([summary])
-        if self.episodic is not None:
-            await self.episodic.record(
-                [
-                    EpisodicRecord(
-                        user_id=user_id, session_id=session_id, run_id="", task="", stage="", agent="memory",
-                        round=0, kind="summary", text=summary.text, ts=time.time(), id=summary.id,
-                        data={"replaces": [item.id for item in old]},
-                    )
-                ]
-            )
-        return summary
+        return await compact_session(self.index, self.episodic, user_id, session_id, model, keep_recent=keep_recent)
 
     def save(self, path: str | Path) -> None:
         """Write the index (items and vectors, no pickle) so a later process recalls the same."""
@@ -318,6 +297,7 @@ class MemoryManager:
         _require(user_id)
         check_budget(budget_tokens)
         with telemetry.retrieval("memory", budget_tokens) as span:
+            await self._index_fresh(user_id)
             found = await self._recall(user_id, query, budget_tokens)
             telemetry.recalled(span, len(found.items), found.tokens)
         recall_took(found.timings["total"])

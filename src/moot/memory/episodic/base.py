@@ -31,7 +31,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from moot.errors import UsageError
 from moot.memory.types import EpisodicRecord
@@ -89,6 +89,10 @@ class EpisodicStore(ABC):
     seconds and is injectable so tests can move time; `prune_interval` makes `record` prune
     every so often (`None` leaves pruning to the caller).
     """
+
+    shared: ClassVar[bool] = False
+    """True when other processes write to the same records (a server): each process's recall
+    index then catches up with what the others recorded (`moot.memory.catch_up`)."""
 
     def __init__(
         self,

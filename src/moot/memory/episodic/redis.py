@@ -106,6 +106,8 @@ def _decode(raw: dict[Any, Any]) -> EpisodicRecord | None:
 class RedisEpisodic(EpisodicStore):
     """Episodic memory in a Redis server (`url`, or a `redis.asyncio.Redis` you own) under `prefix`."""
 
+    shared = True
+
     def __init__(self, url_or_client: str | aioredis.Redis = "redis://127.0.0.1:6379/0", *, prefix: str = "moot:", **options: Any) -> None:
         super().__init__(**options)
         self._owned = isinstance(url_or_client, str)

@@ -1,0 +1,60 @@
+"""What a shared episodic store holds that this process has not indexed yet.
+
+The recall index lives in each process; the episodic store may be shared (Redis in a fleet).
+Without catching up, a worker recalls only the runs it recorded itself: a restarted worker
+starts empty, and of two workers each sees half of a user's past. Before a recall, the manager
+asks `CatchUp.fresh` for the user's records it has not seen: the first time, all of them (the
+user's memory is loaded once per process); after that, those stamped since the newest one seen,
+less `window_s`, because a record's time is when its run wrote it, and another worker may
+store it a little later (its recorder gathers entries before each write).
+
+One Redis query per recall for a user already loaded; ids seen are kept per user, so a record
+is indexed once whichever way it came (recorded here, or read from the store).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from moot.memory.episodic import EpisodicStore
+from moot.memory.types import EpisodicRecord
+
+
+class CatchUp:
+    """Per user: the ids of records already indexed here, and the newest record time seen."""
+
+    def __init__(self, window_s: float = 300.0) -> None:
+        self.window_s = window_s
+        self._seen: dict[str, set[str]] = {}
+        self._newest: dict[str, float] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def note(self, user_id: str, ids: list[str]) -> None:
+        """Records this process indexed itself: never indexed again from the store."""
+        self._seen.setdefault(user_id, set()).update(ids)
+
+    def forget(self, user_id: str) -> None:
+        self._seen.pop(user_id, None)
+        self._newest.pop(user_id, None)
+
+    async def fresh(self, store: EpisodicStore, user_id: str) -> list[EpisodicRecord]:
+        """The user's records in `store` not indexed here yet, oldest first.
+
+        Concurrent calls for one user wait for each other, so two recalls never index the same
+        records twice.
+        """
+        lock = self._locks.setdefault(user_id, asyncio.Lock())
+        async with lock:
+            newest = self._newest.get(user_id)
+            since = None if newest is None else newest - self.window_s
+            records = await store.query(user_id, since=since, limit=10**9)
+            seen = self._seen.setdefault(user_id, set())
+            fresh = [r for r in records if r.id not in seen]
+            seen.update(r.id for r in fresh)
+            stamps = [r.ts for r in records]
+            self._newest[user_id] = max([newest or 0.0, *stamps]) if stamps else (newest or time.time())
+        return sorted(fresh, key=lambda r: (r.ts, r.id))
+
+
+__all__ = ["CatchUp"]
