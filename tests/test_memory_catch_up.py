@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -105,6 +106,32 @@ async def test_concurrent_recalls_index_each_record_once(embedder: Any, shared: 
     assert reader.index.count("ana") == 30
 
 
+async def test_a_user_deleted_elsewhere_is_recalled_by_no_worker(embedder: Any, shared: RedisEpisodic) -> None:
+    """The API process deletes a user's memory; workers that had indexed it recall none of it."""
+    worker = MemoryManager(embedder=embedder, episodic=shared)
+    other = MemoryManager(embedder=embedder, episodic=shared)
+    await worker.record([entry("ana", "Ana prefers aisle seats.", 1)])  # recorded here, never read back
+    assert "aisle" in (await other.recall("s", "ana", "Which seat?", 200)).text  # caught up there
+    api = MemoryManager(embedder=embedder, episodic=shared)
+    assert await shared.delete_user("ana") == 1
+    api.forget_user("ana")
+    for manager in (worker, other):
+        assert (await manager.recall("s", "ana", "Which seat?", 200)).text == ""
+        assert manager.index.count("ana") == 0
+    # memory written after the deletion is recalled again, everywhere
+    await worker.record([entry("ana", "Ana now prefers window seats.", 2)])
+    assert "window" in (await other.recall("s", "ana", "Which seat?", 200)).text
+
+
+async def test_a_session_deleted_elsewhere_leaves_the_others(embedder: Any, shared: RedisEpisodic) -> None:
+    worker = MemoryManager(embedder=embedder, episodic=shared)
+    await worker.record([entry("ana", "Ana prefers aisle seats.", 1),
+                         replace(entry("ana", "Ana is allergic to peanuts.", 2), session_id="s2")])
+    assert await shared.delete_session("ana", "s1") == 1
+    found = await worker.recall("s", "ana", "What about seats and allergies?", 300)
+    assert "peanuts" in found.text and "aisle" not in found.text and worker.index.count("ana") == 1
+
+
 async def test_forgetting_a_user_forgets_what_was_caught_up(embedder: Any, shared: RedisEpisodic) -> None:
     writer = MemoryManager(embedder=embedder, episodic=shared)
     await writer.record([entry("ana", "Ana prefers aisle seats.", 1)])
@@ -113,3 +140,15 @@ async def test_forgetting_a_user_forgets_what_was_caught_up(embedder: Any, share
     await shared.delete_user("ana")
     reader.forget_user("ana")
     assert (await reader.recall("s", "ana", "Which seat?", 200)).text == ""
+
+
+async def test_the_store_counts_deletions_and_lists_live_ids(shared: RedisEpisodic) -> None:
+    now = time.time()
+    await shared.record([entry("ana", "old", 1, ts=now - 8 * 86400), entry("ana", "new", 2, ts=now),
+                         replace(entry("ana", "other session", 3, ts=now), session_id="s2")])
+    assert await shared.live_ids("ana") == {"ana-2", "ana-3"}  # past the 7-day TTL: not live
+    before = await shared.deletions()
+    await shared.delete_session("ana", "s2")
+    await shared.delete_user("bob")
+    assert await shared.deletions() == before + 2 and await shared.live_ids("ana") == {"ana-2"}
+    assert await InProcessEpisodic().deletions() == 0  # no other process to tell

@@ -21,7 +21,8 @@ earlier item in the fact ledger's history, and marks its episodic record `supers
 `valid_until`, so recall never offers a stale value as current (`moot.memory.facts.tracker`).
 `rebuild(user_id)` refills the index from the episodic store with the same outcome.
 With a shared episodic store (Redis), each recall first indexes what other processes recorded
-for the user (`catch_up.py`), so a restarted worker, or one of several, recalls all of it.
+for the user and drops what they deleted (`catch_up.py`), so a restarted worker, or one of
+several, recalls all of it and nothing forgotten.
 """
 
 from __future__ import annotations
@@ -155,10 +156,12 @@ class MemoryManager:
         for record in records:
             _require(record.user_id)
         records = [replace(r, id=r.id or f"ep-{uuid.uuid4().hex[:12]}", text=clean_text(r.text)) for r in records]
-        if self.episodic is not None:
-            await self.episodic.record(records)
-        for record in records:
-            self.catch_up.note(record.user_id, [record.id])
+        store = self.episodic
+        if store is not None:
+            await store.record(records)
+        for user_id in {r.user_id for r in records}:
+            deletions = await store.deletions() if store is not None and store.shared else None
+            self.catch_up.note(user_id, [r.id for r in records if r.user_id == user_id], deletions)
         items = [self._item(r) for r in records]
         self.index.add(items)
         await self._mark(self._supersede(items))
@@ -168,7 +171,10 @@ class MemoryManager:
         fleet's workers each have their own index; a restarted one starts empty). Returns how many."""
         if self.episodic is None or not self.episodic.shared:
             return 0
-        fresh = await self.catch_up.fresh(self.episodic, user_id)
+        fresh, deleted = await self.catch_up.fresh(self.episodic, user_id)
+        if deleted:  # some of the user's records were deleted elsewhere: index what is left
+            self.facts.forget(user_id)
+            self.index.remove_user(user_id)
         replaced = {i for r in fresh if r.kind == "summary" for i in r.data.get("replaces") or ()}
         items = [self._item(r) for r in fresh if r.id not in replaced]
         if items:
@@ -185,15 +191,8 @@ class MemoryManager:
         return superseded
 
     def _item(self, r: EpisodicRecord) -> MemoryItem:
-        item = MemoryItem(
-            id=r.id,
-            layer="episodic",
-            text=r.text,
-            user_id=r.user_id,
-            session_id=r.session_id,
-            ts=r.ts,
-            meta={"speaker": r.agent, "kind": r.kind, "stage": r.stage, "run_id": r.run_id},
-        )
+        item = MemoryItem(id=r.id, layer="episodic", text=r.text, user_id=r.user_id, session_id=r.session_id, ts=r.ts,
+                          meta={"speaker": r.agent, "kind": r.kind, "stage": r.stage, "run_id": r.run_id})
         given = r.data.get("fact") if isinstance(r.data, Mapping) else None
         explicit = [given] if isinstance(given, Mapping) else list(given) if isinstance(given, list) else []
         return self.facts.annotate(item, r.agent, explicit=[explicit_statement(f) for f in explicit],

@@ -173,6 +173,16 @@ class EpisodicStore(ABC):
             raise UsageError("delete_session needs a session_id; to forget a user use delete_user")
         return await self._delete(user_id, session_id)
 
+    async def deletions(self) -> int:
+        """How many deletions (`delete_user`, `delete_session`, of any user) the store has seen:
+        a process that indexed records reads it to learn that some may be gone. 0 where no other
+        process writes (a store in process)."""
+        return 0
+
+    async def live_ids(self, user_id: str) -> set[str]:
+        """The ids of the user's live records (cheaper than `query` where a backend can)."""
+        return {record.id for record in await self.query(user_id, limit=10**9)}
+
     async def aclose(self) -> None:
         """Release connections (nothing to do in process)."""
 

@@ -13,6 +13,8 @@ P ep:{U}:ix:<field>:<v>     ZSET  record id → ts, one per value of session, ru
                                   agent, kind, round
 P ep:{U}:ixkeys             SET   names of the user's index keys (delete_user, prune)
 P ep:{U}:sessions           SET   the user's session ids (the per-session cap)
+P ep:deletions               STRING deletions of any user's records so far (`deletions`): other
+                                  processes' indexes learn that records may be gone; names no one
 P ep:{U}:tmp:<uuid>         ZSET  a query's intersection of several indexes; deleted in the same
                                   MULTI that made it
 ```
@@ -114,6 +116,7 @@ class RedisEpisodic(EpisodicStore):
         self.redis: aioredis.Redis = aioredis.from_url(url_or_client) if isinstance(url_or_client, str) else url_or_client
         self.prefix = prefix
         self.users_key = f"{prefix}ep:users"
+        self.deletions_key = f"{prefix}ep:deletions"
         self._append = Appender(self.redis, session_slot=2 + FILTER_FIELDS.index("session_id"))
 
     def keys(self, user_id: str) -> _Keys:
@@ -320,6 +323,7 @@ class RedisEpisodic(EpisodicStore):
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.delete(key)
                 pipe.srem(k.sessions, session_id)
+                pipe.incr(self.deletions_key)
                 await pipe.execute()
             await self._tidy(k, [_text(i) for i in await self.redis.smembers(k.ixkeys)], [])
             return removed
@@ -329,8 +333,18 @@ class RedisEpisodic(EpisodicStore):
             for keys in _chunks([k.rec(i) for i in ids] + indexes + [k.all, k.ixkeys, k.sessions]):
                 pipe.delete(*keys)
             pipe.srem(self.users_key, k.user_id)
+            pipe.incr(self.deletions_key)
             await pipe.execute()
         return len(ids)
+
+    async def deletions(self) -> int:
+        return int(await self.redis.get(self.deletions_key) or 0)
+
+    async def live_ids(self, user_id: str) -> set[str]:
+        self._check_user(user_id, "live_ids")
+        cutoff = self._cutoff(self.clock())
+        low = "-inf" if cutoff is None else f"({_num(cutoff)}"
+        return {_text(i) for i in await self.redis.zrangebyscore(self.keys(user_id).all, low, "+inf")}
 
 
 def _chunks(items: list[str]) -> Iterable[list[str]]:
