@@ -37,12 +37,9 @@ class CatchUp:
         self._deletions: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    def note(self, user_id: str, ids: list[str], deletions: int | None = None) -> None:
-        """Records this process indexed itself: never indexed again from the store. `deletions`:
-        the store's count, read after they were written (a deletion after it is then seen)."""
+    def note(self, user_id: str, ids: list[str]) -> None:
+        """Records this process indexed itself: never indexed again from the store."""
         self._seen.setdefault(user_id, set()).update(ids)
-        if deletions is not None:
-            self._deletions.setdefault(user_id, deletions)
 
     def forget(self, user_id: str) -> None:
         self._seen.pop(user_id, None)
@@ -59,13 +56,14 @@ class CatchUp:
         """
         lock = self._locks.setdefault(user_id, asyncio.Lock())
         async with lock:
-            deletions = await store.deletions()
-            deleted = False
-            if self._deletions.setdefault(user_id, deletions) != deletions:
-                deleted = bool(self._seen.get(user_id, set()) - await store.live_ids(user_id))
-                if deleted:  # some records this process indexed are gone: start the user over
-                    self.forget(user_id)
-                self._deletions[user_id] = deletions
+            # a count not read before (records noted here, never caught up) checks too: a
+            # deletion may have come between
+            deletions, seen = await store.deletions(), self._seen.get(user_id)
+            deleted = bool(seen and self._deletions.get(user_id) != deletions
+                           and seen - await store.live_ids(user_id))
+            if deleted:  # some records this process indexed are gone: start the user over
+                self.forget(user_id)
+            self._deletions[user_id] = deletions
             newest = self._newest.get(user_id)
             since = None if newest is None else newest - self.window_s
             records = await store.query(user_id, since=since, limit=10**9)

@@ -156,12 +156,10 @@ class MemoryManager:
         for record in records:
             _require(record.user_id)
         records = [replace(r, id=r.id or f"ep-{uuid.uuid4().hex[:12]}", text=clean_text(r.text)) for r in records]
-        store = self.episodic
-        if store is not None:
-            await store.record(records)
+        if self.episodic is not None:
+            await self.episodic.record(records)
         for user_id in {r.user_id for r in records}:
-            deletions = await store.deletions() if store is not None and store.shared else None
-            self.catch_up.note(user_id, [r.id for r in records if r.user_id == user_id], deletions)
+            self.catch_up.note(user_id, [r.id for r in records if r.user_id == user_id])
         items = [self._item(r) for r in records]
         self.index.add(items)
         await self._mark(self._supersede(items))
@@ -172,14 +170,21 @@ class MemoryManager:
         if self.episodic is None or not self.episodic.shared:
             return 0
         fresh, deleted = await self.catch_up.fresh(self.episodic, user_id)
-        if deleted:  # some of the user's records were deleted elsewhere: index what is left
+        # some of the user's records were deleted elsewhere: `fresh` is all that is left
+        return await self._index_records(user_id, fresh, anew=deleted)
+
+    async def _index_records(self, user_id: str, records: list[EpisodicRecord], *, anew: bool) -> int:
+        """Index records read from the episodic store, in time order (supersession comes out as
+        when they were first recorded); `anew`: in place of what the index holds for the user.
+        The turns a summary `replaces` (compacted, here or by another process) leave the index."""
+        if anew:
             self.facts.forget(user_id)
             self.index.remove_user(user_id)
-        replaced = {i for r in fresh if r.kind == "summary" for i in r.data.get("replaces") or ()}
-        items = [self._item(r) for r in fresh if r.id not in replaced]
+        replaced = {i for r in records if r.kind == "summary" for i in r.data.get("replaces") or ()}
+        items = sorted((self._item(r) for r in records if r.id not in replaced), key=lambda item: item.ts)
         if items:
             self.index.add(items)
-            self.index.remove(replaced, user_id=user_id)  # compacted by another process
+            self.index.remove(replaced, user_id=user_id)
             await self._mark(self._supersede(items))
         return len(items)
 
@@ -222,12 +227,8 @@ class MemoryManager:
         if self.episodic is None:
             raise UsageError("memory: rebuild needs an episodic store (this MemoryManager has none)")
         records = await self.episodic.query(user_id, limit=10**9)
-        items = [self._item(r) for r in records]
         self.catch_up.note(user_id, [r.id for r in records])
-        self.facts.forget(user_id)
-        self.index.remove_user(user_id)
-        self.index.add(items)
-        await self._mark(self._supersede(sorted(items, key=lambda item: item.ts)))
+        await self._index_records(user_id, records, anew=True)
         return self.index.count(user_id)
 
     def history(self, user_id: str) -> list[MemoryItem]:
