@@ -16,6 +16,12 @@ of the user's shard:
   neither a current value nor shown as an earlier one) and from the ids the catch-up has seen
   (a record gone by its TTL is not a deletion, which would make the user load anew).
 
+What it costs recall, measured on LoCoMo's 760 questions twice, the code before and after
+interleaved query by query in one process (wordllama, so that ranking is not hidden behind the
+query's embedding; load average 3 on 2 cores): p50 / p95 5.01 / 8.12 ms before, 5.06 / 7.99
+after; 4.99 / 7.93 with every item carrying an expiry, 5.15 / 7.84 with a tenth of them expired
+and masked, not yet removed. With MiniLM: 11.20 / 25.26 before, 11.23 / 25.49 after. Noise.
+
 Expiry is read against the episodic store's clock (`HybridIndex.clock`), the one its queries use.
 Items indexed without a record (`MemoryManager.add_turn`) and stores without a TTL never expire.
 A fleet's processes should share one TTL: each computes expiry with its own store's `ttl`, as
