@@ -171,3 +171,18 @@ def test_the_retriever_masks_expired_items_without_being_told(embedder: Any) -> 
     clock.now = t + 25
     assert [i.id for i in index.expire("ana")] == ["new"]
     assert [i.id for i in retriever.recall("ana", "Alfama guesthouse train", 500).items] == ["kept"]
+
+
+async def test_a_value_stated_without_a_ttl_is_current_again_once_its_successor_expires(embedder: Any) -> None:
+    """A turn indexed directly (`add_turn`: no record, no TTL) outlives a later recorded one."""
+    clock = Clock()
+    manager = MemoryManager(embedder=embedder, episodic=InProcessEpisodic(ttl=DAY, clock=clock))
+    manager.add_turn("ana", "s0", "Ana", "I live in Lisbon.", ts=clock.now - 60, turn_id="kept")
+    await manager.record([entry("ana", "Ana: I moved to Porto last month.", 1, clock.now, kind="turn", agent="Ana")])
+    assert [item.id for item in manager.history("ana")] == ["kept"]
+    clock.now += DAY
+    found = await manager.recall("s", "ana", "Where does Ana live?", 300)
+    assert "I live in Lisbon." in found.text and "(was:" not in found.text and "Porto" not in found.text
+    assert manager.history("ana") == [] and "superseded_by" not in manager.index.get("ana", "kept").meta  # type: ignore[union-attr]
+    [version] = manager.facts.ledger.current("ana").values()
+    assert version.item.id == "kept" and version.value == "Lisbon"

@@ -66,7 +66,8 @@ def forget_expired(index: HybridIndex, facts: FactTracker, catch_up: CatchUp, us
     ids = [item.id for item in index.expire(user_id)]
     if ids:
         now = index.clock()
-        facts.ledger.remove(user_id, ids + [item.id for item in facts.ledger.items(user_id) if expired(item, now)])
+        touched = facts.ledger.remove(user_id, ids + [item.id for item in facts.ledger.items(user_id) if expired(item, now)])
+        facts.unmark(index, user_id, touched)  # values whose successor expired are current again
         catch_up.drop(user_id, ids)
     return ids
 
