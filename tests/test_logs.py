@@ -264,12 +264,12 @@ def test_follow_prints_lines_appended_later_across_rotation(moot_home: Path) -> 
 
 
 def test_following_loses_no_line_when_a_file_rotates_several_times_between_two_polls(tmp_path: Path) -> None:
-    from moot.cli.logs import _Follower
+    from moot.cli.log_follow import Follower
 
     logs = WorkspaceLogs("burst", tmp_path, max_bytes=1024, backups=5)
     log = logs.logger("graph")
     log.info("seen by the tail")
-    follower = _Follower(tmp_path / "graph.log", from_end=True)
+    follower = Follower(tmp_path / "graph.log", from_end=True)
     try:
         for n in range(25):  # about four rotations before the next poll
             log.info("burst %02d %s", n, "z" * 60)

@@ -3,9 +3,9 @@
 Every file is JSON lines with a UTC `ts` of fixed width, so lines of several files merge by
 sorting on it. The tail reads each file from its end (and its rotated `.1`, `.2`, … when the
 current file is shorter than asked), so a large log costs no more than the lines shown.
-`--follow` polls the files like `tail -F`: it keeps the handle of a file that was rotated away
-and reads it to its end (and any backup written in between) before it opens the new file, so no
-line is lost across rotation; a log that appears later (a new agent) is followed from its start.
+`--follow` polls the files like `tail -F` (`log_follow.Follower`): it keeps the handle of a file
+that was rotated away, reads it to its end and any backup written in between, so no line is lost
+across rotation; a log that appears later (a new agent) is followed from its start.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any, BinaryIO, TextIO
 
 import yaml
 
+from moot.cli.log_follow import Follower
 from moot.errors import UsageError
 from moot.logs import COMPONENTS, logs_dir
 from moot.workspace.spec import NAME
@@ -63,7 +64,7 @@ def run_logs(args: argparse.Namespace, out: TextIO | None = None) -> int:
         )
     show = _printer(out, name, args.json)
     # follow from where the tail ends: the files are opened before the tail is read
-    followers = {p.absolute(): _Follower(p, from_end=True) for p in files} if args.follow else {}
+    followers = {p.absolute(): Follower(p, from_end=True) for p in files} if args.follow else {}
     try:
         show(last_lines(files, args.lines, {key: (f.ino, f.start) for key, f in followers.items()}))
         if args.follow:
@@ -158,86 +159,13 @@ def _ts(line: str) -> str:
         return ""
 
 
-class _Follower:
-    """One log file followed across rotation: the open handle is read to its end before switching."""
-
-    def __init__(self, path: Path, *, from_end: bool) -> None:
-        self.path = path
-        self.file: Any = None
-        self.ino = 0
-        self.start = 0
-        """Where following began in the file opened first (the tail is read up to here)."""
-        self.buffer = ""
-        self._open(at_end=from_end)
-
-    def _open(self, *, at_end: bool) -> None:
-        try:
-            self.file = self.path.open("r", encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            self.file = None
-            return
-        self.ino = os.fstat(self.file.fileno()).st_ino
-        if at_end:
-            self.start = self.file.seek(0, os.SEEK_END)
-
-    def poll(self) -> list[str]:
-        if self.file is None:
-            self._open(at_end=False)
-            return self._drain() if self.file is not None else []
-        lines = self._drain()
-        try:
-            stat = os.stat(self.path)
-        except FileNotFoundError:  # between the rename and the new file: look again next poll
-            return lines
-        if stat.st_ino != self.ino:  # rotated: ours is closed for writing now, so read it to its end
-            lines += self._drain()
-            if self.buffer.strip():
-                lines.append(self.buffer)
-            self.buffer = ""
-            lines += self._rotated_since()
-            self.file.close()
-            self._open(at_end=False)
-            lines += self._drain()
-        elif stat.st_size < self.file.tell():  # truncated in place
-            self.file.seek(0)
-            self.buffer = ""
-            lines += self._drain()
-        return lines
-
-    def _rotated_since(self) -> list[str]:
-        """Backups written after ours was rotated away (when it rotated more than once between polls)."""
-        backups = []
-        index = 1
-        while (file := self.path.with_name(f"{self.path.name}.{index}")).is_file():
-            if os.stat(file).st_ino == self.ino:
-                break
-            backups.append(file)
-            index += 1
-        lines: list[str] = []
-        for file in reversed(backups):
-            lines += [line for line in file.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
-        return lines
-
-    def _drain(self) -> list[str]:
-        chunk = self.file.read()
-        if not chunk:
-            return []
-        text = self.buffer + chunk
-        *complete, self.buffer = text.split("\n")
-        return [line for line in complete if line.strip()]
-
-    def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-
-
 def follow(
     folder: Path,
     components: list[str] | None,
     agents: list[str] | None,
     show: Any,
     *,
-    followers: dict[Path, _Follower] | None = None,
+    followers: dict[Path, Follower] | None = None,
     poll_s: float = POLL_S,
 ) -> None:
     """Print new lines of the selected logs until interrupted (Ctrl-C) or terminated.
@@ -251,7 +179,7 @@ def follow(
         while True:
             for path in select(folder, components, agents):
                 if path.absolute() not in followers:
-                    followers[path.absolute()] = _Follower(path, from_end=False)
+                    followers[path.absolute()] = Follower(path, from_end=False)
             batch: list[str] = []
             for follower in followers.values():
                 batch += follower.poll()

@@ -41,6 +41,11 @@ class CatchUp:
         """Records this process indexed itself: never indexed again from the store."""
         self._seen.setdefault(user_id, set()).update(ids)
 
+    def drop(self, user_id: str, ids: list[str]) -> None:
+        """Records whose TTL ran out: no longer live anywhere, so their absence from the store's
+        live ids is no sign of a deletion (which would make the user load anew)."""
+        self._seen.get(user_id, set()).difference_update(ids)
+
     def forget(self, user_id: str) -> None:
         self._seen.pop(user_id, None)
         self._newest.pop(user_id, None)

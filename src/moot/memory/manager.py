@@ -22,7 +22,7 @@ earlier item in the fact ledger's history, and marks its episodic record `supers
 `rebuild(user_id)` refills the index from the episodic store with the same outcome.
 With a shared episodic store (Redis), each recall first indexes what other processes recorded
 for the user and drops what they deleted (`catch_up.py`), so a restarted worker, or one of
-several, recalls all of it and nothing forgotten.
+several, recalls all of it and nothing forgotten; nor what has expired since (`expiry.py`).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from moot.memory.catch_up import CatchUp
 from moot.memory.compaction import compact_session
 from moot.memory.episodic import EpisodicStore
 from moot.memory.episodic.recorder import EpisodicRecorder
+from moot.memory.expiry import expiry_meta, forget_expired, unexpired
 from moot.memory.facts.keys import Statement
 from moot.memory.facts.ledger import Superseded, item_date
 from moot.memory.facts.section import (
@@ -93,7 +94,7 @@ class MemoryManager:
 
             embedder = get_embedder()
         self.embedder = embedder
-        self.index = HybridIndex(embedder)
+        self.index = HybridIndex(embedder, clock=episodic.clock if episodic is not None else time.time)
         self.retriever = Retriever(self.index, config)
         self.episodic = episodic
         self.semantic = semantic
@@ -197,7 +198,8 @@ class MemoryManager:
 
     def _item(self, r: EpisodicRecord) -> MemoryItem:
         item = MemoryItem(id=r.id, layer="episodic", text=r.text, user_id=r.user_id, session_id=r.session_id, ts=r.ts,
-                          meta={"speaker": r.agent, "kind": r.kind, "stage": r.stage, "run_id": r.run_id})
+                          meta={"speaker": r.agent, "kind": r.kind, "stage": r.stage, "run_id": r.run_id,
+                                **expiry_meta(self.episodic, r)})
         given = r.data.get("fact") if isinstance(r.data, Mapping) else None
         explicit = [given] if isinstance(given, Mapping) else list(given) if isinstance(given, list) else []
         return self.facts.annotate(item, r.agent, explicit=[explicit_statement(f) for f in explicit],
@@ -234,6 +236,7 @@ class MemoryManager:
     def history(self, user_id: str) -> list[MemoryItem]:
         """The user's superseded items, oldest first, with `superseded_by` and `valid_until`."""
         _require(user_id)
+        forget_expired(self.index, self.facts, self.catch_up, user_id)
         return self.facts.history(user_id)
 
     def forget_user(self, user_id: str) -> int:
@@ -284,9 +287,9 @@ class MemoryManager:
             return False
         with np.load(path, allow_pickle=False) as arrays:
             saved = dict(arrays)
-        self.index = HybridIndex.from_arrays(self.embedder, saved)
+        self.index = HybridIndex.from_arrays(self.embedder, saved, self.index.clock)
         self.retriever = Retriever(self.index, self.retriever.config)
-        history = FactTracker.load_history([str(row) for row in saved.get("fact_history", [])])
+        history = unexpired(FactTracker.load_history([str(row) for row in saved.get("fact_history", [])]), self.index.clock())
         users = {str(u) for u in saved["user_ids"]} | {item.user_id for item in history}
         self.facts.rebuild([*history, *(item for user in users for item in self.index.items(user))])
         return True
@@ -297,6 +300,7 @@ class MemoryManager:
         _require(user_id)
         check_budget(budget_tokens)
         with telemetry.retrieval("memory", budget_tokens) as span:
+            forget_expired(self.index, self.facts, self.catch_up, user_id)
             await self._index_fresh(user_id)
             found = await self._recall(user_id, query, budget_tokens)
             telemetry.recalled(span, len(found.items), found.tokens)

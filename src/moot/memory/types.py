@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 Layer = Literal["episodic", "semantic", "procedural", "summary"]
+EXPIRES_AT = "expires_at"
+"""`MemoryItem.meta` key: when the item's episodic record expires (wall-clock seconds, the store's
+`ts + ttl`). The index leaves such an item out of recall from then on (`moot.memory.expiry`)."""
 Source = Literal["manual", "optimizer", "feedback"]
 """Where a version of an agent's rules came from: a person, LangMem's optimizer, or appended feedback."""
 
@@ -95,4 +98,4 @@ class Embedder(Protocol):
         ...
 
 
-__all__ = ["Embedder", "EpisodicRecord", "Layer", "MemoryItem", "MemoryRecall", "Procedure", "Source"]
+__all__ = ["EXPIRES_AT", "Embedder", "EpisodicRecord", "Layer", "MemoryItem", "MemoryRecall", "Procedure", "Source"]

@@ -160,11 +160,46 @@ class FactLedger:
         user = self._users.get(user_id)
         return user is not None and item_id in user.superseded
 
+    def items(self, user_id: str) -> list[MemoryItem]:
+        """Every item that stated a version of the user's facts, each once."""
+        user = self._users.get(user_id)
+        if user is None:
+            return []
+        found = {v.item.id: v.item for versions in user.versions.values() for v in versions}
+        return list(found.values())
+
     def users(self) -> list[str]:
         return list(self._users)
 
     def remove_user(self, user_id: str) -> None:
         self._users.pop(user_id, None)
+
+    def remove(self, user_id: str, item_ids: Iterable[str]) -> set[str]:
+        """Forget the versions `item_ids` stated (their records expired): neither a current value
+        nor history any more.
+
+        A key whose newest version goes gets its previous one back as current, unmarked as
+        superseded. With one TTL for every record an item never outlives those it superseded,
+        so this happens only beside items without a TTL (turns `add_turn` indexed directly).
+        Returns the ids of the items left whose versions lost a successor (to mark again).
+        """
+        user = self._users.get(user_id)
+        if user is None:
+            return set()
+        gone = {item_id for item_id in item_ids if item_id in user.keys_of}
+        touched: set[str] = set()
+        for item_id in gone:
+            for key in user.keys_of.pop(item_id):
+                versions = [v for v in user.versions[key] if v.item.id != item_id]
+                touched.update(v.item.id for v in versions)
+                if versions and versions[-1].item.id in user.superseded:
+                    user.superseded.pop(versions[-1].item.id)  # current again: superseded by nothing
+                if versions:
+                    user.versions[key] = versions
+                else:
+                    del user.versions[key]
+            user.superseded.pop(item_id, None)
+        return touched - gone
 
 
 __all__ = ["FactLedger", "Superseded", "Version", "item_date"]

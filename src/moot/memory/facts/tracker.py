@@ -116,31 +116,42 @@ class FactTracker:
         """Mark ended values in the index's items (same vector, same place in the session)."""
         whole = {s.item.id: s for s in superseded}
         for user_id, ids in touched.items():
-            redo: list[MemoryItem] = []
-            vectors = []
+            redo: list[tuple[MemoryItem, np.ndarray]] = []
             for item_id in sorted(ids):
                 if not self.ledger.ended(user_id, item_id):
                     continue
-                with index.lock:
-                    shard = index.shard(user_id)
-                    row = shard.ids.get(item_id) if shard is not None else None
-                    if shard is None or row is None:
-                        continue  # compacted away, or not indexed yet
-                    current, vector, seq = shard.items[row], shard.vecs[row].copy(), float(shard.seq[row])
-                assert current is not None
+                found = _indexed(index, user_id, item_id)
+                if found is None:
+                    continue  # compacted away, or not indexed yet
                 text = self.marked_text(user_id, item_id)
                 if text is None:
                     if item_id in whole:
                         index.remove([item_id], user_id=user_id)
                     continue
+                current, vector, seq = found
                 meta = {**current.meta, "seq": seq}
                 if item_id in whole:
                     meta |= {"superseded_by": whole[item_id].by, "valid_until": whole[item_id].until}
                 if text != current.text or meta != current.meta:
-                    redo.append(replace(current, text=text, meta=meta))
-                    vectors.append(vector)
-            if redo:
-                index.add(redo, vectors=np.stack(vectors))
+                    redo.append((replace(current, text=text, meta=meta), vector))
+            _rewrite(index, redo)
+
+    def unmark(self, index: HybridIndex, user_id: str, ids: Iterable[str]) -> None:
+        """Write the items `ids` into the index again with only the values still ended marked,
+        and without `superseded_by` when nothing supersedes them any more (a successor expired)."""
+        redo: list[tuple[MemoryItem, np.ndarray]] = []
+        for item_id in sorted(ids):
+            found = _indexed(index, user_id, item_id)
+            text = self.marked_text(user_id, item_id)
+            if found is None or text is None:
+                continue
+            current, vector, seq = found
+            meta = {**current.meta, "seq": seq}
+            if not self.ledger.is_superseded(user_id, item_id):
+                meta = {k: v for k, v in meta.items() if k not in ("superseded_by", "valid_until")}
+            if text != current.text or meta != current.meta:
+                redo.append((replace(current, text=text, meta=meta), vector))
+        _rewrite(index, redo)
 
     @staticmethod
     def marked(superseded: Superseded) -> MemoryItem:
@@ -172,6 +183,24 @@ class FactTracker:
         """Start over from `items` (current and history alike), in time order."""
         self.ledger = FactLedger()
         self.track(sorted(items, key=lambda item: item.ts))
+
+
+def _indexed(index: HybridIndex, user_id: str, item_id: str) -> tuple[MemoryItem, np.ndarray, float] | None:
+    """The item as the index has it, its vector and its place in the session (`seq`)."""
+    with index.lock:
+        shard = index.shard(user_id)
+        row = shard.ids.get(item_id) if shard is not None else None
+        if shard is None or row is None:
+            return None
+        item = shard.items[row]
+        assert item is not None
+        return item, shard.vecs[row].copy(), float(shard.seq[row])
+
+
+def _rewrite(index: HybridIndex, redo: list[tuple[MemoryItem, np.ndarray]]) -> None:
+    """Put items back in the index with their new text and meta, and their old vectors (not embedded again)."""
+    if redo:
+        index.add([item for item, _ in redo], vectors=np.stack([vector for _, vector in redo]))
 
 
 __all__ = ["NOT_THE_USER", "TURN_KINDS", "FactTracker", "explicit_statement", "statements_of"]

@@ -7,6 +7,10 @@ cosine, one vectorised update per query term for BM25, boolean masks for filters
 loop over items. Items can be added and removed at any time; `to_arrays`/`from_arrays` give a
 store a snapshot it can save with `numpy.savez` (no pickle).
 
+An item whose episodic record has a TTL carries its expiry (`meta["expires_at"]`); from then on
+no read returns it (`clock` tells the time: the episodic store's, so both agree on what has
+expired), and `expire` removes it (the MemoryManager calls it before each recall of the user).
+
 Items of a session are kept in order (`meta["seq"]`, else insertion order) and linked to their
 previous and next item, which is what neighbour expansion in `retriever.py` walks.
 """
@@ -15,7 +19,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -58,8 +63,10 @@ def clean_query(query: str) -> str:
 class HybridIndex:
     """Items of many users, searchable by meaning and by words; see the module docstring."""
 
-    def __init__(self, embedder: Embedder) -> None:
+    def __init__(self, embedder: Embedder, clock: Callable[[], float] = time.time) -> None:
         self.embedder = embedder
+        self.clock = clock
+        """wall-clock seconds against which items expire (the episodic store's clock)"""
         self._shards: dict[str, Shard] = {}
         self.lock = threading.RLock()
         """held by writers and by readers while they touch a shard (never while embedding)"""
@@ -78,14 +85,17 @@ class HybridIndex:
         return self._shards.get(user_id)
 
     def items(self, user_id: str, session_id: str | None = None) -> list[MemoryItem]:
-        """The user's live items (of one session, in session order, if `session_id` is given)."""
+        """The user's live, unexpired items (of one session, in session order, if `session_id` is given)."""
         with self.lock:
             shard = self.shard(user_id)
             if shard is None:
                 return []
+            now = self.clock()
             if session_id is not None:
-                return [shard.items[r] for r in shard.session_rows.get(session_id, [])]  # type: ignore[misc]
-            return [item for item in shard.items if item is not None]
+                rows = shard.session_rows.get(session_id, [])
+            else:
+                rows = [r for r, item in enumerate(shard.items) if item is not None]
+            return [shard.items[r] for r in rows if shard.expires[r] > now]  # type: ignore[misc]
 
     def remove_user(self, user_id: str) -> int:
         """Forget every item of a user. Returns how many were removed."""
@@ -98,10 +108,30 @@ class HybridIndex:
             return removed
 
     def get(self, user_id: str, item_id: str) -> MemoryItem | None:
+        """The user's item `item_id`, if it is indexed and has not expired."""
         with self.lock:
             shard = self.shard(user_id)
             row = shard.ids.get(item_id) if shard is not None else None
-            return None if row is None else shard.items[row]  # type: ignore[union-attr]
+            if row is None or shard.expires[row] <= self.clock():  # type: ignore[union-attr]
+                return None
+            return shard.items[row]  # type: ignore[union-attr]
+
+    def expire(self, user_id: str) -> list[MemoryItem]:
+        """Remove the user's items that have expired; returns them (nothing to do, and no array
+        pass, until the user's earliest expiry: `Shard.soonest`)."""
+        with self.lock:
+            shard = self.shard(user_id)
+            if shard is None:
+                return []
+            rows = shard.expired(self.clock())
+            if len(rows) == 0:
+                return []
+            gone = [shard.items[r] for r in rows.tolist()]
+            for row in rows.tolist():
+                shard.remove(row)
+            if shard.dead > COMPACT_MIN_DEAD and shard.dead > shard.n // 2:
+                self._compact(user_id)
+            return gone  # type: ignore[return-value]
 
     def vectors(self, user_id: str, ids: Iterable[str]) -> dict[str, np.ndarray]:
         """The stored (unit) vectors of the user's items `ids` that are in the index, copied:
@@ -189,19 +219,21 @@ class HybridIndex:
             shard = self._shards.get(user_id)
             if shard is None:
                 return []
-            mask = shard.mask(filters)
+            mask = shard.mask(filters, now=self.clock())
             scores = fuse_scores(shard.dense(qvec), shard.bm25(terms(query), mask), mask)
             top = top_rows(scores, mask, k)
             return [replace(shard.items[r], score=float(scores[r])) for r in top]
 
     # -- snapshots ----------------------------------------------------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """Every live item as plain arrays (`numpy.savez`-able without pickle)."""
+        """Every live, unexpired item as plain arrays (`numpy.savez`-able without pickle); each
+        keeps its expiry in its `meta`, so a loaded index lets it expire at the same time."""
         items: list[MemoryItem] = []
         vecs: list[np.ndarray] = []
         with self.lock:
+            now = self.clock()
             for shard in self._shards.values():
-                rows = np.flatnonzero(shard.alive[: shard.n])
+                rows = np.flatnonzero(shard.mask(now=now))
                 items.extend(shard.items[r] for r in rows)  # type: ignore[misc]
                 vecs.append(shard.vecs[rows])
         return {
@@ -217,7 +249,8 @@ class HybridIndex:
         }
 
     @classmethod
-    def from_arrays(cls, embedder: Embedder, arrays: Mapping[str, np.ndarray]) -> HybridIndex:
+    def from_arrays(cls, embedder: Embedder, arrays: Mapping[str, np.ndarray],
+                    clock: Callable[[], float] = time.time) -> HybridIndex:
         """Rebuild an index from `to_arrays` output without re-embedding anything."""
         saved = str(arrays["embedder"]) if "embedder" in arrays else None
         name = getattr(embedder, "name", type(embedder).__name__)
@@ -226,7 +259,7 @@ class HybridIndex:
                 f"memory index: the snapshot was embedded with {saved!r}, not {name!r}; "
                 f"re-index the items with the current embedder"
             )
-        index = cls(embedder)
+        index = cls(embedder, clock)
         items = [
             MemoryItem(id=str(i), layer=str(layer), text=str(text), user_id=str(u),  # type: ignore[arg-type]
                        session_id=str(s), ts=float(ts), meta=json.loads(str(meta)))

@@ -120,7 +120,7 @@ class Retriever:
         embedded = time.perf_counter()
         with index.lock:
             shard = index.shard(user_id)  # again: the user may have been forgotten meanwhile
-            mask = shard.mask(filters) if shard is not None else None
+            mask = shard.mask(filters, now=index.clock()) if shard is not None else None
             if shard is None or mask is None or not mask.any():
                 return empty
             scores = self.score(shard, query, qvec, mask, self._mentions(shard, query))

@@ -7,6 +7,10 @@ questions read.
 A `Shard` is what `HybridIndex` keeps per user and what the retrieval code scores: every query
 step is array arithmetic over all of its rows. Rows are appended and never reused; removing
 an item clears its `alive` flag and unlinks it from its session's neighbours.
+
+A row whose item carries `meta["expires_at"]` (its episodic record's TTL) is masked out of every
+query from that time on; `soonest` (the earliest expiry among live rows) lets a query skip the
+comparison while nothing can have expired, and `expired` hands the rows to remove.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import numpy as np
 
 from moot.memory.retrieval.links import item_keys
 from moot.memory.retrieval.text import term_counts
-from moot.memory.types import MemoryItem
+from moot.memory.types import EXPIRES_AT, MemoryItem
 
 Filters = Mapping[str, Any]
 _SCALARS = (str, int, float, bool)
@@ -60,6 +64,10 @@ class Shard:
         self.ntok = np.zeros(capacity, dtype=np.int32)
         self.doclen = np.zeros(capacity, dtype=np.float32)
         self.ts = np.zeros(capacity, dtype=np.float64)
+        self.expires = np.full(capacity, np.inf, dtype=np.float64)
+        """when each row's item expires (+inf: never)"""
+        self.soonest = np.inf
+        """no live row expires before this (a lower bound: rows removed since may have set it)"""
         self.seq = np.zeros(capacity, dtype=np.float64)
         self.prev = np.full(capacity, -1, dtype=np.int64)
         self.next = np.full(capacity, -1, dtype=np.int64)
@@ -96,9 +104,9 @@ class Shard:
             grown = np.zeros(new, dtype=old.dtype)
             grown[:cap] = old
             setattr(self, name, grown)
-        for name in ("prev", "next"):
+        for name, fill in (("prev", -1), ("next", -1), ("expires", np.inf)):
             old = getattr(self, name)
-            grown = np.full(new, -1, dtype=old.dtype)
+            grown = np.full(new, fill, dtype=old.dtype)
             grown[:cap] = old
             setattr(self, name, grown)
         for key, col in self.columns.items():
@@ -125,10 +133,13 @@ class Shard:
         self.alive[row] = True
         self.ntok[row] = ntok
         self.ts[row] = item.ts
+        expires = item.meta.get(EXPIRES_AT)
+        self.expires[row] = float(expires) if isinstance(expires, (int, float)) else np.inf
+        self.soonest = min(self.soonest, float(self.expires[row]))
         self._set_column("layer", row, item.layer)
         self._set_column("session_id", row, item.session_id)
         for key, value in item.meta.items():
-            if isinstance(value, _SCALARS) and key != "seq":
+            if isinstance(value, _SCALARS) and key not in ("seq", EXPIRES_AT):  # no filter asks for them
                 self._set_column(key, row, value)
         counts = term_counts(item.text)
         self.doclen[row] = sum(counts.values())
@@ -190,9 +201,12 @@ class Shard:
         self.dead += 1
 
     # -- reading ------------------------------------------------------------------------------
-    def mask(self, filters: Filters | None = None) -> np.ndarray:
-        """Alive rows that match every filter (a value, or any of a list/tuple/set of values)."""
+    def mask(self, filters: Filters | None = None, now: float | None = None) -> np.ndarray:
+        """Alive rows that match every filter (a value, or any of a list/tuple/set of values) and,
+        given `now`, have not expired by then (one comparison, and only once one may have)."""
         mask = self.alive[: self.n].copy()
+        if now is not None and now >= self.soonest:
+            mask &= self.expires[: self.n] > now
         for key, wanted in (filters or {}).items():
             col = self.columns.get(key)
             book = self.codes.get(key, {})
@@ -202,6 +216,17 @@ class Shard:
                 return np.zeros(self.n, dtype=bool)
             mask &= np.isin(col[: self.n], codes)
         return mask
+
+    def expired(self, now: float) -> np.ndarray:
+        """Live rows whose item has expired by `now` (the caller removes them); `soonest` then
+        moves to the next expiry of the rows left, so later calls cost nothing until it."""
+        if now < self.soonest:
+            return np.zeros(0, dtype=np.int64)
+        live = self.alive[: self.n]
+        gone = live & (self.expires[: self.n] <= now)
+        left = self.expires[: self.n][live & ~gone]
+        self.soonest = float(left.min()) if len(left) else np.inf
+        return np.flatnonzero(gone)
 
     def dense(self, qvec: np.ndarray) -> np.ndarray:
         """Cosine of every row with a unit query vector (rows are unit vectors too).
