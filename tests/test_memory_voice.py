@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from moot.errors import UsageError
 from moot.memory.retrieval import RecallConfig, Retriever
 from moot.memory.retrieval.index import HybridIndex
 from moot.memory.retrieval.text import first_person
@@ -86,5 +87,5 @@ def test_an_unknown_voice_is_refused() -> None:
     index = HybridIndex(spy)
     index.add([MemoryItem(id="u:0", layer="episodic", text="Mia: hi", user_id="u", session_id="u/s", ts=1.0,
                           meta={"seq": 0, "speaker": "Mia"})])
-    with pytest.raises(ValueError, match="query_voice"):
+    with pytest.raises(UsageError, match="query_voice"):
         Retriever(index, RecallConfig(query_voice="second")).recall("u", "What did Mia say?", 100)

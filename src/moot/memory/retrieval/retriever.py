@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from moot.errors import UsageError
 from moot.memory.embedder import embed_query
 from moot.memory.retrieval.dates import asks_when, query_keys
 from moot.memory.retrieval.index import HybridIndex, clean_query
@@ -47,7 +48,13 @@ from moot.memory.retrieval.links import link_scores, text_keys
 from moot.memory.retrieval.pack import Packer, Recall
 from moot.memory.retrieval.rank import fuse_scores, rrf, top_rows
 from moot.memory.retrieval.shard import Filters, Shard
-from moot.memory.retrieval.text import first_person, joined, mentioned, strip_words, terms
+from moot.memory.retrieval.text import (
+    first_person,
+    joined,
+    mentioned,
+    strip_words,
+    terms,
+)
 
 
 @dataclass(frozen=True)
@@ -225,7 +232,7 @@ class Retriever:
         if voice == "strip":
             return strip_words(query, named) or query
         if voice not in ("first", "names"):
-            raise ValueError(f"RecallConfig.query_voice: {voice!r} is not 'first', 'names' or 'strip'")
+            raise UsageError(f"RecallConfig.query_voice: {voice!r} is not 'first', 'names' or 'strip'")
         lowered = query.lower()
         people = sorted(named, key=lambda name: (_position(lowered, name), name))
         return first_person(query, people, pronouns=voice == "first") or query
