@@ -51,6 +51,7 @@ SPACE: dict[str, tuple[Any, ...]] = {
     "w_lexical": (0.25, 0.35, 0.5, 0.7, 1.0),
     "mention_fields": (("speaker",), ()),
     "mention_boost": (1.5, 2.0, 3.0, 4.0),
+    "query_voice": ("first", "names", "strip"),
     "hops": (1, 2),
     "feedback_rows": (3, 5, 8),
     "feedback_weight": (0.25, 0.5, 1.0),

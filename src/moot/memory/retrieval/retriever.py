@@ -4,8 +4,10 @@ A query goes through these steps, all array arithmetic over the asking user's sh
 
 1. **Mentions.** Values of metadata fields (by default `speaker`) that the query names as a
    word, e.g. "Melanie" in "What activities does Melanie partake in?", raise the rows that carry
-   them: facts about a person are mostly said by that person. The name is then left out of the
-   embedded query, which would otherwise pull in every line that merely addresses Melanie.
+   them: facts about a person are mostly said by that person. The embedded query is then said
+   in that person's voice ("What activities do I partake in?", `query_voice`): a name in it
+   would pull in every line that merely addresses Melanie, and the lines that hold her facts
+   are her own first-person ones.
    A question that lists several people ("What do Jon and Gina both like?") is ranked once per
    person and the rankings, each scaled to its best row, summed: boosting both at once lets the
    person whose lines score higher take the whole budget.
@@ -32,11 +34,13 @@ Above `full_scan_limit` rows the second hop re-scores only the first hop's best
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from moot.errors import UsageError
 from moot.memory.embedder import embed_query
 from moot.memory.retrieval.dates import asks_when, query_keys
 from moot.memory.retrieval.index import HybridIndex, clean_query
@@ -44,7 +48,13 @@ from moot.memory.retrieval.links import link_scores, text_keys
 from moot.memory.retrieval.pack import Packer, Recall
 from moot.memory.retrieval.rank import fuse_scores, rrf, top_rows
 from moot.memory.retrieval.shard import Filters, Shard
-from moot.memory.retrieval.text import joined, mentioned, strip_words, terms
+from moot.memory.retrieval.text import (
+    first_person,
+    joined,
+    mentioned,
+    strip_words,
+    terms,
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,10 @@ class RecallConfig:
     mention_fields: tuple[str, ...] = ("speaker",)
     mention_boost: float = 2.0
     """multiplier for rows whose mention field holds a name the query mentions"""
+    query_voice: str = "first"
+    """how the embedded query says the people it mentions: "first" voices the first one as I/my,
+    others as you/your, listed ones as we/our, and third-person pronouns too ("What did she
+    paint?" → "What did I paint?"); "names" voices only the names; "strip" drops the names"""
     hops: int = 2
     feedback_rows: int = 5
     """first-hop rows that drive the second hop"""
@@ -115,7 +129,7 @@ class Retriever:
             shard = index.shard(user_id)
             if shard is None or budget_tokens <= 0 or not query.strip():
                 return empty
-            dense_query = self._without_mentions(shard, query, self._mentions(shard, query))
+            dense_query = self.dense_query(shard, query, self._mentions(shard, query))
         qvec = embed_query(index.embedder, dense_query)  # outside the lock: the slow part
         embedded = time.perf_counter()
         with index.lock:
@@ -208,13 +222,20 @@ class Retriever:
                     found[key] = codes
         return found
 
-    @staticmethod
-    def _without_mentions(shard: Shard, query: str, mentions: dict[str, list[int]]) -> str:
+    def dense_query(self, shard: Shard, query: str, mentions: dict[str, list[int]]) -> str:
+        """The text embedded for `query`: the people it mentions voiced (`query_voice`) or dropped."""
         if not mentions:
             return query
         named = {value for key, codes in mentions.items()
                  for value, code in shard.codes[key].items() if code in codes and isinstance(value, str)}
-        return strip_words(query, named) or query
+        voice = self.config.query_voice
+        if voice == "strip":
+            return strip_words(query, named) or query
+        if voice not in ("first", "names"):
+            raise UsageError(f"RecallConfig.query_voice: {voice!r} is not 'first', 'names' or 'strip'")
+        lowered = query.lower()
+        people = sorted(named, key=lambda name: (_position(lowered, name), name))
+        return first_person(query, people, pronouns=voice == "first") or query
 
     def _second_hop(self, shard: Shard, qvec: np.ndarray, qterms: list[str], first: np.ndarray,
                     mask: np.ndarray) -> np.ndarray:
@@ -260,6 +281,12 @@ class Retriever:
                     added.append(at)
         pool = np.unique(np.concatenate([rows, np.asarray(added, dtype=rows.dtype)]))
         return pool[np.argsort(-scores[pool], kind="stable")], scores
+
+
+def _position(text: str, name: str) -> int:
+    """Where `name` first stands as a word in `text` (lowercase both), or past the end."""
+    match = re.search(rf"\b{re.escape(name)}\b", text)
+    return match.start() if match else len(text)
 
 
 def split_mentions(query: str, shard: Shard, mentions: dict[str, list[int]]) -> list[dict[str, list[int]]]:

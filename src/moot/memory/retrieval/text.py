@@ -126,4 +126,58 @@ def names(text: str) -> list[str]:
     return found
 
 
-__all__ = ["STOP_WORDS", "joined", "mentioned", "names", "stem", "strip_words", "term_counts", "terms"]
+_PRONOUNS = {"he": "I", "she": "I", "him": "me", "his": "my", "her": "my", "hers": "mine",
+             "himself": "myself", "herself": "myself", "they": "we", "them": "us", "their": "our",
+             "theirs": "ours", "themselves": "ourselves"}
+_AGREE = re.compile(r"\b(?:(does|has|is)\s+(I|we)|(I|we)\s+(does|has|is))\b", re.IGNORECASE)
+_VERB = {("i", "does"): "do", ("i", "has"): "have", ("i", "is"): "am",
+         ("we", "does"): "do", ("we", "has"): "have", ("we", "is"): "are"}
+
+
+def first_person(query: str, people: list[str], pronouns: bool = True) -> str:
+    """The question as the person it asks about would say it: "What activities does Melanie
+    partake in?" → "What activities do I partake in?".
+
+    Why: memories of a dialogue are first-person lines ("Melanie: I signed up for a pottery
+    class"), while questions about them are third-person. Dropping the name (what recall did
+    before) leaves a subjectless query; saying it in the speaker's voice moves the query vector
+    towards the lines in which that person tells about themself. `people` are the mentioned
+    names (lowercase) in the order to voice them: the first becomes I/my, any other one you/your
+    (the other side of a dialogue), names listed together ("Jon and Gina") we/our. With
+    `pronouns`, third-person pronouns (he, her, their ...) are voiced too. No model: a word map.
+    """
+    if not people:
+        return query
+    alternatives = "|".join(re.escape(p) for p in sorted(people, key=len, reverse=True))
+    listed = re.compile(rf"\b(?:{alternatives})(['’]s)?(?:\s*(?:,\s*and|,|and|&)\s+(?:{alternatives})(['’]s)?)+\b",
+                        re.IGNORECASE)
+    text = listed.sub(lambda m: "our" if m.group(m.lastindex or 1) else "we", query)
+    first = people[0]
+
+    def voice(match: re.Match[str]) -> str:
+        word = match.group()
+        low = word.lower().replace("’", "'")
+        base = low.removesuffix("'s")
+        if base in people:
+            possessive = low.endswith("'s")
+            if base == first:
+                return "my" if possessive else "I"
+            return "your" if possessive else "you"
+        if pronouns and low in _PRONOUNS:
+            return _PRONOUNS[low]
+        return word
+
+    text = _WORD.sub(voice, text)
+
+    def agree(match: re.Match[str]) -> str:
+        if match.group(1):
+            verb, who = match.group(1), match.group(2)
+            fixed = _VERB[(who.lower(), verb.lower())]
+            return f"{fixed.capitalize() if verb[0].isupper() else fixed} {who}"
+        who, verb = match.group(3), match.group(4)
+        return f"{who} {_VERB[(who.lower(), verb.lower())]}"
+
+    return re.sub(r"\s{2,}", " ", _AGREE.sub(agree, text)).strip()
+
+
+__all__ = ["STOP_WORDS", "first_person", "joined", "mentioned", "names", "stem", "strip_words", "term_counts", "terms"]
