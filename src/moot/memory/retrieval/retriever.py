@@ -57,6 +57,10 @@ from moot.memory.retrieval.text import (
 )
 
 
+VOICES = ("first", "names", "strip")
+"""the values of `RecallConfig.query_voice`"""
+
+
 @dataclass(frozen=True)
 class RecallConfig:
     """Knobs of the recall pipeline; the defaults are the ones measured in bench/README.md."""
@@ -104,6 +108,11 @@ class RecallConfig:
     """ranked rows handed to the packer"""
     full_scan_limit: int = 20_000
     second_hop_pool: int = 2_000
+
+    def __post_init__(self) -> None:
+        # refused when the config is made, not at the first query that happens to name someone
+        if self.query_voice not in VOICES:
+            raise UsageError(f"RecallConfig.query_voice: {self.query_voice!r} is not one of {', '.join(VOICES)}")
 
 
 class Retriever:
@@ -231,8 +240,6 @@ class Retriever:
         voice = self.config.query_voice
         if voice == "strip":
             return strip_words(query, named) or query
-        if voice not in ("first", "names"):
-            raise UsageError(f"RecallConfig.query_voice: {voice!r} is not 'first', 'names' or 'strip'")
         lowered = query.lower()
         people = sorted(named, key=lambda name: (_position(lowered, name), name))
         return first_person(query, people, pronouns=voice == "first") or query
